@@ -1,0 +1,3 @@
+from sriovcheck.cli import main_entry
+
+main_entry()

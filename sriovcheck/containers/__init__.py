@@ -1,0 +1,1 @@
+"""Containers: the runtime seam (runtime.py) and its docker SDK implementation (docker_runtime.py)."""

@@ -1,0 +1,83 @@
+"""What the Junos emulator shows, as plain data: a snapshot of the emulated switch.
+
+The fabric (`sriovcheck.lab.fabric`) builds a snapshot from live kernel state (per-VLAN
+bridges' learned FDB entries with their ages, the gateway interfaces' neighbour tables);
+the renderers (`sriovcheck.lab.junos.render`) turn it into Junos text and XML; the SSH server
+(`sriovcheck.lab.junos.server`) answers commands from it. Tests can feed a static snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+SwitchStyle = Literal["non-els", "els"]
+
+
+@dataclass(frozen=True)
+class VlanView:
+    name: str  # SRIOV_200
+    id: int  # 200
+    l3_interface: str  # vlan.200 (non-ELS) / irb.200 (ELS)
+    gateway_cidr: str  # 192.168.200.1/24
+    members: tuple[str, ...]  # physical ports carrying it, e.g. ("ge-0/0/1",)
+    l3_up: bool = True
+
+
+@dataclass(frozen=True)
+class MacView:
+    vlan_name: str
+    vlan_id: int
+    mac: str  # lower-case colon form
+    kind: Literal["learned", "static", "router"]
+    age_s: int | None  # seconds since learned (None for static/router)
+    interface: str  # ge-0/0/1.0 (learned on <port>.0) or "Router"
+
+
+@dataclass(frozen=True)
+class ArpView:
+    mac: str
+    ip: str
+    interface: str  # vlan.200 / irb.200
+    flags: str = "none"
+
+
+@dataclass(frozen=True)
+class InterfaceView:
+    name: str  # ge-0/0/1, vlan.200, irb.200, me0
+    admin_up: bool
+    link_up: bool
+    mtu: int = 1514
+    mac: str | None = None
+    address_cidr: str | None = None  # for L3 interfaces
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SwitchSnapshot:
+    hostname: str
+    style: SwitchStyle
+    model: str  # ex4200-48t (non-ELS) / ex4300-48t (ELS)
+    junos_version: str  # 12.3R12.4 / 18.4R2.7
+    router_mac: str
+    vlans: tuple[VlanView, ...]
+    macs: tuple[MacView, ...]
+    arps: tuple[ArpView, ...]
+    interfaces: tuple[InterfaceView, ...]
+
+
+@dataclass(frozen=True)
+class ServerFaults:
+    """Misbehaviour on demand, read before each login and each command."""
+
+    refuse_login: bool = False  # every authentication fails
+    drop_session_on: str | None = None  # regex: close the SSH channel when a command matches, mid-output
+    hang_on: str | None = None  # regex: a matching command never answers
+    garble: bool = False  # outputs are returned mangled (truncated, bytes flipped)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class SnapshotSource(Protocol):
+    def snapshot(self) -> SwitchSnapshot: ...
+
+    def faults(self) -> ServerFaults: ...

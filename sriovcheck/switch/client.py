@@ -1,0 +1,32 @@
+"""The switch seam: one session per switch per run, all commands over it.
+
+Implementations: `sriovcheck.switch.netmiko_client.NetmikoSwitch` (real SSH via netmiko, also
+used against the emulated lab's Junos CLI) and `sriovcheck.switch.offline.SavedOutputSwitch`
+(`--switch-output DIR`: saved outputs instead of a login).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SwitchFacts:
+    hostname: str | None = None
+    model: str | None = None
+    junos_version: str | None = None
+    host_key_fingerprint: str | None = None  # SHA256:... of the SSH host key, when logged in over SSH
+    source: str = "ssh"  # "ssh" or "files:<dir>"
+
+
+@runtime_checkable
+class SwitchSession(Protocol):
+    facts: SwitchFacts
+
+    def run(self, command: str) -> str:
+        """Run one operational command and return its output (echo and prompt stripped).
+        Raise SwitchError when the session fails or the command times out."""
+        ...
+
+    def close(self) -> None: ...

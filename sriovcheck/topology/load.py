@@ -1,0 +1,187 @@
+"""Read a topology file and report every problem in it at once, each with file:line and path."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sriovcheck.errors import Problem, TopologyError
+from sriovcheck.topology.model import Topology
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedTopology:
+    topology: Topology
+    file: str
+    sha256: str
+    marks: dict[PathKey, tuple[int, int]]
+
+
+def format_path(loc: PathKey) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (a silent overwrite would hide a typo)."""
+
+
+def _compose(text: str) -> yaml.Node | None:
+    return yaml.compose(text, Loader=_MarkedLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def _walk(
+    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str
+) -> Any:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(
+                    Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                            format_path(path), "a key must be a plain name, not a list or mapping")
+                )
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in out:
+                problems.append(
+                    Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                            format_path(child), f"duplicate key {key!r}: each key may appear once")
+                )
+                continue
+            marks[(*child, "__key__")] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _walk(value_node, child, marks, problems, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(v, (*path, i), marks, problems, file) for i, v in enumerate(node.value)]
+    # Scalars: let SafeLoader's resolver decide the type (int, bool, null, str ...).
+    loader = _MarkedLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def mark_for(marks: dict[PathKey, tuple[int, int]], loc: PathKey) -> tuple[int | None, int | None]:
+    """The closest line for a location: the node itself, else its nearest existing parent."""
+    probe = tuple(loc)
+    while True:
+        if probe in marks:
+            return marks[probe]
+        if not probe:
+            return (None, None)
+        probe = probe[:-1]
+
+
+def _pydantic_problems(exc: ValidationError, file: str, marks: dict[PathKey, tuple[int, int]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = err["type"]
+        msg = str(err["msg"])
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        found = err.get("input")
+        if kind == "extra_forbidden":
+            key_mark = marks.get((*loc, "__key__"))
+            line, col = key_mark if key_mark else mark_for(marks, loc)
+            parent = format_path(loc[:-1]) or "the top level"
+            msg = f"unknown key {loc[-1]!r} in {parent}; check the spelling (allowed keys are listed by `sriovcheck schema`)"
+        elif kind == "missing":
+            line, col = mark_for(marks, loc[:-1])
+            msg = f"required key {loc[-1]!r} is missing"
+        else:
+            line, col = mark_for(marks, loc)
+            if kind not in ("value_error", "assertion_error") and found is not None and not isinstance(found, (dict, list)):
+                shown = repr(found) if len(repr(found)) <= 80 else repr(found)[:77] + "..."
+                msg = f"{msg} (found {shown})"
+        problems.append(Problem(file, line, col, format_path(loc), msg))
+    return problems
+
+
+def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
+    """Parse and validate topology text; raise TopologyError listing every problem."""
+    from sriovcheck.topology.rules import semantic_problems
+
+    problems: list[Problem] = []
+    try:
+        node = _compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        raise TopologyError([Problem(file, line, col, "", f"not valid YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise TopologyError([Problem(file, None, None, "", f"not valid YAML: {exc}")]) from None
+    if node is None:
+        raise TopologyError([Problem(file, 1, None, "", "the file is empty; a topology is a mapping with name, host, switch, vlans and containers")])
+    marks: dict[PathKey, tuple[int, int]] = {}
+    data = _walk(node, (), marks, problems, file)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        raise TopologyError([Problem(file, 1, 1, "", f"the top level is {kind}; a topology is a mapping with keys name, host, switch, vlans, containers")])
+    switch = data.get("switch")
+    if isinstance(switch, dict) and "password" in switch:
+        line, col = marks.get(("switch", "password", "__key__"), (None, None))
+        problems.append(Problem(
+            file, line, col, "switch.password",
+            "a literal password is refused: put it in an environment variable named by "
+            "switch.password_env (e.g. SRIOVCHECK_SWITCH_PASSWORD), or use switch.key_file",
+        ))
+        switch = {k: v for k, v in switch.items() if k != "password"}
+        data = {**data, "switch": switch}
+    topology: Topology | None = None
+    try:
+        topology = Topology.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, file, marks))
+    if topology is not None:
+        problems.extend(semantic_problems(topology, file, marks))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
+        raise TopologyError(problems)
+    assert topology is not None
+    sha = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return LoadedTopology(topology=topology, file=file, sha256=sha, marks=marks)
+
+
+def load_topology(path: str | Path) -> LoadedTopology:
+    """Read a topology file; every failure (missing, unreadable, binary, invalid) is a TopologyError."""
+    p = Path(path)
+    file = str(path)
+    try:
+        if p.is_dir():
+            raise TopologyError([Problem(file, None, None, "", "is a directory; give the path of a topology YAML file")])
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise TopologyError([Problem(file, None, None, "", f"the file is {size} bytes; a topology file may be at most {MAX_FILE_BYTES} bytes")])
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise TopologyError([Problem(file, None, None, "", "no such file; check the path (topologies/ has examples)")]) from None
+    except PermissionError:
+        raise TopologyError([Problem(file, None, None, "", "permission denied reading the file")]) from None
+    except OSError as exc:
+        raise TopologyError([Problem(file, None, None, "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    if b"\x00" in raw:
+        raise TopologyError([Problem(file, None, None, "", "the file is binary (it contains NUL bytes); a topology file is YAML text")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TopologyError([Problem(file, line, None, "", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]) from None
+    return load_text(text, file=file)

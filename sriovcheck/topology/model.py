@@ -1,0 +1,132 @@
+"""The topology file as typed data: the user-facing contract (see README.md).
+
+Field names here are the file's keys. `extra="forbid"` everywhere: a typo is an error,
+never silently ignored. Semantic rules that span several objects live in `rules.py`.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from sriovcheck.topology import names
+
+TopologyName = Annotated[str, AfterValidator(names.topology_name)]
+LinuxIfname = Annotated[str, AfterValidator(names.linux_ifname)]
+ContainerName = Annotated[str, AfterValidator(names.container_name)]
+ImageRef = Annotated[str, AfterValidator(names.image_ref)]
+DockerNetwork = Annotated[str, AfterValidator(names.docker_network)]
+JunosPort = Annotated[str, AfterValidator(names.junos_port)]
+JunosL3Interface = Annotated[str, AfterValidator(names.junos_l3_interface)]
+JunosVlanName = Annotated[str, AfterValidator(names.junos_vlan_name)]
+HostName = Annotated[str, AfterValidator(names.hostname)]
+UserName = Annotated[str, AfterValidator(names.username)]
+EnvVarName = Annotated[str, AfterValidator(names.env_var)]
+MacAddress = Annotated[str, AfterValidator(names.mac_address)]
+VlanId = Annotated[int, Field(ge=1, le=4094, description="802.1Q VLAN id, 1..4094 (0 breaks VF trunking on some NICs)")]
+FilePath = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00\n]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Pf(_Strict):
+    name: LinuxIfname = Field(description="PF netdev name, e.g. eno2")
+    numvfs: int = Field(ge=1, le=256, description="number of VFs to create on this PF")
+    switch_port: JunosPort = Field(description="switch interface this PF is cabled to, e.g. ge-0/0/1")
+
+
+class Host(_Strict):
+    name: HostName = Field(description="host name shown in reports")
+    pfs: list[Pf] = Field(min_length=1, max_length=16)
+
+
+class Switch(_Strict):
+    name: HostName = Field(description="switch name shown in reports")
+    platform: Literal["juniper_junos"] = Field(default="juniper_junos", description="netmiko device_type")
+    host: HostName = Field(description="management address or DNS name")
+    port: int = Field(default=22, ge=1, le=65535)
+    username: UserName
+    password_env: EnvVarName | None = Field(
+        default=None, description="name of the environment variable that holds the password"
+    )
+    key_file: FilePath | None = Field(default=None, description="SSH private key, instead of a password")
+    known_hosts: FilePath | None = Field(default=None, description="known_hosts file for host key checking")
+    timeout_s: float = Field(default=20, gt=0, le=300)
+
+
+class Vlan(_Strict):
+    id: VlanId
+    name: JunosVlanName
+    subnet: IPv4Network
+    gateway: IPv4Address
+    l3_interface: JunosL3Interface
+
+
+class VfSpec(_Strict):
+    pf: LinuxIfname
+    vf: int = Field(ge=0, le=255)
+    vlan: VlanId
+    ifname: LinuxIfname = Field(description="interface name inside the container, e.g. eth1")
+    address: IPv4Interface = Field(description="address with prefix length, e.g. 192.168.200.2/24")
+    mac: MacAddress | None = None
+    qos: int = Field(default=0, ge=0, le=7)
+    vlan_proto: Literal["802.1Q", "802.1ad"] = "802.1Q"
+    spoofchk: bool = True
+    trust: bool = False
+    link_state: Literal["auto", "enable", "disable"] = "auto"
+    min_tx_rate_mbps: int = Field(default=0, ge=0, le=400_000)
+    max_tx_rate_mbps: int = Field(default=0, ge=0, le=400_000)
+    mtu: int | None = Field(default=None, ge=68, le=9216)
+
+
+class Container(_Strict):
+    name: ContainerName
+    image: ImageRef
+    network: DockerNetwork = Field(default="bridge", description="docker network for eth0, or none")
+    vfs: list[VfSpec] = Field(min_length=1, max_length=64)
+
+
+class PingCheck(_Strict):
+    count: int = Field(default=3, ge=1, le=100)
+    timeout_s: float = Field(default=2, gt=0, le=60)
+    max_loss_pct: float = Field(default=0, ge=0, le=100)
+
+
+class Checks(_Strict):
+    ping: PingCheck = PingCheck()
+    switch_learn_timeout_s: float = Field(default=15, ge=0, le=600)
+
+
+class Lab(_Strict):
+    switch_style: Literal["non-els", "els"] = "non-els"
+
+
+class Topology(_Strict):
+    name: TopologyName
+    description: str | None = Field(default=None, max_length=4000)
+    host: Host
+    switch: Switch
+    vlans: list[Vlan] = Field(min_length=1, max_length=4094)
+    containers: list[Container] = Field(min_length=1, max_length=1024)
+    checks: Checks = Checks()
+    lab: Lab = Lab()
+
+    # Convenience lookups (pure; the model is frozen).
+    def vlan(self, vlan_id: int) -> Vlan:
+        for v in self.vlans:
+            if v.id == vlan_id:
+                return v
+        raise KeyError(vlan_id)
+
+    def pf(self, name: str) -> Pf:
+        for p in self.host.pfs:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def attachments(self) -> list[tuple[Container, VfSpec]]:
+        return [(c, vf) for c in self.containers for vf in c.vfs]

@@ -1,0 +1,1 @@
+"""Verification: the result model (results.py), the checks and the engine that runs them."""

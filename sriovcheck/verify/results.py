@@ -1,0 +1,126 @@
+"""The result model and `results.json` (schema_version 1): pure data, no I/O beyond (de)serialising.
+
+A failed check is data, not an exception: `status` is pass / fail / error / skip, with what was
+expected, what was observed, a message that explains, and the raw evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+Status = Literal["pass", "fail", "error", "skip"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "error", "skip")
+
+# Check kinds, in the order a person reads them.
+CHECK_KINDS = (
+    "vf-attached",
+    "vf-config",
+    "gateway-ping",
+    "container-arp",
+    "switch-login",
+    "switch-mac",
+    "switch-arp",
+    "gateway-mac",
+    "mac-unique",
+)
+
+
+@dataclass
+class Evidence:
+    source: str  # "host", "container:<name>", "switch:<name>", "files:<dir>"
+    command: str  # what was asked (a CLI command, or a netlink query described in words)
+    output: str
+
+
+@dataclass
+class CheckResult:
+    kind: str
+    target: str  # "<container>/<ifname>" or the switch name
+    status: Status
+    expected: str = ""
+    observed: str = ""
+    message: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+    duration_s: float = 0.0
+    # Extra structured facts (container, pf, vf, vlan, mac, switch_port, rtt ...) for reports.
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResults:
+    topology: dict[str, Any]  # name, file, sha256, description
+    started: str  # ISO 8601 UTC
+    finished: str
+    host: dict[str, Any]  # name, kernel, driver kind, NIC drivers, lab: bool, lab_image ...
+    switch: dict[str, Any]  # name, address, model, junos_version, source, host_key_fingerprint
+    checks: list[CheckResult]
+    sriovcheck_version: str = ""
+    run_by: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # one per VF: container, ifname, pf, vf, vlan, mac ...
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def verdict(self) -> Literal["pass", "fail"]:
+        # No evidence is never a pass: zero checks is a failure.
+        if not self.checks:
+            return "fail"
+        return "pass" if all(c.status in ("pass", "skip") for c in self.checks) and any(
+            c.status == "pass" for c in self.checks
+        ) else "fail"
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "topology": self.topology,
+            "verdict": self.verdict,
+            "counts": self.counts(),
+            "started": self.started,
+            "finished": self.finished,
+            "sriovcheck_version": self.sriovcheck_version,
+            "run_by": self.run_by,
+            "host": self.host,
+            "switch": self.switch,
+            "attachments": self.attachments,
+            "notes": self.notes,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResults:
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"results schema_version {data.get('schema_version')!r} is not supported (this sriovcheck reads {SCHEMA_VERSION})"
+            )
+        checks = []
+        for c in data.get("checks", []):
+            ev = [Evidence(**e) for e in c.get("evidence", [])]
+            checks.append(CheckResult(**{**c, "evidence": ev}))
+        return cls(
+            topology=data["topology"],
+            started=data["started"],
+            finished=data["finished"],
+            host=data.get("host", {}),
+            switch=data.get("switch", {}),
+            checks=checks,
+            sriovcheck_version=data.get("sriovcheck_version", ""),
+            run_by=data.get("run_by", ""),
+            attachments=data.get("attachments", []),
+            notes=data.get("notes", []),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RunResults:
+        return cls.from_dict(json.loads(text))
