@@ -1,0 +1,531 @@
+"""Junos MAC table, ARP table and `show version` parsers: pure functions, no I/O.
+
+Each parser accepts every form a real switch (or a copy pasted from one) produces: non-ELS text
+(older EX: VLAN / MAC address / Type / Age / Interfaces), ELS text (EX4300/QFX: Vlan name / MAC
+address / MAC flags / [Age] / Logical interface ...), and `| display xml` of either (with or without
+the <rpc-reply> wrapper and namespaces). The form is detected from the text itself.
+
+Tolerated around the table: `{master:0}`-style context lines, echoed prompts and commands, CRLF,
+tabs, markdown indentation, `| match` / `| grep` excerpts without a header, and the <output> element
+in which an RPC returns plain text. Anything else that is not a table raises ParseError, so that
+garbage or a truncated reply is never mistaken for an empty table. An empty table returns [].
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sriovcheck.topology.names import normalise_mac
+
+
+class ParseError(ValueError):
+    """The text is not the Junos output the parser was asked to read."""
+
+
+@dataclass(frozen=True)
+class MacEntry:
+    vlan_name: str
+    vlan_id: int | None  # only XML carries it; text shows the VLAN name only
+    mac: str | None  # lower-case colon form; None for the '*' flood row
+    kind: str  # learned | static | flood | router | control | other
+    raw_kind: str  # Junos' own Type (non-ELS) or MAC flags (ELS), e.g. "Learn", "DL"
+    age_s: int | None
+    interface: str  # ge-0/0/1.0, All-members, Router, ae0.0, esi.1820, vtep.32771
+
+
+@dataclass(frozen=True)
+class ArpEntry:
+    mac: str
+    ip: str
+    interface: str  # vlan.200, irb.100, ge-0/0/3.0
+    physical_interface: str | None  # the ge-0/0/1.0 in "irb.100 [ge-0/0/1.0]"
+    flags: tuple[str, ...]  # ("none",), ("permanent", "remote")
+    hostname: str | None  # plain `show arp` has a Name column; no-resolve does not
+    expires_s: int | None  # only with `expiration-time`
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    hostname: str | None
+    model: str | None
+    junos_version: str | None
+
+
+# --- shared text handling ----------------------------------------------------------------------
+
+_CONTEXT = re.compile(r"^(?:\{[\w:.-]+\}|\[edit[^\]]*\])$")  # {master:0}, {backup}, [edit]
+_PROMPT = re.compile(r"^[\w.-]+@[\w.-]+[>#%]")  # netops@ex-switch> show ...
+_ECHO = re.compile(r"^show\s")  # a command line echoed without its prompt
+_SEPARATOR = re.compile(r"^(?:-{3,}|={3,}|\w+\d+:)$")  # "fpc0:" and "-----" of multi-member output
+_SWITCH_ERROR = re.compile(r"^(?:error:|syntax error|unknown command|invalid |\^$)", re.IGNORECASE)
+_AGE = re.compile(r"^(?:-|\d+(?::\d{1,2}){0,2})$")
+_MAC_OR_STAR = re.compile(r"^(?:\*|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})$")
+_IFNAME = re.compile(r"^[A-Za-z][\w.:/-]*$")
+# An ARP-table interface: letters, optional FPC/PIC/port and channel, then the unit.
+_L3_IFNAME = re.compile(r"^[a-z][a-z0-9-]*?(?:-?\d+/\d+/\d+(?::\d+)?|\d*)\.\d+$")
+_ELS_FLAGS = re.compile(r"^[A-Z][A-Z,]*$")
+_ELS_FLAG_TOKENS = re.compile(r"SE|NM|[A-Z]")
+_ARP_FLAG = re.compile(r"^[a-z][a-z_-]*$")
+
+_NON_ELS_KINDS = {
+    "learn": "learned",
+    "dynamic": "learned",
+    "persistent": "learned",  # learned, then kept across reboots (persistent-learning)
+    "flood": "flood",
+    "static": "static",
+    "router": "router",
+}
+
+
+def _shown(line: str) -> str:
+    return repr(line if len(line) <= 100 else line[:97] + "...")
+
+
+def _lines(text: str) -> list[str]:
+    # splitlines() also splits on CR alone; tabs count as whitespace in every split() below.
+    return [line.strip() for line in text.splitlines()]
+
+
+def _is_noise(line: str) -> bool:
+    return (
+        not line
+        or bool(_CONTEXT.match(line))
+        or bool(_PROMPT.match(line))
+        or bool(_ECHO.match(line))
+        or bool(_SEPARATOR.match(line))
+        or line.lower().startswith("warning:")
+    )
+
+
+def _check_switch_error(line: str, what: str) -> None:
+    if _SWITCH_ERROR.match(line):
+        raise ParseError(f"the switch answered with an error instead of {what}: {_shown(line)}")
+
+
+def _age_seconds(value: str | None) -> int | None:
+    """Junos ages: '-' (none), '54' (seconds), '4:05' (m:ss), '1:02:03' (h:mm:ss)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or value == "-":
+        return None
+    if not _AGE.match(value):
+        raise ParseError(f"expected an age such as 54, 4:05 or -, got {_shown(value)}")
+    seconds = 0
+    for part in value.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def _mac_or_none(value: str, where: str) -> str | None:
+    if value == "*":
+        return None
+    mac = normalise_mac(value)
+    if mac is None:
+        raise ParseError(f"expected a MAC address in {where}, got {_shown(value)}")
+    return mac
+
+
+def _xml_start(lines: list[str]) -> int | None:
+    """Index of the first line of an XML document, if the text is one (after leading noise)."""
+    for i, line in enumerate(lines):
+        if _is_noise(line):
+            continue
+        return i if line.startswith("<") else None
+    return None
+
+
+def _parse_xml(lines: list[str], start: int, what: str) -> ET.Element:
+    body = "\n".join(lines[start:])
+    # Drop what follows the document: the `{master:0}` context line and the trailing prompt.
+    end = body.rfind(">")
+    body = body[: end + 1]
+    try:
+        return ET.fromstring(body)  # noqa: S314 -- switch output, parsed without entity expansion
+    except ET.ParseError as exc:
+        if "unbound prefix" in str(exc):
+            # A fragment cut out of an <rpc-reply> keeps `junos:style` without the xmlns:junos.
+            try:
+                return ET.fromstring(re.sub(r"(\s)[A-Za-z_][\w.-]*:([\w.-]+=)", r"\1\2", body))  # noqa: S314
+            except ET.ParseError:
+                pass
+        raise ParseError(f"expected {what} as XML but it is malformed or truncated: {exc}") from exc
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(elem: ET.Element, name: str) -> str | None:
+    for child in elem:
+        if _local(child.tag) == name:
+            return (child.text or "").strip()
+    return None
+
+
+def _child(elem: ET.Element, name: str) -> ET.Element | None:
+    for child in elem:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _iter_local(root: ET.Element, names: set[str]) -> Iterator[ET.Element]:
+    for elem in root.iter():
+        if _local(elem.tag) in names:
+            yield elem
+
+
+def _xml_errors(root: ET.Element, what: str) -> None:
+    for elem in _iter_local(root, {"xnm-error", "rpc-error", "error"}):
+        message = " ".join(t.strip() for t in elem.itertext() if t.strip())
+        raise ParseError(f"the switch answered with an error instead of {what}: {_shown(message)}")
+
+
+def _output_text(root: ET.Element) -> str | None:
+    """Plain text that an RPC returned inside <output> (e.g. `command` RPC for show arp)."""
+    for elem in _iter_local(root, {"output"}):
+        return "".join(elem.itertext())
+    return None
+
+
+def _optional_int(value: str | None, where: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ParseError(f"expected a number in {where}, got {_shown(value)}") from exc
+
+
+# --- MAC table ---------------------------------------------------------------------------------
+
+_MAC_WHAT = (
+    "a Junos MAC table (`show ethernet-switching table`: non-ELS 'VLAN  MAC address  Type  Age  "
+    "Interfaces' rows, ELS 'Vlan name  MAC address  MAC flags  Age  Logical interface' rows, or "
+    "| display xml)"
+)
+_MAC_HEADER = re.compile(
+    r"^(?:Ethernet[- ]switching table\s*:|Routing instance\s*:|MAC database for|MAC flags\s*\("
+    r"|SE - statistics|VLAN\s+MAC address|Vlan\s+MAC\s+MAC|name\s+address\s+flags)",
+    re.IGNORECASE,
+)
+
+
+def _els_kind(flags: str) -> str:
+    tokens = set(_ELS_FLAG_TOKENS.findall(flags))
+    if "S" in tokens or "P" in tokens:
+        return "static"
+    if "D" in tokens:
+        return "learned"  # D = dynamic; L (local) / R (remote PE) only say where from
+    if "C" in tokens:
+        return "control"
+    return "other"
+
+
+def _non_els_kind(raw: str, interface: str) -> str:
+    # On non-ELS EX the VLAN interface's own MAC is listed as Type "Static", Interfaces "Router".
+    if interface == "Router" or "router" in raw.lower():
+        return "router"
+    return _NON_ELS_KINDS.get(raw.split()[0].lower(), "other")
+
+
+def _mac_text_row(tokens: list[str]) -> MacEntry | None:
+    """One row of either text format, or None when the tokens are not a MAC table row."""
+    if len(tokens) < 4 or not _MAC_OR_STAR.match(tokens[1]):
+        return None
+    vlan, mac_text, third = tokens[0], tokens[1], tokens[2]
+    if third.lower() in _NON_ELS_KINDS:
+        # non-ELS: VLAN, MAC, Type (possibly "Static - Router"), Age, Interfaces
+        if len(tokens) < 5 or not _AGE.match(tokens[-2]) or not _IFNAME.match(tokens[-1]):
+            return None
+        raw, interface = " ".join(tokens[2:-2]), tokens[-1]
+        mac = _mac_or_none(mac_text, f"MAC table row for VLAN {vlan}")
+        kind = "flood" if mac is None else _non_els_kind(raw, interface)
+        return MacEntry(vlan, None, mac, kind, raw, _age_seconds(tokens[-2]), interface)
+    if _ELS_FLAGS.match(third) and mac_text != "*":
+        # ELS: Vlan, MAC, flags, [Age], Logical interface, then NH/RTR or the EVPN active source
+        rest = tokens[3:]
+        age: str | None = None
+        if _AGE.match(rest[0]):
+            if len(rest) < 2:
+                return None
+            age, rest = rest[0], rest[1:]
+        if not _IFNAME.match(rest[0]):
+            return None
+        mac = _mac_or_none(mac_text, f"MAC table row for VLAN {vlan}")
+        return MacEntry(vlan, None, mac, _els_kind(third), third, _age_seconds(age), rest[0])
+    return None
+
+
+def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
+    entries: list[MacEntry] = []
+    for line in lines:
+        if _is_noise(line) or _MAC_HEADER.match(line):
+            continue
+        _check_switch_error(line, "a MAC table")
+        entry = _mac_text_row(line.split())
+        if entry is None:
+            raise ParseError(f"expected {_MAC_WHAT}; cannot read the line {_shown(line)}")
+        entries.append(entry)
+    return entries
+
+
+def _mac_from_non_els_xml(elem: ET.Element) -> MacEntry | None:
+    mac_text = _child_text(elem, "mac-address")
+    if mac_text is None:
+        return None  # `summary` style: a count, no entry
+    vlan = _child_text(elem, "mac-vlan") or ""
+    raw = _child_text(elem, "mac-type") or ""
+    interface = _child_text(elem, "mac-interface")
+    if interface is None:
+        # brief style lists the interface(s) only inside <mac-interfaces-list>
+        lst = _child(elem, "mac-interfaces-list")
+        first = _child_text(lst, "mac-interfaces") if lst is not None else None
+        interface = first or ""
+    age_elem = _child(elem, "mac-age")
+    age: int | None = None
+    if age_elem is not None:
+        seconds = age_elem.get("seconds")
+        age = int(seconds) if seconds and seconds.isdigit() else _age_seconds(age_elem.text)
+    mac = _mac_or_none(mac_text, f"<mac-table-entry> of VLAN {vlan}")
+    kind = "flood" if mac is None else _non_els_kind(raw or "other", interface)
+    vlan_id = _optional_int(_child_text(elem, "mac-vlan-tag"), f"<mac-vlan-tag> of VLAN {vlan}")
+    return MacEntry(vlan, vlan_id, mac, kind, raw, age, interface)
+
+
+def _mac_from_els_xml(elem: ET.Element, group_vlan_id: int | None) -> MacEntry:
+    vlan = _child_text(elem, "l2ng-l2-mac-vlan-name") or ""
+    mac_text = _child_text(elem, "l2ng-l2-mac-address") or ""
+    interface = _child_text(elem, "l2ng-l2-mac-logical-interface") or ""
+    flags = _child_text(elem, "l2ng-l2-mac-flags")
+    if flags is not None:
+        raw, kind = flags, _els_kind(flags)
+    else:
+        # `extensive` has no S/D flags, only internal state such as "in_hash,in_ifd,...,kernel".
+        raw = _child_text(elem, "l2ng-l2-mac-entry-flags") or ""
+        kind = "static" if "static" in raw.split(",") else "learned"
+    own_id = _optional_int(_child_text(elem, "l2ng-l2-vlan-id"), f"<l2ng-l2-vlan-id> of VLAN {vlan}")
+    mac = _mac_or_none(mac_text, f"<l2ng-mac-entry> of VLAN {vlan}")
+    if mac is None:
+        kind = "flood"
+    age = _age_seconds(_child_text(elem, "l2ng-l2-mac-age"))
+    return MacEntry(vlan, own_id if own_id is not None else group_vlan_id, mac, kind, raw, age, interface)
+
+
+def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
+    _xml_errors(root, "a MAC table")
+    text = _output_text(root)
+    if text is not None:
+        return _parse_mac_text(_lines(text))
+    tags = {_local(e.tag) for e in root.iter()}
+    if not tags & {"ethernet-switching-table-information", "l2ng-l2ald-rtb-macdb"}:
+        raise ParseError(
+            f"expected {_MAC_WHAT}; the XML has no <ethernet-switching-table-information> or "
+            f"<l2ng-l2ald-rtb-macdb> (root element <{_local(root.tag)}>)"
+        )
+    entries: list[MacEntry] = []
+    for elem in root.iter():
+        name = _local(elem.tag)
+        if name == "mac-table-entry":
+            entry = _mac_from_non_els_xml(elem)
+            if entry is not None:
+                entries.append(entry)
+        elif name == "l2ng-l2ald-mac-entry-vlan":
+            if _child(elem, "l2ng-l2-mac-address") is not None:
+                entries.append(_mac_from_els_xml(elem, None))  # extensive: one MAC per element
+                continue
+            macs = [c for c in elem if _local(c.tag) == "l2ng-mac-entry"]
+            # In the brief form one group can hold every VLAN while carrying the first VLAN's id
+            # only; trust the group's id just when all its entries are in one VLAN.
+            group_id = _optional_int(_child_text(elem, "l2ng-l2-vlan-id"), "<l2ng-l2-vlan-id>")
+            if len({_child_text(m, "l2ng-l2-mac-vlan-name") for m in macs}) > 1:
+                group_id = None
+            entries.extend(_mac_from_els_xml(m, group_id) for m in macs)
+    return entries
+
+
+def parse_mac_table(text: str) -> list[MacEntry]:
+    """Entries of `show ethernet-switching table [...] [| display xml]`, every Junos form.
+
+    Raises ParseError when the text is not such a table; returns [] for an empty one.
+    """
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is not None:
+        return _parse_mac_xml(_parse_xml(lines, start, "a MAC table"))
+    return _parse_mac_text(lines)
+
+
+# --- ARP table ---------------------------------------------------------------------------------
+
+_ARP_WHAT = (
+    "a Junos ARP table (`show arp [no-resolve]`: 'MAC Address  Address  [Name]  Interface  Flags' "
+    "rows, or | display xml)"
+)
+_ARP_HEADER = re.compile(r"^MAC\s+Address\s+Address\b", re.IGNORECASE)
+_ARP_TOTAL = re.compile(r"^Total entries\s*:\s*\d+$", re.IGNORECASE)
+
+
+def _split_interface(value: str) -> tuple[str, str | None]:
+    """'irb.100 [ge-0/0/1.0]' -> ('irb.100', 'ge-0/0/1.0')."""
+    name, sep, rest = value.partition("[")
+    if not sep:
+        return value.strip(), None
+    return name.strip(), rest.rstrip().rstrip("]").strip() or None
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _arp_text_row(tokens: list[str], has_name: bool | None) -> ArpEntry | None:
+    if len(tokens) < 4 or not _is_ip(tokens[1]):
+        return None
+    mac = normalise_mac(tokens[0])
+    if mac is None:
+        return None
+    if has_name is None:
+        # No header (a `| match` excerpt): a Name column is there when the third token is not an
+        # interface name, or when the fourth one is (hostnames like 10.1.1.1 or fpc0 are not).
+        has_name = not _L3_IFNAME.match(tokens[2]) or (
+            len(tokens) > 4 and bool(_L3_IFNAME.match(tokens[3]))
+        )
+    hostname = tokens[2] if has_name else None
+    rest = tokens[3:] if has_name else tokens[2:]
+    if not rest or not _IFNAME.match(rest[0]):
+        return None
+    interface, rest = rest[0], rest[1:]
+    physical: str | None = None
+    if rest and rest[0].startswith("["):
+        # The physical port, e.g. [ge-0/0/1.0]; EVPN shows names with spaces ([.local..8]).
+        for i, tok in enumerate(rest):
+            if tok.endswith("]"):
+                physical = _split_interface(interface + " " + " ".join(rest[: i + 1]))[1]
+                rest = rest[i + 1 :]
+                break
+        else:
+            return None
+    expires: int | None = None
+    if len(rest) > 1 and rest[-1].isdigit():  # `expiration-time` adds a TTE column after Flags
+        expires, rest = int(rest[-1]), rest[:-1]
+    if not rest or not all(_ARP_FLAG.match(f) for f in rest):
+        return None
+    return ArpEntry(mac, tokens[1], interface, physical, tuple(rest), hostname, expires)
+
+
+def _parse_arp_text(lines: list[str]) -> list[ArpEntry]:
+    entries: list[ArpEntry] = []
+    has_name: bool | None = None
+    for line in lines:
+        if _is_noise(line) or _ARP_TOTAL.match(line):
+            continue
+        if _ARP_HEADER.match(line):
+            has_name = "Name" in line.split()
+            continue
+        _check_switch_error(line, "an ARP table")
+        entry = _arp_text_row(line.split(), has_name)
+        if entry is None:
+            raise ParseError(f"expected {_ARP_WHAT}; cannot read the line {_shown(line)}")
+        entries.append(entry)
+    return entries
+
+
+def _arp_from_xml(elem: ET.Element) -> ArpEntry:
+    ip = _child_text(elem, "ip-address") or ""
+    mac = normalise_mac(_child_text(elem, "mac-address") or "")
+    if mac is None or not _is_ip(ip):
+        raise ParseError(f"expected a MAC and an IP address in <arp-table-entry>, got {_shown(ip)}")
+    interface, physical = _split_interface(_child_text(elem, "interface-name") or "")
+    flags_elem = _child(elem, "arp-table-entry-flags")
+    flags: tuple[str, ...] = ()
+    if flags_elem is not None:
+        flags = tuple(_local(f.tag) for f in flags_elem) or tuple((flags_elem.text or "").split())
+    expires = _optional_int(_child_text(elem, "time-to-expire"), f"<time-to-expire> of {ip}")
+    return ArpEntry(mac, ip, interface, physical, flags, _child_text(elem, "hostname"), expires)
+
+
+def _parse_arp_xml(root: ET.Element) -> list[ArpEntry]:
+    _xml_errors(root, "an ARP table")
+    text = _output_text(root)
+    if text is not None:
+        return _parse_arp_text(_lines(text))
+    if not any(_local(e.tag) == "arp-table-information" for e in root.iter()):
+        raise ParseError(
+            f"expected {_ARP_WHAT}; the XML has no <arp-table-information> (root element "
+            f"<{_local(root.tag)}>)"
+        )
+    return [_arp_from_xml(e) for e in _iter_local(root, {"arp-table-entry"})]
+
+
+def parse_arp_table(text: str) -> list[ArpEntry]:
+    """Entries of `show arp [no-resolve] [...] [| display xml]`.
+
+    Raises ParseError when the text is not such a table; returns [] for an empty one.
+    """
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is not None:
+        return _parse_arp_xml(_parse_xml(lines, start, "an ARP table"))
+    return _parse_arp_text(lines)
+
+
+# --- show version ------------------------------------------------------------------------------
+
+_VERSION_PATTERNS = (
+    re.compile(r"^Junos:\s*(\S+)", re.MULTILINE),  # ELS
+    re.compile(r"^JUNOS Base OS boot \[([^\]]+)\]", re.MULTILINE),  # non-ELS EX
+    re.compile(r"^JUNOS Software Release \[([^\]]+)\]", re.MULTILINE),
+    re.compile(r"^JUNOS [^\[\n]*\[([^\]]+)\]", re.MULTILINE),
+)
+
+
+def _version_from_text(text: str) -> VersionInfo:
+    hostname = re.search(r"^Hostname:\s*(\S+)", text, re.MULTILINE)
+    model = re.search(r"^Model:\s*(\S+)", text, re.MULTILINE)
+    version = None
+    for pattern in _VERSION_PATTERNS:
+        found = pattern.search(text)
+        if found:
+            version = found.group(1)
+            break
+    return VersionInfo(
+        hostname.group(1) if hostname else None, model.group(1) if model else None, version
+    )
+
+
+def parse_version(text: str) -> VersionInfo:
+    """Host name, model and Junos version from `show version` (text or XML); None for what is missing."""
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is None:
+        return _version_from_text("\n".join(lines))
+    try:
+        root = _parse_xml(lines, start, "show version")
+    except ParseError:
+        return _version_from_text("\n".join(lines))
+    hostname = model = version = None
+    for elem in root.iter():
+        name = _local(elem.tag)
+        value = (elem.text or "").strip() or None
+        if name == "host-name" and hostname is None:
+            hostname = value
+        elif name == "product-model" and model is None:
+            model = value
+        elif name == "junos-version" and version is None:
+            version = value
+    if version is None:
+        # non-ELS XML carries the version only inside the package comments
+        comments = "\n".join(
+            (e.text or "").strip() for e in _iter_local(root, {"comment"}) if e.text
+        )
+        version = _version_from_text(comments).junos_version
+    return VersionInfo(hostname, model, version)
