@@ -40,7 +40,7 @@ class _MarkedLoader(yaml.SafeLoader):
 
 
 def _compose(text: str) -> yaml.Node | None:
-    return yaml.compose(text, Loader=_MarkedLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.compose(text, Loader=_MarkedLoader)
 
 
 def _walk(

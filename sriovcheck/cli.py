@@ -1,0 +1,315 @@
+"""Command line: the only place that prints for humans and maps errors to exit codes.
+
+`main(argv) -> int` never raises for anything a user can type; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn, TextIO
+
+from sriovcheck import __version__
+from sriovcheck.errors import ExitCode, SriovcheckError, TopologyError, UsageError
+
+EPILOG = """\
+exit codes:
+  0    success / every check passed
+  1    a check failed or errored
+  2    invalid input (topology file, command line)
+  3    environment, lab or provisioning error (the run could not start or complete)
+  130  interrupted (SIGINT / SIGTERM); what the run changed was rolled back
+
+quickstart (as root, emulated lab, no SR-IOV hardware needed):
+  sriovcheck run topologies/seed-lab.yaml --lab --teardown
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so that main() owns exit codes."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+
+def _add_topology(p: argparse.ArgumentParser) -> None:
+    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file (see topologies/ and `sriovcheck schema`)")
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sriovcheck",
+        description=(
+            "Provision SR-IOV VFs with VLANs into Docker containers from one topology file, then prove "
+            "end to end that they work: pings to each VLAN gateway from inside the containers, the "
+            "containers' ARP, and the Juniper switch's MAC and ARP tables matched VF by VF. Writes an "
+            "HTML handover report and a JUnit report. `--lab` runs everything against an emulated NIC "
+            "and switch, on any Linux machine."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sriovcheck {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug detail on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a topology file (schema and semantics), every problem at once",
+                       description="Check a topology file: schema (unknown keys are errors) and semantics "
+                       "(VF indexes, VLANs, addresses, MACs, names). Exit 0 when valid, 2 with every problem "
+                       "listed as FILE:LINE:COL: PATH: MESSAGE otherwise.")
+    _add_topology(p)
+    _add_json(p)
+
+    sub.add_parser("schema", help="print the topology file's JSON Schema",
+                   description="Print the JSON Schema of the topology file (topologies/topology.schema.json is this output).")
+
+    p = sub.add_parser("plan", help="show the ordered provisioning actions without touching the system (dry run)",
+                       description="Compute, from the topology alone, the ordered actions `provision` takes.")
+    _add_topology(p)
+    _add_json(p)
+    p.add_argument("--lab", action="store_true", help="plan for the emulated lab (its offline image replaces the topology's)")
+
+    p = sub.add_parser("preflight", help="check the host before provisioning: PFs, VFs, IOMMU, privileges, docker",
+                       description="Report per PF whether it exists and can do SR-IOV, its VFs (PCI address, "
+                       "driver, netdev resolved through sysfs), IOMMU state, privileges and the docker engine. "
+                       "Exit 3 when something blocks provisioning.")
+    _add_topology(p)
+    _add_json(p)
+    p.add_argument("--lab", action="store_true", help="check against the emulated lab of this topology")
+
+    p = sub.add_parser("discover", help="list this host's SR-IOV capable NICs (like `lshw -c network -businfo`)")
+    _add_json(p)
+    p.add_argument("--skeleton", action="store_true", help="print a starter topology file for this host")
+
+    p = sub.add_parser("persist", help="make the VF count and VF settings survive reboots (systemd unit)",
+                       description="Render a systemd unit that recreates the topology's VF count and VF settings at "
+                       "boot, install and enable it (or only print it with --print).")
+    _add_topology(p)
+    p.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of installing it")
+
+    for name, text in (
+        ("provision", "create VFs, set their VLANs, start the containers and move each VF in"),
+        ("teardown", "bring every VF home with its original name and settings, remove our containers"),
+    ):
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        _add_topology(p)
+        _add_json(p)
+        p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
+
+    for name, text in (
+        ("verify", "verify end to end: container to gateway to switch, and write reports"),
+        ("run", "provision, verify and write reports (with --teardown, tear down afterwards)"),
+    ):
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        _add_topology(p)
+        p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
+        p.add_argument("--report-dir", metavar="DIR", help="write results.json, report.html and junit.xml here "
+                       "(default: reports/<topology>/<UTC time>/, with reports/<topology>/latest)")
+        p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
+        if name == "verify":
+            p.add_argument("--switch-output", metavar="DIR", help="read saved switch outputs from DIR instead of logging in")
+        else:
+            p.add_argument("--teardown", action="store_true", help="tear down after verifying (lab: also bring it down if run brought it up)")
+
+    p = sub.add_parser("report", help="render report.html and junit.xml again from a saved results.json")
+    p.add_argument("results", metavar="RESULTS.json")
+    p.add_argument("--html", metavar="FILE", help="write the HTML report here (default: next to RESULTS.json)")
+    p.add_argument("--junit", metavar="FILE", help="write the JUnit XML here (default: next to RESULTS.json)")
+
+    lab = sub.add_parser("lab", help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
+                         description="Bring up, inspect, break and remove the emulated lab of a topology.")
+    lsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
+    for name, text in (("up", "build the lab (idempotent)"), ("down", "remove everything `up` made (idempotent)")):
+        p = lsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        _add_topology(p)
+        _add_json(p)
+    p = lsub.add_parser("status", help="show the lab: emulator address, namespaces, fabric map, faults")
+    _add_topology(p)
+    _add_json(p)
+    p = lsub.add_parser("fault", help="inject or clear a fault", description=FAULT_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_topology(p)
+    p.add_argument("kind", metavar="KIND", help="fault kind (see above)")
+    p.add_argument("args", nargs="*", metavar="ARG", help="arguments of the fault kind")
+    return parser
+
+
+FAULT_HELP = """\
+Inject a fault into the emulated lab, or clear it:
+  vlan-remove PORT VLAN     the switch port no longer carries the VLAN
+  vlan-add PORT VLAN        ... carries it again
+  gateway-down VLAN         the VLAN's L3 interface (vlan.N / irb.N) goes down
+  gateway-up VLAN
+  pf-down PF                the PF's link goes down (VFs with link_state auto lose carrier)
+  pf-up PF
+  login-refuse              the switch refuses every login
+  login-accept
+  session-drop REGEX|off    the switch drops the SSH session on a matching command
+  command-hang REGEX|off    the switch never answers a matching command
+  garble on|off             the switch mangles its outputs
+  clear                     remove every fault
+"""
+
+
+# --------------------------------------------------------------------------- output helpers
+
+def _print_json(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from sriovcheck.topology import load_topology
+
+    try:
+        loaded = load_topology(args.topology)
+    except TopologyError as exc:
+        if args.json:
+            _print_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, out)
+            return ExitCode.INVALID_INPUT
+        raise
+    t = loaded.topology
+    if args.json:
+        _print_json({"valid": True, "topology": t.name, "sha256": loaded.sha256,
+                     "pfs": len(t.host.pfs), "vlans": len(t.vlans), "containers": len(t.containers),
+                     "vfs": len(t.attachments())}, out)
+    else:
+        out.write(f"{args.topology}: valid topology {t.name!r}: {len(t.host.pfs)} PF(s), {len(t.vlans)} VLAN(s), "
+                  f"{len(t.containers)} container(s), {len(t.attachments())} VF attachment(s)\n")
+    return ExitCode.OK
+
+
+def schema_text() -> str:
+    from sriovcheck.topology.model import Topology
+
+    schema = Topology.model_json_schema()
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "title": "sriovcheck topology", **schema}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(schema_text())
+    return ExitCode.OK
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    from sriovcheck.provision.plan import build_plan
+    from sriovcheck.topology import load_topology
+
+    loaded = load_topology(args.topology)
+    image = None
+    if args.lab:
+        from sriovcheck.containers.image import LAB_IMAGE
+
+        image = LAB_IMAGE
+    actions = build_plan(loaded.topology, image_override=image)
+    if args.json:
+        _print_json({"topology": loaded.topology.name, "actions": [
+            {"step": a.step, "kind": a.kind, "target": a.target, "description": a.describe(), "detail": a.detail}
+            for a in actions]}, out)
+    else:
+        out.write(f"plan for {loaded.topology.name!r} ({len(actions)} actions, nothing is changed):\n")
+        for a in actions:
+            out.write(f"  {a.step:3d}. [{a.kind}] {a.describe()}\n")
+    return ExitCode.OK
+
+
+def _workflow() -> Any:
+    from sriovcheck import workflow
+
+    return workflow
+
+
+def cmd_other(args: argparse.Namespace, out: TextIO) -> int:
+    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
+        _workflow(), "cmd_" + args.command.replace("-", "_"))
+    return handler(args, out, _progress)
+
+
+def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.lab_command:
+        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault)",
+                         hint="see `sriovcheck lab --help`")
+    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
+        _workflow(), "cmd_lab_" + args.lab_command)
+    return handler(args, out, _progress)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "plan": cmd_plan,
+    "lab": cmd_lab,
+}
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM takes the same path as Ctrl-C: the engines catch KeyboardInterrupt at safe points,
+    # roll back what this run changed, and the CLI exits 130.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("SRIOVCHECK_DEBUG") == "1"
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    except SriovcheckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return ExitCode.INVALID_INPUT
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        handler = COMMANDS.get(args.command, cmd_other)
+        return int(handler(args, out))
+    except SriovcheckError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:  # a bug: say so plainly, traceback only with --debug
+        if debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc}\n  this is a bug in sriovcheck; rerun with --debug "
+              "and report the traceback", file=sys.stderr)
+        return ExitCode.ENVIRONMENT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main_entry() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main_entry()
+
+__all__ = ["Path", "build_parser", "main", "main_entry", "schema_text"]

@@ -1,0 +1,369 @@
+"""Provisioning and teardown: the plan executed against a HostDriver, a ContainerRuntime and
+namespace operations, with a state file, idempotence and rollback.
+
+Every change this run makes is journalled with its undo; a failure or an interrupt part-way
+undoes the journal in reverse, so the host is left as it was before the run.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sriovcheck.containers.runtime import ContainerInfo, ContainerRuntime
+from sriovcheck.errors import ProvisionError, SriovcheckError
+from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.provision.plan import Action, build_plan
+from sriovcheck.provision.state import ContainerRecord, ProvisionState, StateStore, VfRecord
+from sriovcheck.topology.model import Topology
+
+Progress = Callable[[str], None]
+
+
+class LinkLike(Protocol):
+    name: str
+    mac: str | None
+    mtu: int | None
+    admin_up: bool
+    addresses: list[str]
+
+
+class NetnsOps(Protocol):
+    def attach_vf(self, host_ifname: str, *, netns_path: str, ifname: str, address_cidr: str,
+                  mtu: int | None, mac: str | None, temp_name: str) -> LinkLike: ...
+
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None: ...
+
+    def read_link(self, ns: str | None, ifname: str) -> LinkLike | None: ...
+
+    def find_link_by_mac(self, ns: str | None, mac: str) -> LinkLike | None: ...
+
+    def set_host_link(self, ifname: str, *, new_name: str | None = None, mtu: int | None = None) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """What one action did: 'done', 'unchanged' or 'undone'."""
+
+    action: str
+    target: str
+    result: str
+    detail: str = ""
+
+
+@dataclass
+class ProvisionReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(o.result == "done" for o in self.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, "actions": [o.__dict__ for o in self.outcomes]}
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While undoing, a second Ctrl-C must not leave the host half-restored."""
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+class Provisioner:
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        host: HostDriver,
+        runtime: ContainerRuntime,
+        netns: NetnsOps,
+        store: StateStore,
+        image_override: str | None = None,
+        progress: Progress = lambda _m: None,
+    ) -> None:
+        self.t = topology
+        self.host = host
+        self.runtime = runtime
+        self.netns = netns
+        self.store = store
+        self.image_override = image_override
+        self.progress = progress
+        self._journal: list[tuple[str, Callable[[], None]]] = []
+
+    # ------------------------------------------------------------------ provision
+    def provision(self) -> ProvisionReport:
+        report = ProvisionReport()
+        self.runtime.engine_version()  # fail early with the engine's hint
+        state = self.store.load() or ProvisionState(topology=self.t.name, host_driver=self.host.kind)
+        if state.topology != self.t.name:
+            raise ProvisionError(f"state file {self.store.path} belongs to topology {state.topology!r}")
+        self._preflight()
+        plan = build_plan(self.t, image_override=self.image_override)
+        self._journal = []
+        try:
+            for action in plan:
+                outcome = self._apply(action, state)
+                report.outcomes.append(outcome)
+                verb = {"done": "done", "unchanged": "already so"}.get(outcome.result, outcome.result)
+                self.progress(f"[{action.step}/{len(plan)}] {action.describe()}: {verb}")
+        except (SriovcheckError, KeyboardInterrupt, OSError) as exc:
+            self._rollback(state, report)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise ProvisionError(
+                f"provisioning {self.t.name!r} failed: {exc}",
+                hint="what this run changed has been undone; fix the cause and run provision again",
+            ) from exc
+        self._journal = []
+        return report
+
+    def _preflight(self) -> None:
+        problems = []
+        for pf in self.t.host.pfs:
+            info = self.host.pf_info(pf.name)
+            if not info.exists:
+                problems.append(f"PF {pf.name} does not exist on this host")
+            elif not info.sriov_capable:
+                problems.append(f"PF {pf.name} cannot do SR-IOV (no sriov_totalvfs)")
+            elif pf.numvfs > info.totalvfs:
+                problems.append(f"PF {pf.name} supports at most {info.totalvfs} VFs; the topology asks for {pf.numvfs}")
+        if problems:
+            raise ProvisionError("; ".join(problems), hint="run `sriovcheck preflight TOPOLOGY` for the full picture")
+
+    def _remember(self, what: str, undo: Callable[[], None]) -> None:
+        self._journal.append((what, undo))
+
+    def _rollback(self, state: ProvisionState, report: ProvisionReport) -> None:
+        with _signals_deferred():
+            self.progress(f"rolling back {len(self._journal)} change(s) of this run")
+            failures = []
+            for what, undo in reversed(self._journal):
+                try:
+                    undo()
+                    report.outcomes.append(Outcome("rollback", what, "undone"))
+                except Exception as exc:  # keep undoing the rest; report every failure
+                    failures.append(f"{what}: {exc}")
+            self._journal = []
+            try:
+                if state.is_empty():
+                    self.store.remove()
+                else:
+                    self.store.save(state)
+            except SriovcheckError as exc:
+                failures.append(str(exc))
+            if failures:
+                self.progress("rollback incomplete: " + "; ".join(failures))
+
+    def _apply(self, action: Action, state: ProvisionState) -> Outcome:
+        d = action.detail
+        if action.kind == "set-numvfs":
+            return self._set_numvfs(d["pf"], d["numvfs"], state)
+        if action.kind == "set-vf-config":
+            return self._set_vf_config(d["pf"], d["vf"], VfConfig.from_dict(d["config"]), state)
+        if action.kind == "create-container":
+            return self._ensure_container(d["name"], d["image"], d["network"], state)
+        return self._attach(d, state)
+
+    def _set_numvfs(self, pf: str, count: int, state: ProvisionState) -> Outcome:
+        info = self.host.pf_info(pf)
+        if info.numvfs == count:
+            return Outcome("set-numvfs", pf, "unchanged", f"numvfs {count}")
+        if any(r.pf == pf and r.attached for r in state.vfs):
+            raise ProvisionError(
+                f"PF {pf} has {info.numvfs} VFs, some attached to containers by an earlier run, and the topology wants {count}",
+                hint="run `sriovcheck teardown` first, then provision with the new count",
+            )
+        original = info.numvfs
+        state.numvfs_original.setdefault(pf, original)
+        self.store.save(state)
+        self.host.set_numvfs(pf, count)
+
+        def undo() -> None:
+            self.host.set_numvfs(pf, original)
+            if state.numvfs_original.get(pf) == original:
+                del state.numvfs_original[pf]
+
+        self._remember(f"numvfs of {pf}", undo)
+        return Outcome("set-numvfs", pf, "done", f"numvfs {original} -> {count}")
+
+    def _set_vf_config(self, pf: str, vf: int, want: VfConfig, state: ProvisionState) -> Outcome:
+        record = state.vf(pf, vf)
+        current = self.host.get_vf_config(pf, vf)
+        if record is None:
+            info = self.host.vf_info(pf, vf)
+            if not info.has_netdev_driver:
+                raise ProvisionError(
+                    f"VF {vf} of {pf} ({info.pci_address}) is bound to {info.driver}, which gives it no netdev",
+                    hint="bind it to its kernel VF driver (not vfio-pci/uio) to move it into a container",
+                )
+            if info.netdev is None:
+                raise ProvisionError(
+                    f"VF {vf} of {pf} has no netdev in the host namespace: it is inside another namespace or container",
+                    hint="find who holds it (`sriovcheck preflight`), release it, then provision again",
+                )
+            link = self.netns.read_link(None, info.netdev)
+            record = VfRecord(
+                pf=pf, vf=vf, pci_address=info.pci_address, original_netdev=info.netdev,
+                original_config=current.as_dict(), original_mtu=link.mtu if link else None,
+                original_mac=link.mac if link else None,
+            )
+            state.vfs.append(record)
+            self.store.save(state)
+            new_record = record
+
+            def forget() -> None:
+                state.vfs.remove(new_record)
+
+            self._remember(f"record of {pf} vf {vf}", forget)
+        if current == want:
+            return Outcome("set-vf-config", f"{pf}/vf{vf}", "unchanged")
+        self.host.set_vf_config(pf, vf, want)
+        self._remember(f"settings of {pf} vf {vf}", lambda: self.host.set_vf_config(pf, vf, current))
+        return Outcome("set-vf-config", f"{pf}/vf{vf}", "done")
+
+    def _ensure_container(self, name: str, image: str, network: str, state: ProvisionState) -> Outcome:
+        info = self.runtime.get(name)
+        if info is not None and not info.managed_by(self.t.name):
+            raise ProvisionError(
+                f"a container named {name!r} exists and was not created by sriovcheck for topology {self.t.name!r}",
+                hint="sriovcheck never touches containers it did not create: remove or rename it, or rename the container in the topology",
+            )
+        if info is not None and info.running:
+            if state.container(name) is None:
+                state.containers.append(ContainerRecord(name=name, id=info.id, created_by_us=True))
+                self.store.save(state)
+            return Outcome("create-container", name, "unchanged", f"running ({info.id[:12]})")
+        if info is not None:
+            info = self.runtime.start(name)
+            return Outcome("create-container", name, "done", "started again")
+        info = self.runtime.create(name=name, image=image, network=network, topology=self.t.name)
+        record = ContainerRecord(name=name, id=info.id, created_by_us=True)
+        old = state.container(name)
+        if old is not None:
+            state.containers.remove(old)
+        state.containers.append(record)
+        self.store.save(state)
+
+        def undo() -> None:
+            self.runtime.remove(name)
+            if record in state.containers:
+                state.containers.remove(record)
+
+        self._remember(f"container {name}", undo)
+        return Outcome("create-container", name, "done", f"created ({info.id[:12]})")
+
+    def _container_ns(self, name: str) -> tuple[ContainerInfo, str]:
+        info = self.runtime.get(name)
+        if info is None or info.netns_path is None:
+            raise ProvisionError(f"container {name!r} is not running", hint="see `docker logs " + name + "`")
+        return info, info.netns_path
+
+    def _attach(self, d: dict[str, Any], state: ProvisionState) -> Outcome:
+        pf, vf, cname, ifname = d["pf"], d["vf"], d["container"], d["ifname"]
+        target = f"{cname}/{ifname}"
+        record = state.vf(pf, vf)
+        assert record is not None  # set-vf-config ran first and recorded it
+        _info, ns = self._container_ns(cname)
+        if record.attached and record.mac:
+            link = self.netns.read_link(ns, ifname)
+            if link is not None and link.mac == record.mac and d["address"] in link.addresses and link.admin_up:
+                return Outcome("attach-vf", target, "unchanged")
+        vfi = self.host.vf_info(pf, vf)
+        if vfi.netdev is None:
+            raise ProvisionError(
+                f"VF {vf} of {pf} is not in the host namespace and not in container {cname!r} as {ifname}",
+                hint="it may be held by another container or namespace; `sriovcheck preflight` shows where VFs are",
+            )
+        link = self.netns.attach_vf(
+            vfi.netdev, netns_path=ns, ifname=ifname, address_cidr=d["address"], mtu=d["mtu"], mac=d["mac"],
+            temp_name=d["temp_name"],
+        )
+        was = (record.attached, record.container, record.ifname, record.mac)
+        record.attached, record.container, record.ifname, record.mac = True, cname, ifname, link.mac
+        self.store.save(state)
+        original = record.original_netdev
+
+        def undo() -> None:
+            self.netns.detach_vf(ifname, netns_path=ns, host_ifname=original)
+            record.attached, record.container, record.ifname, record.mac = was
+
+        self._remember(f"{pf} vf {vf} in {cname}", undo)
+        return Outcome("attach-vf", target, "done", f"{vfi.netdev} -> {ifname} ({link.mac})")
+
+    # ------------------------------------------------------------------ teardown
+    def teardown(self) -> ProvisionReport:
+        report = ProvisionReport()
+        state = self.store.load()
+        if state is None or state.is_empty():
+            self.progress(f"nothing to tear down for {self.t.name!r} (no state in {self.store.path})")
+            self.store.remove()
+            return report
+        failures: list[str] = []
+        with _signals_deferred():
+            for record in reversed(state.vfs):
+                try:
+                    report.outcomes.append(self._bring_home(record))
+                    self.store.save(state)
+                except Exception as exc:
+                    failures.append(f"{record.pf} vf {record.vf}: {exc}")
+            for c in reversed(state.containers):
+                if not c.created_by_us:
+                    continue
+                try:
+                    info = self.runtime.get(c.name)
+                    if info is not None and not info.managed_by(self.t.name):
+                        failures.append(f"container {c.name}: now belongs to someone else; left alone")
+                        continue
+                    self.runtime.remove(c.name)
+                    report.outcomes.append(Outcome("remove-container", c.name, "done"))
+                except Exception as exc:
+                    failures.append(f"container {c.name}: {exc}")
+            for pf, original in state.numvfs_original.items():
+                try:
+                    if self.host.pf_info(pf).numvfs != original:
+                        self.host.set_numvfs(pf, original)
+                        report.outcomes.append(Outcome("set-numvfs", pf, "done", f"back to {original}"))
+                except Exception as exc:
+                    failures.append(f"numvfs of {pf}: {exc}")
+            if failures:
+                self.store.save(state)
+                raise ProvisionError(
+                    "teardown incomplete: " + "; ".join(failures),
+                    hint=f"fix the cause and run teardown again; {self.store.path} still records what is left",
+                )
+            self.store.remove()
+        return report
+
+    def _bring_home(self, r: VfRecord) -> Outcome:
+        target = f"{r.pf}/vf{r.vf}"
+        if r.attached and r.container and r.ifname:
+            info = self.runtime.get(r.container)
+            ns = info.netns_path if info else None
+            link = self.netns.read_link(ns, r.ifname) if ns else None
+            if ns and link is not None and (r.mac is None or link.mac == r.mac):
+                self.netns.detach_vf(r.ifname, netns_path=ns, host_ifname=r.original_netdev)
+            r.attached = False
+        # Wherever it came back (a dead container returns a real VF as eth1), find it through
+        # the PF, never by name; the emulated driver recreates a VF destroyed with its namespace.
+        vfi = self.host.vf_info(r.pf, r.vf)
+        if vfi.netdev is not None and (vfi.netdev != r.original_netdev or r.original_mtu):
+            link = self.netns.read_link(None, vfi.netdev)
+            self.netns.set_host_link(
+                vfi.netdev,
+                new_name=r.original_netdev if vfi.netdev != r.original_netdev else None,
+                mtu=r.original_mtu if link is not None and link.mtu != r.original_mtu else None,
+            )
+        original = VfConfig.from_dict(r.original_config)
+        if self.host.get_vf_config(r.pf, r.vf) != original:
+            self.host.set_vf_config(r.pf, r.vf, original)
+        r.container, r.ifname = None, None
+        return Outcome("release-vf", target, "done", f"home as {r.original_netdev}")

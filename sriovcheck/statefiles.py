@@ -1,0 +1,91 @@
+"""Where sriovcheck keeps state on a host, atomic JSON files and the per-topology lock.
+
+Layout: <state root>/<topology>/provision.json, <state root>/<topology>/lock and
+<state root>/<topology>/lab/ (the emulated lab). The root is /var/lib/sriovcheck unless
+SRIOVCHECK_STATE_DIR says otherwise (tests point it at a temporary directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sriovcheck.errors import StateError
+
+DEFAULT_STATE_ROOT = Path("/var/lib/sriovcheck")
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("SRIOVCHECK_STATE_DIR") or DEFAULT_STATE_ROOT)
+
+
+def topology_dir(topology: str, root: Path | None = None) -> Path:
+    return (root or state_root()) / topology
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StateError(f"cannot write state file {path}: {exc.strerror or exc}",
+                         hint="check free space and permissions of the state directory "
+                         "(SRIOVCHECK_STATE_DIR or /var/lib/sriovcheck)") from exc
+
+
+def read_json(path: Path) -> Any | None:
+    """None when the file does not exist; StateError when it exists but cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"cannot read state file {path}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateError(
+            f"state file {path} is corrupt (line {exc.lineno}: {exc.msg}); it may have been truncated",
+            hint=f"inspect it; move it away to start afresh (what it recorded must then be cleaned by hand): mv {path} {path}.bad",
+        ) from exc
+
+
+@contextlib.contextmanager
+def topology_lock(topology: str, root: Path | None = None, *, what: str = "run") -> Iterator[None]:
+    """One sriovcheck run per topology at a time: a second one is refused, clearly, at once."""
+    d = topology_dir(topology, root)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d / "lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise StateError(
+                f"another sriovcheck run holds the lock of topology {topology!r} ({holder})",
+                hint=f"wait for it to finish; the lock is {path}",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

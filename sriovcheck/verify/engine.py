@@ -1,0 +1,296 @@
+"""Verification end to end: gather observations host side and switch side, judge them with
+the pure checks, and return every result. Probing runs from the host inside each container's
+namespace, so it needs no tool inside the image.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sriovcheck.containers.runtime import ContainerRuntime
+from sriovcheck.errors import SriovcheckError
+from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.switch.client import SwitchFacts, SwitchSession
+from sriovcheck.topology.model import Topology
+from sriovcheck.verify import checks as C
+from sriovcheck.verify.results import CheckResult, Evidence
+
+Progress = Callable[[str], None]
+
+MAC_TABLE_XML = "show ethernet-switching table | display xml"
+MAC_TABLE_TEXT = "show ethernet-switching table"
+ARP_XML = "show arp no-resolve | display xml"
+ARP_TEXT = "show arp no-resolve"
+CURRENT_ADDRESS = re.compile(r"Current address:\s*([0-9a-fA-F:.\-]{12,17})")
+
+
+class ProbeOps(Protocol):
+    def read_link(self, ns: str | None, ifname: str) -> C.LinkObs | None: ...
+
+    def neighbours(self, ns: str, ifname: str | None = None) -> list[C.NeighObs]: ...
+
+    def ping_many(self, requests: list[dict[str, Any]]) -> list[C.PingObs]: ...
+
+
+@dataclass
+class VerifyOutcome:
+    checks: list[CheckResult]
+    switch_facts: SwitchFacts | None
+    observed_macs: dict[str, str] = field(default_factory=dict)  # target -> MAC
+    switch_error: str | None = None
+
+
+def _ev(source: str, command: str, output: str) -> Evidence:
+    return Evidence(source=source, command=command, output=output)
+
+
+class Verifier:
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        host: HostDriver,
+        runtime: ContainerRuntime,
+        probe: ProbeOps,
+        open_switch: Callable[[], SwitchSession],
+        progress: Progress = lambda _m: None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.t = topology
+        self.host = host
+        self.runtime = runtime
+        self.probe = probe
+        self.open_switch = open_switch
+        self.progress = progress
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.poll_interval_s = poll_interval_s
+
+    def run(self) -> VerifyOutcome:
+        exps = C.expectations(self.t)
+        results: list[CheckResult] = []
+        attached: dict[str, tuple[C.Expectation, str, str]] = {}  # target -> (exp, ns, mac)
+        # Open the switch session in the background while the host side is probed.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            switch_future = pool.submit(self._open_switch)
+
+            # --- host side: each VF in its container, and its settings on the PF
+            for exp in exps:
+                self.progress(f"checking {exp.target}: VF {exp.pf}/{exp.vf} in the container, settings on the PF")
+                t0 = self.monotonic()
+                info = self.runtime.get(exp.container)
+                ns = info.netns_path if info else None
+                link = self.probe.read_link(ns, exp.ifname) if ns else None
+                ev = [_ev(f"container:{exp.container}", f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
+                          C.describe_link(link) if link else "not found")]
+                r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
+                r.duration_s = round(self.monotonic() - t0, 3)
+                results.append(r)
+                if r.status == "pass" and ns and link and link.mac:
+                    attached[exp.target] = (exp, ns, link.mac)
+                t0 = self.monotonic()
+                observed: VfConfig | None = None
+                err = None
+                try:
+                    observed = self.host.get_vf_config(exp.pf, exp.vf)
+                except SriovcheckError as exc:
+                    err = str(exc)
+                cfg_ev = [_ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)",
+                              repr(observed.as_dict()) if observed else str(err))]
+                r = C.check_vf_config(exp, observed, err, cfg_ev)
+                r.duration_s = round(self.monotonic() - t0, 3)
+                results.append(r)
+
+            # --- pings, all in parallel
+            ping_ok: dict[str, bool] = {}
+            gw_macs: dict[str, str] = {}
+            todo = [exp for exp in exps if exp.target in attached]
+            if todo:
+                self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
+            pol = self.t.checks.ping
+            t0 = self.monotonic()
+            pings = self.probe.ping_many([
+                {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": e.gateway, "count": pol.count,
+                 "timeout_s": pol.timeout_s} for e in todo
+            ]) if todo else []
+            ping_s = self.monotonic() - t0
+            for exp, ping in zip(todo, pings, strict=True):
+                ev = [_ev(f"container:{exp.container}", f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
+                          f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}" + (f", error {ping.error}" if ping.error else ""))]
+                r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
+                r.duration_s = round(ping_s, 3)
+                results.append(r)
+                ping_ok[exp.target] = r.status == "pass"
+            for exp in exps:
+                if exp.target not in attached:
+                    results.append(C.skipped("gateway-ping", exp, "vf-attached", "failed"))
+
+            # --- the containers' ARP
+            for exp in exps:
+                if exp.target not in attached:
+                    results.append(C.skipped("container-arp", exp, "vf-attached", "failed"))
+                    continue
+                if not ping_ok.get(exp.target):
+                    results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
+                    continue
+                ns = attached[exp.target][1]
+                neigh = self.probe.neighbours(ns, exp.ifname)
+                ev = [_ev(f"container:{exp.container}", f"netlink: neighbours on {exp.ifname} (arp -a)",
+                          "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)")]
+                r, mac = C.check_container_arp(exp, neigh, ev)
+                results.append(r)
+                if mac:
+                    gw_macs[exp.target] = mac
+
+            # --- the switch
+            session, login_error, login_s = switch_future.result()
+        results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s))
+        facts = session.facts if session else None
+        if session:
+            try:
+                session.close()
+            except SriovcheckError:
+                pass
+        return VerifyOutcome(checks=results, switch_facts=facts,
+                             observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error)
+
+    def _open_switch(self) -> tuple[SwitchSession | None, str | None, float]:
+        t0 = self.monotonic()
+        try:
+            return self.open_switch(), None, self.monotonic() - t0
+        except SriovcheckError as exc:
+            return None, str(exc), self.monotonic() - t0
+
+    def _switch_checks(
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], ping_ok: dict[str, bool],
+        gw_macs: dict[str, str], session: SwitchSession | None, login_error: str | None, login_s: float,
+    ) -> list[CheckResult]:
+        sw = self.t.switch
+        out: list[CheckResult] = []
+        if session is None:
+            out.append(CheckResult(kind="switch-login", target=sw.name, status="error",
+                                   expected=f"login to {sw.name} and answers to commands", observed="no session",
+                                   message=login_error or "unknown error", duration_s=round(login_s, 3)))
+            for exp in exps:
+                for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
+                    out.append(C.skipped(kind, exp, "switch-login", "errored"))
+            return out
+        self.progress(f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)")
+        expected_macs = {attached[e.target][2]: e for e in exps if e.target in attached}
+        vlan_ids = {v.name.lower(): v.id for v in self.t.vlans}
+        deadline = self.monotonic() + self.t.checks.switch_learn_timeout_s
+        t0 = self.monotonic()
+        tables: C.SwitchTables | None = None
+        error: str | None = None
+        while True:
+            try:
+                tables = self._read_tables(session)
+            except SriovcheckError as exc:
+                error = str(exc)
+                break
+            learned = {e.mac for e in tables.macs if e.mac}
+            missing = [m for m, exp in expected_macs.items() if m not in learned or not self._learned_right(exp, m, tables, vlan_ids)]
+            if not missing or self.monotonic() >= deadline:
+                break
+            self.sleep(self.poll_interval_s)
+        waited = self.monotonic() - t0
+        facts = session.facts
+        login = CheckResult(
+            kind="switch-login", target=sw.name, status="pass" if error is None else "error",
+            expected=f"login to {sw.name} and answers to commands",
+            observed=f"{facts.model or 'model ?'} Junos {facts.junos_version or '?'} ({facts.source})" if error is None else "session failed",
+            message=error or "", duration_s=round(login_s, 3),
+            evidence=tables.evidence if tables and error is None else [],
+        )
+        out.append(login)
+        if error is not None or tables is None:
+            for exp in exps:
+                for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
+                    out.append(C.skipped(kind, exp, "switch-login", "errored"))
+            return out
+        mac_ev = [e for e in tables.evidence if "ethernet-switching" in e.command]
+        arp_ev = [e for e in tables.evidence if "arp" in e.command]
+        l3_ev = [e for e in tables.evidence if "interfaces" in e.command]
+        for exp in exps:
+            if exp.target not in attached:
+                for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
+                    out.append(C.skipped(kind, exp, "vf-attached", "failed"))
+                continue
+            mac = attached[exp.target][2]
+            out.append(C.check_switch_mac(exp, mac, tables.macs, waited_s=waited, timeout_s=self.t.checks.switch_learn_timeout_s,
+                                          vlan_ids=vlan_ids, evidence=mac_ev))
+            if ping_ok.get(exp.target):
+                out.append(C.check_switch_arp(exp, mac, tables.arps, arp_ev))
+            else:
+                out.append(C.skipped("switch-arp", exp, "gateway-ping", "failed"))
+            if exp.target in gw_macs:
+                out.append(C.check_gateway_mac(exp, gw_macs[exp.target], tables.l3_macs.get(exp.l3_interface), l3_ev))
+            else:
+                out.append(C.skipped("gateway-mac", exp, "container-arp", "failed or was skipped"))
+            out.append(C.check_mac_unique(exp, mac, tables.macs, mac_ev))
+        return out
+
+    @staticmethod
+    def _learned_right(exp: C.Expectation, mac: str, tables: C.SwitchTables, vlan_ids: dict[str, int]) -> bool:
+        r = C.check_switch_mac(exp, mac, tables.macs, waited_s=0, timeout_s=0, vlan_ids=vlan_ids, evidence=[])
+        return r.status == "pass"
+
+    def _read_tables(self, session: SwitchSession) -> C.SwitchTables:
+        from sriovcheck.parsers.junos import ParseError, parse_arp_table, parse_mac_table
+
+        src = f"switch:{self.t.switch.name}" if session.facts.source == "ssh" else session.facts.source
+        tables = C.SwitchTables()
+        for xml_cmd, text_cmd, parse, attr in (
+            (MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, "macs"),
+            (ARP_XML, ARP_TEXT, parse_arp_table, "arps"),
+        ):
+            # XML first (its schema is stable across releases), the text table as the fallback.
+            try:
+                output = session.run(xml_cmd)
+                entries: list[Any] = list(parse(output))
+                tables.evidence.append(_ev(src, xml_cmd, output))
+            except (ParseError, SriovcheckError) as first:
+                try:
+                    output = session.run(text_cmd)
+                except SriovcheckError:
+                    if isinstance(first, SriovcheckError):
+                        raise first from None
+                    raise
+                try:
+                    entries = list(parse(output))
+                except ParseError as exc:
+                    from sriovcheck.errors import SwitchError
+
+                    raise SwitchError(f"cannot read the output of `{text_cmd}` from {self.t.switch.name}: {exc}") from exc
+                tables.evidence.append(_ev(src, text_cmd, output))
+            setattr(tables, attr, entries)
+        for phys in sorted({v.l3_interface.split(".")[0] for v in self.t.vlans}):
+            cmd = f"show interfaces {phys}"
+            try:
+                output = session.run(cmd)
+            except SriovcheckError:
+                continue
+            tables.evidence.append(_ev(src, cmd, output))
+            m = CURRENT_ADDRESS.search(output)
+            if m:
+                from sriovcheck.topology.names import normalise_mac
+
+                mac = normalise_mac(m.group(1))
+                if mac:
+                    for v in self.t.vlans:
+                        if v.l3_interface.startswith(phys + "."):
+                            tables.l3_macs[v.l3_interface] = mac
+        # Non-ELS tables list the router MAC per VLAN: a fallback for the L3 interface's MAC.
+        for e in tables.macs:
+            if e.kind == "router" and e.mac:
+                for v in self.t.vlans:
+                    if v.name.lower() == e.vlan_name.lower():
+                        tables.l3_macs.setdefault(v.l3_interface, e.mac)
+        return tables
