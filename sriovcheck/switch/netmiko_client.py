@@ -1,0 +1,299 @@
+"""A SwitchSession over SSH with netmiko's Junos driver (a real switch or the emulated lab's CLI).
+
+The password is never put into a message, an exception (including the chained cause) or a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sriovcheck.errors import SwitchError
+from sriovcheck.parsers.junos import parse_version
+from sriovcheck.switch.client import SwitchFacts
+from sriovcheck.switch.commands import SHOW_VERSION
+
+log = logging.getLogger(__name__)
+
+ConnectHandler = Callable[..., Any]
+
+
+class RedactedError(Exception):
+    """Stands in for an exception whose text held a secret, so that tracebacks cannot show it."""
+
+
+def _default_connect_handler() -> ConnectHandler:
+    from netmiko import ConnectHandler as handler  # imported late: netmiko takes ~0.5 s to import
+
+    connect: ConnectHandler = handler
+    return connect
+
+
+def host_key_fingerprint(key_blob: bytes) -> str:
+    """OpenSSH's form: 'SHA256:' + unpadded base64 of the SHA-256 of the public key blob."""
+    digest = hashlib.sha256(key_blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+class NetmikoSwitch:
+    """One SSH session to one Junos switch; open() logs in, run() sends operational commands."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 22,
+        username: str,
+        password: str | None = None,
+        key_file: str | None = None,
+        known_hosts: str | None = None,
+        timeout_s: float = 30.0,
+        device_type: str = "juniper_junos",
+        name: str | None = None,
+        password_env: str | None = None,
+        connect_handler: ConnectHandler | None = None,
+        session_log: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self._password = password
+        self.key_file = key_file
+        self.known_hosts = known_hosts
+        self.timeout_s = timeout_s
+        self.device_type = device_type
+        self.name = name or host
+        self.password_env = password_env
+        self._connect_handler = connect_handler
+        self.session_log = session_log
+        self._conn: Any = None
+        self.facts = SwitchFacts(source="ssh")
+
+    def __repr__(self) -> str:
+        return f"NetmikoSwitch({self.name!r}, {self.username}@{self.host}:{self.port})"
+
+    @property
+    def where(self) -> str:
+        return f"switch {self.name} ({self.host}:{self.port})"
+
+    # --- secrets --------------------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        if self._password:
+            text = text.replace(self._password, "********")
+        return text
+
+    def _leaks(self, exc: BaseException) -> bool:
+        if not self._password:
+            return False
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            if self._password in str(current) or self._password in repr(current.args):
+                return True
+            current = current.__cause__ or current.__context__
+        return False
+
+    def _cause(self, exc: BaseException) -> BaseException:
+        if self._leaks(exc):
+            return RedactedError(f"{type(exc).__name__}: {self._redact(str(exc))}")
+        return exc
+
+    def _reason(self, exc: BaseException) -> str:
+        lines = [ln.strip() for ln in self._redact(str(exc)).splitlines() if ln.strip()]
+        if not lines:
+            return type(exc).__name__
+        # netmiko wraps paramiko errors as "A paramiko SSHException occurred ...:\n\n<the error>"
+        reason = lines[1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+        return reason if len(reason) <= 200 else reason[:197] + "..."
+
+    # --- login ----------------------------------------------------------------------------------
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "device_type": self.device_type,
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "conn_timeout": self.timeout_s,
+            "auth_timeout": self.timeout_s,
+            "banner_timeout": self.timeout_s,
+            "timeout": self.timeout_s,
+            "allow_agent": False,
+            "session_log": self.session_log,
+        }
+        if self._password is not None:
+            kwargs["password"] = self._password
+        if self.key_file is not None:
+            kwargs.update(key_file=self.key_file, use_keys=True)
+        if self.known_hosts is not None:
+            # Only this file decides: an unknown or changed key is refused.
+            kwargs.update(
+                ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts
+            )
+        else:
+            # No known_hosts given: accept the key, and record its fingerprint in the facts/report.
+            kwargs.update(ssh_strict=False, system_host_keys=False, alt_host_keys=False)
+        return kwargs
+
+    def _login_error(self, exc: BaseException) -> SwitchError:
+        try:
+            from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+            from paramiko.ssh_exception import AuthenticationException, SSHException
+        except ImportError:  # pragma: no cover - netmiko is a dependency; keep the error readable anyway
+            auth_types: tuple[type[BaseException], ...] = ()
+            ssh_types: tuple[type[BaseException], ...] = ()
+        else:
+            auth_types = (NetmikoAuthenticationException, AuthenticationException)
+            ssh_types = (NetmikoTimeoutException, SSHException)
+        reason = self._reason(exc)
+        text = self._redact(str(exc))
+        login = f"login to {self.where} as {self.username}"
+        if isinstance(exc, auth_types):
+            if self.password_env and self._password is not None:
+                hint = f"check the password in ${self.password_env}"
+            elif self.key_file:
+                hint = f"check that the key {self.key_file} is authorised for {self.username} on the switch"
+            else:
+                hint = "check the user name and the password"
+            return SwitchError(f"{login} refused", hint=hint)
+        if "not found in known_hosts" in text:
+            return SwitchError(
+                f"{login} stopped: the switch's host key is not in {self.known_hosts}",
+                hint=f"verify the switch's key fingerprint, then add its line to {self.known_hosts} "
+                "(e.g. from `ssh-keyscan`), or run without known_hosts to accept and record it",
+            )
+        if "does not match" in text or type(exc).__name__ == "BadHostKeyException":
+            return SwitchError(
+                f"{login} stopped: the switch's host key does not match the one in {self.known_hosts} "
+                "(the switch was re-keyed, or this is not the switch)",
+                hint=f"if the switch was re-keyed, verify its new fingerprint and replace its line in "
+                f"{self.known_hosts}",
+            )
+        unreachable_hint = (
+            "check the address and port, that SSH is enabled on the switch (set system services ssh), "
+            "and that no firewall is in the way"
+        )
+        if isinstance(exc, socket.gaierror) or "not resolvable" in text:
+            return SwitchError(f"{login} failed: cannot resolve {self.host}", hint="check the switch's host name")
+        if isinstance(exc, TimeoutError | socket.timeout) or "timed out" in text.lower():
+            return SwitchError(f"{login} failed: no answer within {self.timeout_s:g} s ({reason})", hint=unreachable_hint)
+        if isinstance(exc, OSError | EOFError):
+            return SwitchError(f"{login} failed: {reason}", hint=unreachable_hint)
+        if isinstance(exc, ssh_types):
+            return SwitchError(f"{login} failed: {reason}", hint=unreachable_hint)
+        return SwitchError(f"{login} failed: {type(exc).__name__}: {reason}", hint=unreachable_hint)
+
+    def _record_fingerprint(self, conn: Any) -> str | None:
+        # netmiko keeps the paramiko SSHClient in remote_conn_pre and the channel in remote_conn.
+        getters: tuple[Callable[[], Any], ...] = (
+            lambda: conn.remote_conn_pre.get_transport(),
+            lambda: conn.remote_conn.get_transport(),
+            lambda: conn.remote_conn.transport,
+        )
+        for get in getters:
+            try:
+                transport = get()
+                if transport is not None:
+                    return host_key_fingerprint(transport.get_remote_server_key().asbytes())
+            except Exception:  # noqa: S112 -- the next place may have it; None means "not known"
+                continue
+        return None
+
+    def open(self) -> None:
+        """Log in, record the host key fingerprint and read `show version` into facts."""
+        if self._conn is not None:
+            return
+        if self.known_hosts is not None and not Path(self.known_hosts).is_file():
+            raise SwitchError(
+                f"login to {self.where}: known_hosts file {self.known_hosts} does not exist",
+                hint="give an existing known_hosts file, or none to accept and record the switch's key",
+            )
+        handler: ConnectHandler = self._connect_handler or _default_connect_handler()
+        failure: BaseException | None = None
+        try:
+            conn = handler(**self._connect_kwargs())
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            # raised outside the except block, so that the secret-bearing exception is not __context__
+            raise self._login_error(failure) from self._cause(failure)
+        self._conn = conn
+        fingerprint = self._record_fingerprint(conn)
+        log.info("logged in to %s as %s, host key %s", self.where, self.username, fingerprint or "unknown")
+        try:
+            info = parse_version(self.run(SHOW_VERSION))
+        except SwitchError:
+            self.close()
+            raise
+        self.facts = SwitchFacts(
+            hostname=info.hostname, model=info.model, junos_version=info.junos_version,
+            host_key_fingerprint=fingerprint, source="ssh",
+        )
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def run(self, command: str) -> str:
+        if any(c in command for c in "\r\n\x00"):
+            raise ValueError(f"refusing to send a command with a line break to the switch: {command!r}")
+        conn = self._conn
+        if conn is None:
+            raise SwitchError(
+                f"cannot run `{command}`: no open session to {self.where}",
+                hint="the session was closed or never opened; open() must succeed first",
+            )
+        try:
+            from netmiko.exceptions import ReadTimeout
+        except ImportError:  # pragma: no cover
+            timeout_types: tuple[type[BaseException], ...] = (TimeoutError,)
+        else:
+            timeout_types = (ReadTimeout, TimeoutError)
+        failure: BaseException | None = None
+        output: Any = None
+        try:
+            output = conn.send_command(command, read_timeout=self.timeout_s)
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            if isinstance(failure, timeout_types):
+                error = SwitchError(
+                    f"{self.where} did not finish answering `{command}` within {self.timeout_s:g} s",
+                    hint="the switch may be overloaded or the table very large; raise the switch timeout",
+                )
+            else:
+                error = SwitchError(
+                    f"the session to {self.where} failed while running `{command}`: "
+                    f"{type(failure).__name__}: {self._reason(failure)}",
+                    hint="check that the switch is up and reachable, then run again",
+                )
+            # After a timeout or a broken channel the prompt is out of step: do not reuse the session.
+            self.close()
+            raise error from self._cause(failure)
+        if not isinstance(output, str):
+            raise SwitchError(f"{self.where}: `{command}` returned {type(output).__name__}, not text")
+        return output
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.disconnect()
+        except Exception as exc:  # closing a broken session must not hide the error that broke it
+            log.debug("closing the session to %s: %s", self.where, self._redact(str(exc)))
+
+    def __enter__(self) -> NetmikoSwitch:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,61 @@
+"""`--switch-output DIR`: a SwitchSession that answers commands from saved outputs instead of SSH.
+
+Outputs are saved one file per command under `saved_output_name(command)`, e.g.
+show_ethernet-switching_table.xml and show_arp_no-resolve.txt (see commands.SAVED_OUTPUT_FILES).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sriovcheck.errors import SwitchError
+from sriovcheck.parsers.junos import parse_version
+from sriovcheck.switch.client import SwitchFacts
+from sriovcheck.switch.commands import SHOW_VERSION, saved_output_name
+
+
+class SavedOutputSwitch:
+    """Reads `DIR/<saved_output_name(command)>` for each command; never logs in anywhere."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise SwitchError(
+                f"saved switch outputs: {self.directory} is not a directory",
+                hint="pass --switch-output a directory holding files such as show_ethernet-switching_table.xml",
+            )
+        facts = SwitchFacts(source=f"files:{self.directory}")
+        version_file = self.directory / saved_output_name(SHOW_VERSION)
+        if version_file.is_file():
+            info = parse_version(self._read(version_file, SHOW_VERSION))
+            facts = SwitchFacts(
+                hostname=info.hostname, model=info.model, junos_version=info.junos_version,
+                source=facts.source,
+            )
+        self.facts = facts
+
+    def _read(self, path: Path, command: str) -> str:
+        try:
+            # Outputs copied from terminals are not always clean UTF-8; a stray byte must not stop a run.
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise SwitchError(
+                f"cannot read the saved output of `{command}` from {path}: {exc.strerror or exc}",
+                hint="check the file's permissions",
+            ) from exc
+
+    def run(self, command: str) -> str:
+        try:
+            name = saved_output_name(command)
+        except ValueError as exc:
+            raise SwitchError(f"saved switch outputs: {exc}") from exc
+        path = self.directory / name
+        if not path.is_file():
+            raise SwitchError(
+                f"no saved output for `{command}` in {self.directory}: looked for {name}",
+                hint=f"save the switch's output of `{command}` as {path}",
+            )
+        return self._read(path, command)
+
+    def close(self) -> None:
+        return None
