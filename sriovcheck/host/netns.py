@@ -377,18 +377,13 @@ def attach_vf(
             return with_iproute(netns_path, inside)
         except BaseException as exc:
             failed = step.name
-            _best_effort(
-                lambda: _undo_attach(
-                    netns_path, (ifname, temp_name), host_netns, temp_name, host_ifname, orig
-                )
-            )
+            names = (ifname, temp_name)
+            _best_effort(lambda: _undo_attach(netns_path, names, host_netns, temp_name, host_ifname, orig))
             if isinstance(exc, HostError):
                 raise
             if isinstance(exc, (NetlinkError, OSError)):
-                raise HostError(
-                    f"{where}: step '{failed}' failed: {_nl(exc)}; "
-                    f"the netdev was moved back to the host as {host_ifname}"
-                ) from exc
+                back = f"the netdev was moved back to the host as {host_ifname}"
+                raise HostError(f"{where}: step '{failed}' failed: {_nl(exc)}; {back}") from exc
             raise
     finally:
         os.close(ns_fd)
@@ -472,14 +467,12 @@ def detach_vf(ifname: str, *, netns_path: str, host_ifname: str, host_netns: str
         return _lookup(ipr, host_ifname) is not None
 
     if not with_iproute(netns_path, present):
-        already = with_iproute(host_netns, host_name_taken)
-        raise HostError(
-            f"{where}: no interface {ifname} in the container namespace",
-            hint=f"{host_ifname} is already in {_ns_label(host_netns)}: nothing to detach"
-            if already
-            else "a real VF whose container stopped is back on the host under its in-container name: "
-            "find it by its MAC or PCI address",
-        )
+        if with_iproute(host_netns, host_name_taken):
+            hint = f"{host_ifname} is already in {_ns_label(host_netns)}: nothing to detach"
+        else:
+            hint = "a real VF whose container stopped is back on the host under its in-container name"
+            hint += ": find it by its MAC or PCI address"
+        raise HostError(f"{where}: no interface {ifname} in the container namespace", hint=hint)
     if with_iproute(host_netns, host_name_taken):
         raise HostError(
             f"{where}: {_ns_label(host_netns)} already has an interface named {host_ifname}",
@@ -503,6 +496,5 @@ def detach_vf(ifname: str, *, netns_path: str, host_ifname: str, host_netns: str
     except (NetlinkError, OSError) as exc:
         raise HostError(
             f"{where}: renaming {temp_name} to {host_ifname} failed: {_nl(exc)}",
-            hint=f"it is on the host as {temp_name}; rename it by hand with `ip link set {temp_name} "
-            f"name {host_ifname}`",
+            hint=f"it is on the host as {temp_name}: `ip link set {temp_name} name {host_ifname}`",
         ) from exc

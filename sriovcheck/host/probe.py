@@ -1,0 +1,307 @@
+"""ICMP echo from the host, inside a container's network namespace, out of one interface.
+
+The container image needs no `ping` or `ip` (distroless works): the raw ICMP socket is created
+by a thread that has joined the container's namespace (`sriovcheck.host.netns.socket_in_netns`)
+and keeps that namespace afterwards. SO_BINDTODEVICE pins it to the VF, so a probe can only
+leave through the VF and never through the container's eth0 / docker default route: a VLAN
+problem shows up as loss instead of being hidden by another path.
+
+The packet functions at the top are pure (unit-tested without root).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import itertools
+import secrets
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sriovcheck.errors import HostError
+from sriovcheck.host.netns import socket_in_netns
+
+ICMP_ECHO_REPLY = 0
+ICMP_ECHO_REQUEST = 8
+_SOL_RAW = 255
+_ICMP_FILTER = 1  # linux/icmp.h: a bitmask of ICMP types the raw socket must NOT receive
+_SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+_IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
+_IFNAMSIZ = 16
+
+
+# -- packets (pure) ------------------------------------------------------------------------------
+
+
+def icmp_checksum(data: bytes) -> int:
+    """RFC 1071 internet checksum."""
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def echo_payload(size: int) -> bytes:
+    """A recognisable payload of `size` bytes (like iputils: 0x00, 0x01, ... repeating)."""
+    return bytes(i & 0xFF for i in range(size))
+
+
+def build_echo_request(ident: int, seq: int, payload: bytes) -> bytes:
+    header = struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, 0, ident & 0xFFFF, seq & 0xFFFF)
+    csum = icmp_checksum(header + payload)
+    return header[:2] + struct.pack("!H", csum) + header[4:] + payload
+
+
+@dataclass(frozen=True)
+class EchoReply:
+    src: str
+    ident: int
+    seq: int
+    ttl: int
+    payload: bytes
+
+
+def parse_echo_reply(packet: bytes) -> EchoReply | None:
+    """Parse what a raw IPv4 ICMP socket receives (IP header included). None unless it is an
+    intact echo reply."""
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    if ihl < 20 or len(packet) < ihl + 8 or packet[9] != socket.IPPROTO_ICMP:
+        return None
+    icmp = packet[ihl:]
+    icmp_type, code, _csum, ident, seq = struct.unpack("!BBHHH", icmp[:8])
+    if icmp_type != ICMP_ECHO_REPLY or code != 0 or icmp_checksum(icmp) != 0:
+        return None
+    src = socket.inet_ntoa(packet[12:16])
+    return EchoReply(src=src, ident=ident, seq=seq, ttl=packet[8], payload=icmp[8:])
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    netns_path: str
+    ifname: str
+    dst: str
+    count: int = 3
+    timeout_s: float = 1.0
+    interval_s: float = 0.2
+    payload_size: int = 56
+    dont_fragment: bool = False
+
+
+@dataclass(frozen=True)
+class PingResult:
+    sent: int
+    received: int
+    rtts_ms: list[float] = field(default_factory=list)
+    error: str | None = None  # could not probe (no namespace, no interface), or sends failed
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * (self.sent - self.received) / self.sent if self.sent else 100.0
+
+    @property
+    def min_ms(self) -> float | None:
+        return min(self.rtts_ms) if self.rtts_ms else None
+
+    @property
+    def avg_ms(self) -> float | None:
+        return sum(self.rtts_ms) / len(self.rtts_ms) if self.rtts_ms else None
+
+    @property
+    def max_ms(self) -> float | None:
+        return max(self.rtts_ms) if self.rtts_ms else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sent": self.sent,
+            "received": self.received,
+            "loss_pct": round(self.loss_pct, 1),
+            "rtts_ms": [round(r, 3) for r in self.rtts_ms],
+            "min_ms": self.min_ms,
+            "avg_ms": self.avg_ms,
+            "max_ms": self.max_ms,
+            "error": self.error,
+        }
+
+
+# -- probing ---------------------------------------------------------------------------------------
+
+_ident_lock = threading.Lock()
+_idents = itertools.count(secrets.randbelow(0x10000))
+
+
+def _next_ident() -> int:
+    # Every raw ICMP socket of a namespace sees every echo reply arriving on its device, so
+    # concurrent probes must not share an identifier.
+    with _ident_lock:
+        return next(_idents) & 0xFFFF
+
+
+def open_icmp_socket(netns_path: str, ifname: str, *, dont_fragment: bool = False) -> socket.socket:
+    """A raw ICMP socket in `netns_path`, bound to `ifname`, receiving echo replies only.
+
+    Raises HostError when the namespace or the interface does not exist.
+    """
+    sock = socket_in_netns(netns_path, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, ifname.encode())
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                raise HostError(f"no interface {ifname} in network namespace {netns_path}") from exc
+            raise HostError(f"cannot bind a probe socket to {ifname} in {netns_path}: {exc}") from exc
+        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~(1 << ICMP_ECHO_REPLY) & 0xFFFFFFFF))
+        if dont_fragment:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bound_device(sock: socket.socket) -> str:
+    """The interface a socket is pinned to ("" when none)."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, _IFNAMSIZ)
+    return raw.split(b"\0", 1)[0].decode()
+
+
+def ping(
+    netns_path: str,
+    ifname: str,
+    dst: str,
+    *,
+    count: int,
+    timeout_s: float,
+    interval_s: float = 0.2,
+    payload_size: int = 56,
+    dont_fragment: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+) -> PingResult:
+    """Send `count` echo requests to `dst` out of `ifname` inside `netns_path`, `interval_s`
+    apart; a reply counts when it arrives within `timeout_s` of its request. Never raises for
+    a missing namespace or interface: the result carries the error text."""
+    try:
+        if ipaddress.ip_address(dst).version != 4:
+            return PingResult(0, 0, error=f"{dst}: only IPv4 destinations can be probed")
+    except ValueError:
+        return PingResult(0, 0, error=f"{dst!r} is not an IP address")
+    if count < 1 or not 0 <= payload_size <= 65507:
+        return PingResult(0, 0, error=f"bad probe: count={count}, payload_size={payload_size}")
+    try:
+        sock = open_icmp_socket(netns_path, ifname, dont_fragment=dont_fragment)
+    except (HostError, OSError) as exc:
+        return PingResult(0, 0, error=getattr(exc, "message", None) or str(exc))
+    with sock:
+        return _exchange(
+            sock, ifname, dst, count=count, timeout_s=timeout_s, interval_s=interval_s,
+            payload=echo_payload(payload_size), clock=clock,
+        )  # fmt: skip
+
+
+def _exchange(
+    sock: socket.socket,
+    ifname: str,
+    dst: str,
+    *,
+    count: int,
+    timeout_s: float,
+    interval_s: float,
+    payload: bytes,
+    clock: Callable[[], float],
+) -> PingResult:
+    ident = _next_ident()
+    sent_at: dict[int, float] = {}
+    rtts: dict[int, float] = {}
+    send_errors: list[str] = []
+    seq = 0
+    next_send = clock()
+    deadline = next_send
+    while True:
+        now = clock()
+        if seq < count and now >= next_send:
+            seq += 1
+            try:
+                sock.sendto(build_echo_request(ident, seq, payload), (dst, 0))
+                sent_at[seq] = now
+            except OSError as exc:
+                # EMSGSIZE here is the don't-fragment probe being bigger than the interface MTU.
+                send_errors.append(f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno or 0, '?')})")
+            next_send = now + interval_s
+            deadline = now + timeout_s
+        if seq >= count and (now >= deadline or len(rtts) == len(sent_at)):
+            break
+        wake = deadline if seq >= count else next_send
+        ready, _, _ = select.select([sock], [], [], max(0.0, wake - clock()))
+        if not ready:
+            continue
+        while True:
+            try:
+                packet = sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            arrived = clock()
+            reply = parse_echo_reply(packet)
+            if (
+                reply is None
+                or reply.ident != ident
+                or reply.src != dst
+                or reply.seq not in sent_at
+                or reply.seq in rtts
+                or reply.payload != payload
+            ):
+                continue
+            elapsed = arrived - sent_at[reply.seq]
+            if elapsed <= timeout_s:
+                rtts[reply.seq] = elapsed * 1000.0
+    error = None
+    if send_errors:
+        n = len(send_errors)
+        error = f"{n} of {count} sends to {dst} out of {ifname} failed: {send_errors[0]}"
+    return PingResult(count, len(rtts), [rtts[s] for s in sorted(rtts)], error)
+
+
+def ping_many(requests: list[PingRequest], max_workers: int = 32) -> list[PingResult]:
+    """Run the probes concurrently; results in the order of `requests`."""
+    if not requests:
+        return []
+
+    def one(r: PingRequest) -> PingResult:
+        try:
+            return ping(
+                r.netns_path, r.ifname, r.dst, count=r.count, timeout_s=r.timeout_s,
+                interval_s=r.interval_s, payload_size=r.payload_size, dont_fragment=r.dont_fragment,
+            )  # fmt: skip
+        except Exception as exc:  # a bug in one probe must not lose the others' results
+            return PingResult(0, 0, error=f"probe failed: {exc!r}")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(requests)))) as pool:
+        return list(pool.map(one, requests))
+
+
+__all__ = [
+    "EchoReply",
+    "PingRequest",
+    "PingResult",
+    "bound_device",
+    "build_echo_request",
+    "echo_payload",
+    "icmp_checksum",
+    "open_icmp_socket",
+    "parse_echo_reply",
+    "ping",
+    "ping_many",
+]
