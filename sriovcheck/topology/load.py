@@ -43,10 +43,47 @@ def _compose(text: str) -> yaml.Node | None:
     return yaml.compose(text, Loader=_MarkedLoader)
 
 
+MAX_NODES = 100_000
+_PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _Budget:
+    """Guards against alias bombs and recursive aliases (a: &x [*x])."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.active: set[int] = set()
+
+
 def _walk(
-    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str
+    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str,
+    budget: _Budget | None = None, key_mark: tuple[int, int] | None = None,
 ) -> Any:
-    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    budget = budget or _Budget()
+    budget.nodes += 1
+    here = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if budget.nodes > MAX_NODES:
+        raise TopologyError([Problem(file, here[0], here[1], format_path(path),
+                                     f"the document has more than {MAX_NODES} nodes (an alias bomb?); a topology is far smaller")])
+    if id(node) in budget.active:
+        raise TopologyError([Problem(file, here[0], here[1], format_path(path), "a recursive YAML alias refers to itself")])
+    # For a mapping or list, its key's line is where a person looks for it.
+    is_collection = isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
+    marks[path] = key_mark if (is_collection and key_mark) else here
+    budget.active.add(id(node))
+    try:
+        return _walk_node(node, path, marks, problems, file, budget)
+    finally:
+        budget.active.discard(id(node))
+
+
+def _walk_node(
+    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str, budget: _Budget
+) -> Any:
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_COLLECTION_TAGS:
+        problems.append(Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path),
+                                f"cannot read this value: tag {node.tag!r} is not allowed (only plain YAML values are allowed)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -64,15 +101,20 @@ def _walk(
                             format_path(child), f"duplicate key {key!r}: each key may appear once")
                 )
                 continue
-            marks[(*child, "__key__")] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _walk(value_node, child, marks, problems, file)
+            km = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            marks[(*child, "__key__")] = km
+            out[key] = _walk(value_node, child, marks, problems, file, budget, km)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(v, (*path, i), marks, problems, file) for i, v in enumerate(node.value)]
+        return [_walk(v, (*path, i), marks, problems, file, budget) for i, v in enumerate(node.value)]
     # Scalars: let SafeLoader's resolver decide the type (int, bool, null, str ...).
     loader = _MarkedLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problems.append(Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path),
+                                f"cannot read this value: {getattr(exc, 'problem', None) or exc} (only plain YAML values are allowed)"))
+        return None
     finally:
         loader.dispose()
 

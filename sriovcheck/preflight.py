@@ -1,0 +1,117 @@
+"""Preflight: everything provisioning needs, checked before anything is touched."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sriovcheck.errors import SriovcheckError
+from sriovcheck.provision.state import StateStore
+from sriovcheck.topology import LoadedTopology
+
+
+@dataclass
+class PreflightItem:
+    what: str
+    ok: bool
+    detail: str
+    blocking: bool = True  # False: a note, provisioning can go on
+    hint: str = ""
+
+
+@dataclass
+class PreflightReport:
+    items: list[PreflightItem] = field(default_factory=list)
+    pfs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[PreflightItem]:
+        return [i for i in self.items if not i.ok and i.blocking]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.blocking, "items": [i.__dict__ for i in self.items], "pfs": self.pfs}
+
+    def render(self) -> str:
+        lines = []
+        for i in self.items:
+            mark = "ok  " if i.ok else ("FAIL" if i.blocking else "note")
+            lines.append(f"[{mark}] {i.what}: {i.detail}")
+            if i.hint and not i.ok:
+                lines.append(f"       -> {i.hint}")
+        for pf in self.pfs:
+            lines.append(f"\nPF {pf['name']}: driver {pf.get('driver') or '?'}, {pf.get('pci_address') or 'no PCI address'}, "
+                         f"link {pf.get('operstate') or '?'}, numvfs {pf.get('numvfs')}/{pf.get('totalvfs')}")
+            lines.append("  VF  PCI address    driver            netdev")
+            for vf in pf.get("vfs", []):
+                lines.append(f"  {vf['index']:<3} {vf.get('pci_address') or '-':<14} {vf.get('driver') or '-':<17} "
+                             f"{vf.get('netdev') or vf.get('where') or '-'}")
+        verdict = "blocked: fix the FAIL lines above" if self.blocking else "ready to provision"
+        lines.append(f"\npreflight: {verdict}")
+        return "\n".join(lines) + "\n"
+
+
+def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any) -> PreflightReport:
+    from sriovcheck.workflow import build_context
+
+    t = loaded.topology
+    rep = PreflightReport()
+    is_root = os.geteuid() == 0
+    rep.items.append(PreflightItem("privileges", is_root, "root" if is_root else f"uid {os.geteuid()}",
+                                   hint="run as root (or with CAP_NET_ADMIN and CAP_SYS_ADMIN)"))
+    try:
+        ctx = build_context(loaded, lab=lab, progress=progress, bring_lab_up=False)
+    except SriovcheckError as exc:
+        rep.items.append(PreflightItem("drivers", False, exc.message, hint=exc.hint or ""))
+        return rep
+    try:
+        version = ctx.runtime.engine_version()
+        rep.items.append(PreflightItem("docker engine", True, f"reachable, version {version}"))
+    except SriovcheckError as exc:
+        rep.items.append(PreflightItem("docker engine", False, exc.message, hint=exc.hint or ""))
+    if not lab:
+        try:
+            from sriovcheck.host.facts import host_facts
+            from sriovcheck.host.sysfs import default_sysfs_root
+
+            facts = host_facts(default_sysfs_root())
+            iommu = facts.get("iommu", {})
+            enabled = bool(iommu.get("enabled")) if isinstance(iommu, dict) else bool(iommu)
+            note = iommu.get("note", "") if isinstance(iommu, dict) else ""
+            rep.items.append(PreflightItem("IOMMU", enabled, "enabled" if enabled else "not enabled", blocking=False,
+                                           hint=note or "needed only to pass VFs to VMs or vfio; netdev VFs in containers work without it"))
+        except Exception as exc:  # a note only
+            rep.items.append(PreflightItem("IOMMU", False, f"unknown ({exc})", blocking=False))
+    state = StateStore(t.name).load()
+    ours = {(r.pf, r.vf) for r in state.vfs if r.attached} if state else set()
+    for pf in t.host.pfs:
+        info = ctx.host.pf_info(pf.name)
+        if not info.exists:
+            rep.items.append(PreflightItem(f"PF {pf.name}", False, "does not exist",
+                                           hint="check the name with `sriovcheck discover`"))
+            continue
+        if not info.sriov_capable:
+            rep.items.append(PreflightItem(f"PF {pf.name}", False, "cannot do SR-IOV (no sriov_totalvfs)",
+                                           hint="enable SR-IOV in the BIOS and NIC firmware; check the driver"))
+            continue
+        ok = pf.numvfs <= info.totalvfs
+        rep.items.append(PreflightItem(f"PF {pf.name}", ok, f"totalvfs {info.totalvfs}, numvfs {info.numvfs}, want {pf.numvfs}",
+                                       hint=f"the NIC supports at most {info.totalvfs} VFs"))
+        if info.operstate and info.operstate.lower() == "down":
+            rep.items.append(PreflightItem(f"PF {pf.name} link", False, "down: VFs with link_state auto get no carrier",
+                                           blocking=False, hint=f"check the cable to {pf.switch_port} and the switch port"))
+        vfs = []
+        for vf in info.vfs:
+            where = vf.netdev or ("in a container (ours)" if (pf.name, vf.index) in ours else "not in the host namespace")
+            vfs.append({"index": vf.index, "pci_address": vf.pci_address, "driver": vf.driver, "netdev": vf.netdev, "where": where})
+            if vf.netdev is None and (pf.name, vf.index) not in ours and any(
+                    s.pf == pf.name and s.vf == vf.index for _c, s in t.attachments()):
+                if not vf.has_netdev_driver:
+                    rep.items.append(PreflightItem(f"{pf.name} VF {vf.index}", False, f"bound to {vf.driver}: no netdev",
+                                                   hint="bind it to its kernel VF driver to use it in a container"))
+                else:
+                    rep.items.append(PreflightItem(f"{pf.name} VF {vf.index}", False, "inside another namespace or container",
+                                                   hint="release it there first"))
+        rep.pfs.append({"name": pf.name, "driver": info.driver, "pci_address": info.pci_address, "operstate": info.operstate,
+                        "numvfs": info.numvfs, "totalvfs": info.totalvfs, "vfs": vfs})
+    return rep

@@ -1,0 +1,512 @@
+"""Composition: builds the real or emulated drivers for a command and runs the engines.
+
+`cli.py` parses arguments and maps errors to exit codes; this module wires the layers
+(host driver, container runtime, namespace operations, switch session) for each command
+and prints what it did. `--lab` swaps in the emulated lab's host driver, switch address and
+image; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import platform
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sriovcheck import __version__
+from sriovcheck.containers.runtime import ContainerRuntime
+from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
+from sriovcheck.host.driver import HostDriver
+from sriovcheck.provision.engine import Provisioner, ProvisionReport
+from sriovcheck.provision.state import StateStore
+from sriovcheck.statefiles import topology_dir, topology_lock
+from sriovcheck.switch.client import SwitchSession
+from sriovcheck.topology import LoadedTopology, load_topology
+from sriovcheck.verify.results import RunResults
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- adapters over the kernel
+
+class KernelNetns:
+    """NetnsOps / ProbeOps over sriovcheck.host.netns and sriovcheck.host.probe (pyroute2, raw sockets)."""
+
+    def attach_vf(self, host_ifname: str, *, netns_path: str, ifname: str, address_cidr: str,
+                  mtu: int | None, mac: str | None, temp_name: str) -> Any:
+        from sriovcheck.host import netns
+
+        return netns.attach_vf(host_ifname, netns_path=netns_path, ifname=ifname, address_cidr=address_cidr,
+                               mtu=mtu, mac=mac, temp_name=temp_name)
+
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None:
+        from sriovcheck.host import netns
+
+        netns.detach_vf(ifname, netns_path=netns_path, host_ifname=host_ifname)
+
+    def read_link(self, ns: str | None, ifname: str) -> Any:
+        from sriovcheck.host import netns
+
+        return netns.read_link(ns, ifname)
+
+    def find_link_by_mac(self, ns: str | None, mac: str) -> Any:
+        from sriovcheck.host import netns
+
+        return netns.find_link_by_mac(ns, mac)
+
+    def set_host_link(self, ifname: str, *, new_name: str | None = None, mtu: int | None = None) -> None:
+        from sriovcheck.host import netns
+
+        def body(ipr: Any) -> None:
+            idx = ipr.link_lookup(ifname=ifname)
+            if not idx:
+                return
+            changes: dict[str, Any] = {}
+            if new_name:
+                changes["ifname"] = new_name
+            if mtu:
+                changes["mtu"] = mtu
+            if changes:
+                ipr.link("set", index=idx[0], state="down")
+                ipr.link("set", index=idx[0], **changes)
+
+        netns.with_iproute(None, body)
+
+    def neighbours(self, ns: str, ifname: str | None = None) -> Any:
+        from sriovcheck.host import netns
+
+        return netns.neighbours(ns, ifname)
+
+    def ping_many(self, requests: list[dict[str, Any]]) -> Any:
+        from sriovcheck.host import probe
+
+        return probe.ping_many([probe.PingRequest(**r) for r in requests])
+
+
+@dataclass
+class Context:
+    loaded: LoadedTopology
+    lab: bool
+    host: HostDriver
+    runtime: ContainerRuntime
+    netns: KernelNetns
+    image_override: str | None
+    lab_status: Any = None
+    lab_brought_up: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.loaded.topology.name
+
+
+def _docker_runtime() -> ContainerRuntime:
+    from sriovcheck.containers.docker_runtime import DockerRuntime
+
+    return DockerRuntime()
+
+
+def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True) -> Context:
+    runtime = _docker_runtime()
+    if not lab:
+        from sriovcheck.host.linux import LinuxHostDriver
+        from sriovcheck.host.netns import with_iproute
+        from sriovcheck.host.sysfs import default_sysfs_root
+
+        def ipr_factory() -> Any:
+            from pyroute2 import IPRoute
+
+            return IPRoute()
+
+        _ = with_iproute
+        return Context(loaded, False, LinuxHostDriver(default_sysfs_root(), ipr_factory=ipr_factory), runtime,
+                       KernelNetns(), None)
+    from sriovcheck.containers.image import LAB_IMAGE, ensure_lab_image
+    from sriovcheck.lab import manager
+    from sriovcheck.lab.host_driver import EmulatedHostDriver
+
+    runtime.engine_version()
+    status = manager.lab_status(loaded.topology.name)
+    brought_up = False
+    if not status.up:
+        if not bring_lab_up:
+            raise LabError(f"the emulated lab of {loaded.topology.name!r} is not up",
+                           hint=f"run `sriovcheck lab up {loaded.file}` first, or pass --lab to provision/run")
+        progress(f"bringing the emulated lab of {loaded.topology.name!r} up")
+        status = manager.lab_up(loaded.topology)
+        brought_up = True
+    progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
+    ensure_lab_image(runtime.client() if hasattr(runtime, "client") else None)  # type: ignore[attr-defined]
+    host = EmulatedHostDriver(manager.lab_dir(loaded.topology.name))
+    return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
+
+
+def _provisioner(ctx: Context, progress: Progress) -> Provisioner:
+    return Provisioner(ctx.loaded.topology, host=ctx.host, runtime=ctx.runtime, netns=ctx.netns,
+                       store=StateStore(ctx.name), image_override=ctx.image_override, progress=progress)
+
+
+def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: str) -> None:
+    if as_json:
+        out.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        return
+    if not report.changed:
+        out.write(f"{verb}: nothing to change, everything is already as the topology says\n")
+        return
+    width = max((len(o.target) for o in report.outcomes), default=10)
+    out.write(f"{verb}:\n")
+    for o in report.outcomes:
+        out.write(f"  {o.action:<17} {o.target:<{width}}  {o.result:<9} {o.detail}\n")
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_provision(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    loaded = load_topology(args.topology)
+    with topology_lock(loaded.topology.name, what="provision"):
+        ctx = build_context(loaded, lab=args.lab, progress=progress)
+        report = _provisioner(ctx, progress).provision()
+    _print_provision(report, out, args.json, "provisioned")
+    return ExitCode.OK
+
+
+def cmd_teardown(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    loaded = load_topology(args.topology)
+    with topology_lock(loaded.topology.name, what="teardown"):
+        ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
+        report = _provisioner(ctx, progress).teardown()
+    _print_provision(report, out, args.json, "torn down")
+    return ExitCode.OK
+
+
+def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[], SwitchSession]:
+    t = ctx.loaded.topology
+    if switch_output:
+        from sriovcheck.switch.offline import SavedOutputSwitch
+
+        return lambda: SavedOutputSwitch(Path(switch_output))
+
+    def open_real() -> SwitchSession:
+        from sriovcheck.switch.netmiko_client import NetmikoSwitch
+
+        sw = t.switch
+        password = os.environ.get(sw.password_env) if sw.password_env else None
+        host, port, key_file, known_hosts = sw.host, sw.port, sw.key_file, sw.known_hosts
+        if ctx.lab:
+            emu = ctx.lab_status.emulator
+            host, port, known_hosts = emu["host"], emu["port"], None
+            if password is None:
+                key_file = ctx.lab_status.client_key_path
+        elif password is None and key_file is None:
+            raise SwitchError(f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
+                              hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)")
+        session = NetmikoSwitch(host=host, port=port, username=sw.username, password=password,
+                                key_file=os.path.expanduser(key_file) if key_file else None,
+                                known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
+                                timeout_s=sw.timeout_s, name=sw.name)
+        session.open()
+        return session
+
+    return open_real
+
+
+def _report_dir(name: str, report_dir: str | None, started: datetime) -> Path:
+    if report_dir:
+        return Path(report_dir)
+    base = Path("reports") / name
+    return base / started.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _host_facts(ctx: Context) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "name": ctx.loaded.topology.host.name,
+        "machine": socket.gethostname(),
+        "kernel": platform.release(),
+        "driver": ctx.host.kind,
+        "lab": ctx.lab,
+        "lab_image": ctx.image_override,
+    }
+    drivers = set()
+    for pf in ctx.loaded.topology.host.pfs:
+        try:
+            info = ctx.host.pf_info(pf.name)
+            if info.driver:
+                drivers.add(info.driver)
+        except Exception:  # facts are best effort; checks report real problems
+            continue
+    facts["nic_drivers"] = sorted(drivers)
+    return facts
+
+
+def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, Any]]:
+    t = ctx.loaded.topology
+    out = []
+    for ct, spec in t.attachments():
+        vlan = t.vlan(spec.vlan)
+        target = f"{ct.name}/{spec.ifname}"
+        pci = None
+        try:
+            pci = ctx.host.vf_info(spec.pf, spec.vf).pci_address
+        except Exception:
+            pci = None
+        out.append({"container": ct.name, "ifname": spec.ifname, "pf": spec.pf, "vf": spec.vf, "pci_address": pci,
+                    "vlan": vlan.id, "vlan_name": vlan.name, "address": str(spec.address), "gateway": str(vlan.gateway),
+                    "l3_interface": vlan.l3_interface, "switch_port": t.pf(spec.pf).switch_port,
+                    "mac": observed_macs.get(target) or spec.mac, "image": ctx.image_override or ct.image})
+    return out
+
+
+def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_dir: str | None,
+                      switch_output: str | None, as_json: bool) -> int:
+    from sriovcheck.report.writer import write_reports
+    from sriovcheck.verify.engine import Verifier
+
+    t = ctx.loaded.topology
+    started = datetime.now(UTC)
+    outcome = Verifier(t, host=ctx.host, runtime=ctx.runtime, probe=ctx.netns,  # type: ignore[arg-type]
+                       open_switch=_open_switch_factory(ctx, switch_output), progress=progress).run()
+    finished = datetime.now(UTC)
+    sw = t.switch
+    facts = outcome.switch_facts
+    switch_info: dict[str, Any] = {
+        "name": sw.name,
+        "address": (f"{ctx.lab_status.emulator['host']}:{ctx.lab_status.emulator['port']} (emulated)" if ctx.lab
+                    else f"{sw.host}:{sw.port}"),
+        "username": sw.username,
+        "model": facts.model if facts else None,
+        "junos_version": facts.junos_version if facts else None,
+        "hostname": facts.hostname if facts else None,
+        "source": (facts.source if facts else ("files:" + switch_output if switch_output else "ssh")),
+        "host_key_fingerprint": facts.host_key_fingerprint if facts else None,
+        "style": t.lab.switch_style if ctx.lab else None,
+    }
+    notes = []
+    if ctx.lab:
+        notes.append(f"Emulated lab: the NIC and the switch are emulated in network namespaces; containers ran {ctx.image_override} "
+                     "(made offline) instead of the topology's images.")
+    if switch_output:
+        notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
+    results = RunResults(
+        topology={"name": t.name, "file": ctx.loaded.file, "sha256": ctx.loaded.sha256, "description": t.description},
+        started=started.isoformat(timespec="seconds"), finished=finished.isoformat(timespec="seconds"),
+        host=_host_facts(ctx), switch=switch_info, checks=outcome.checks, sriovcheck_version=__version__,
+        run_by=_run_by(), attachments=_attachments(ctx, outcome.observed_macs), notes=notes,
+    )
+    directory = _report_dir(t.name, report_dir, started)
+    paths = write_reports(results, directory)
+    if not report_dir:
+        _point_latest(directory)
+    if as_json:
+        out.write(results.to_json())
+    else:
+        out.write(summary_table(results))
+        out.write(f"\nreport: {paths.html}\njunit:  {paths.junit}\nresults: {paths.results_json}\n")
+    return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
+
+
+def _run_by() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _point_latest(directory: Path) -> None:
+    latest = directory.parent / "latest"
+    tmp = directory.parent / ".latest.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(directory.name)
+        os.replace(tmp, latest)
+    except OSError:
+        pass  # a convenience link; the report paths are printed anyway
+
+
+def summary_table(results: RunResults) -> str:
+    kinds: list[str] = []
+    for c in results.checks:
+        if c.kind not in kinds:
+            kinds.append(c.kind)
+    targets: list[str] = []
+    for c in results.checks:
+        if c.target not in targets:
+            targets.append(c.target)
+    cell = {(c.target, c.kind): c.status for c in results.checks}
+    short = {"pass": "ok", "fail": "FAIL", "error": "ERR", "skip": "skip"}
+    tw = max(len(t) for t in targets) if targets else 6
+    widths = [max(len(k), 4) for k in kinds]
+    lines = ["", "target".ljust(tw) + "  " + "  ".join(k.ljust(w) for k, w in zip(kinds, widths, strict=True))]
+    for t in targets:
+        lines.append(t.ljust(tw) + "  " + "  ".join(short.get(cell.get((t, k), ""), "-").ljust(w)
+                                                   for k, w in zip(kinds, widths, strict=True)))
+    problems = [c for c in results.checks if c.status in ("fail", "error")]
+    if problems:
+        lines.append("")
+        for c in problems:
+            lines.append(f"{c.status.upper()} {c.kind} {c.target}: {c.message or c.observed}")
+    counts = results.counts()
+    lines.append("")
+    lines.append(f"verdict: {results.verdict.upper()}  ({counts['pass']} passed, {counts['fail']} failed, "
+                 f"{counts['error']} errors, {counts['skip']} skipped)")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    loaded = load_topology(args.topology)
+    if args.switch_output and not Path(args.switch_output).is_dir():
+        raise UsageError(f"--switch-output {args.switch_output}: not a directory")
+    ctx = build_context(loaded, lab=args.lab, progress=progress)
+    return verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
+                             switch_output=args.switch_output, as_json=args.json)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    loaded = load_topology(args.topology)
+    with topology_lock(loaded.topology.name, what="run"):
+        ctx = build_context(loaded, lab=args.lab, progress=progress)
+        try:
+            report = _provisioner(ctx, progress).provision()
+            _print_provision(report, out if not args.json else _Null(), False, "provisioned")
+            code = verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
+                                     switch_output=None, as_json=args.json)
+        finally:
+            if args.teardown:
+                progress("tearing down")
+                _provisioner(ctx, progress).teardown()
+                if ctx.lab and ctx.lab_brought_up:
+                    from sriovcheck.lab import manager
+
+                    progress("bringing the emulated lab down (run brought it up)")
+                    manager.lab_down(ctx.name)
+    if args.lab and not args.teardown and not args.json:
+        out.write(f"\nthe lab and the containers are still up; remove them with:\n"
+                  f"  sriovcheck teardown {args.topology} --lab && sriovcheck lab down {args.topology}\n")
+    return code
+
+
+class _Null:
+    def write(self, _s: str) -> int:
+        return 0
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.report.writer import rerender
+
+    src = Path(args.results)
+    html = Path(args.html) if args.html else src.with_name("report.html")
+    junit = Path(args.junit) if args.junit else src.with_name("junit.xml")
+    rerender(src, html, junit)
+    out.write(f"report: {html}\njunit:  {junit}\n")
+    return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- lab
+
+def cmd_lab_up(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.lab import manager
+
+    loaded = load_topology(args.topology)
+    progress(f"bringing the emulated lab of {loaded.topology.name!r} up")
+    status = manager.lab_up(loaded.topology)
+    _print_lab_status(status, out, args.json)
+    return ExitCode.OK
+
+
+def cmd_lab_down(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.lab import manager
+
+    loaded = load_topology(args.topology)
+    removed = manager.lab_down(loaded.topology.name)
+    if args.json:
+        out.write(json.dumps({"removed": removed}, indent=2) + "\n")
+    else:
+        out.write(("removed:\n" + "".join(f"  {r}\n" for r in removed)) if removed else "nothing to remove: the lab is down\n")
+    return ExitCode.OK
+
+
+def cmd_lab_status(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.lab import manager
+
+    loaded = load_topology(args.topology)
+    status = manager.lab_status(loaded.topology.name)
+    _print_lab_status(status, out, args.json)
+    return ExitCode.OK
+
+
+def _print_lab_status(status: Any, out: TextIO, as_json: bool) -> None:
+    data = status.as_dict()
+    if as_json:
+        out.write(json.dumps(data, indent=2, default=str) + "\n")
+        return
+    if not data.get("up"):
+        out.write("the lab is down\n")
+        return
+    emu = data.get("emulator", {})
+    out.write(f"lab is up: switch emulator at {emu.get('host')}:{emu.get('port')} (pid {emu.get('pid')}, "
+              f"{'alive' if emu.get('alive') else 'NOT RUNNING'})\n")
+    out.write(f"  namespaces: {', '.join(data.get('namespaces', []))}\n")
+    faults = data.get("faults") or {}
+    out.write(f"  faults: {json.dumps(faults) if faults else 'none'}\n")
+    out.write("  (--json shows the whole fabric map)\n")
+
+
+def cmd_lab_fault(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.lab import manager
+
+    loaded = load_topology(args.topology)
+    manager.lab_fault_cli(loaded.topology.name, args.kind, list(args.args))
+    out.write(f"fault {args.kind} {' '.join(args.args)}: applied\n")
+    return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- host preparation
+
+def cmd_discover(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.host import discover as disc
+    from sriovcheck.host.sysfs import default_sysfs_root
+
+    nics = disc.discover(default_sysfs_root())
+    if args.skeleton:
+        out.write(disc.skeleton_topology(nics, socket.gethostname()))
+    elif args.json:
+        out.write(json.dumps([n.as_dict() for n in nics], indent=2, default=str) + "\n")
+    else:
+        out.write(disc.render_table(nics))
+        if not nics:
+            out.write("no SR-IOV capable NIC found (no sriov_totalvfs under /sys/class/net/*/device)\n")
+    return ExitCode.OK
+
+
+def cmd_persist(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.host import persist
+
+    loaded = load_topology(args.topology)
+    if args.print_only:
+        out.write(persist.render_unit(loaded.topology))
+        return ExitCode.OK
+    path = persist.install_unit(loaded.topology)
+    out.write(f"installed and enabled {path}\nrun `systemctl daemon-reload` to make systemd see it before the next boot\n")
+    return ExitCode.OK
+
+
+def cmd_preflight(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.preflight import preflight
+
+    loaded = load_topology(args.topology)
+    report = preflight(loaded, lab=args.lab, progress=progress)
+    if args.json:
+        out.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+    else:
+        out.write(report.render())
+    return ExitCode.OK if not report.blocking else ExitCode.ENVIRONMENT
+
+
+def state_dir_of(name: str) -> Path:
+    return topology_dir(name)
