@@ -140,10 +140,13 @@ def _xml_start(lines: list[str]) -> int | None:
 
 
 def _parse_xml(lines: list[str], start: int, what: str) -> ET.Element:
-    body = "\n".join(lines[start:])
-    # Drop what follows the document: the `{master:0}` context line and the trailing prompt.
-    end = body.rfind(">")
-    body = body[: end + 1]
+    # Drop what follows the document: the `{master:0}` context line and the trailing prompt
+    # (whose '>' must not be taken for the end of the document).
+    stop = len(lines)
+    while stop > start + 1 and _is_noise(lines[stop - 1]):
+        stop -= 1
+    body = "\n".join(lines[start:stop])
+    body = body[: body.rfind(">") + 1]
     try:
         return ET.fromstring(body)  # noqa: S314 -- switch output, parsed without entity expansion
     except ET.ParseError as exc:
