@@ -1,0 +1,362 @@
+"""The topology diagram of a run: containers, their VFs, the PFs, the switch port and the VLAN gateways.
+
+`build_diagram` turns `RunResults` into plain data (what is drawn, with each part's worst status);
+`render_svg` draws it as an inline SVG string in which every text is escaped. `printable` is the one
+place that makes device and user strings safe to show (shared by every renderer).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import escape
+
+from sriovcheck.verify.results import CheckResult, RunResults
+
+# Terminal colour/cursor sequences mean nothing outside a terminal: drop them. Every other control
+# character (NUL, BEL, a lone ESC, C1, DEL), bidi overrides (which can make text read differently
+# from what it is) and lone surrogates (json.loads accepts "\ud800") become visible escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_NEWLINES = re.compile(r"\r+\n")
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+
+SEVERITY = {"error": 4, "fail": 3, "skip": 1, "pass": 2}
+VLAN_COLOURS = ("#2563eb", "#9333ea", "#0d9488", "#c2410c", "#db2777", "#4d7c0f", "#0369a1", "#a16207")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(value: object) -> str:
+    """`value` as text that is safe to display: no ANSI sequences, no raw control characters."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    text = _NEWLINES.sub("\n", _ANSI.sub("", text))
+    return _INVISIBLE.sub(_visible, text)
+
+
+def worst(statuses: list[str]) -> str:
+    """The status that matters most for a part: error > fail > pass > skip; "" when nothing ran."""
+    known = [s for s in statuses if s in SEVERITY]
+    return max(known, key=SEVERITY.__getitem__) if known else ""
+
+
+@dataclass(frozen=True)
+class VfNode:
+    container: str
+    ifname: str
+    pf: str
+    vf: str
+    vlan: str
+    address: str
+    mac: str
+    status: str  # worst of vf-attached / vf-config
+    container_status: str  # worst of every check on this container
+
+
+@dataclass(frozen=True)
+class PfNode:
+    name: str
+    switch_port: str
+    port_status: str  # worst switch-mac on VFs behind this port
+
+
+@dataclass(frozen=True)
+class VlanNode:
+    id: str
+    name: str
+    l3_interface: str
+    gateway: str
+    colour: str
+    status: str  # worst gateway-ping / container-arp / gateway-mac / switch-arp on this VLAN
+
+
+@dataclass(frozen=True)
+class Diagram:
+    host: str
+    host_note: str
+    switch: str
+    switch_note: str
+    switch_status: str  # worst switch-level check (target = the switch)
+    vfs: tuple[VfNode, ...]
+    pfs: tuple[PfNode, ...]
+    vlans: tuple[VlanNode, ...]
+
+
+_VF_KINDS = ("vf-attached", "vf-config")
+_PORT_KINDS = ("switch-mac",)
+_GATEWAY_KINDS = ("gateway-ping", "container-arp", "gateway-mac", "switch-arp")
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else printable(value)
+
+
+def attachment_keys(results: RunResults) -> dict[tuple[str, str], dict[str, Any]]:
+    """(container, ifname) -> attachment, in attachment order (first one wins)."""
+    keys: dict[tuple[str, str], dict[str, Any]] = {}
+    for att in results.attachments:
+        if isinstance(att, dict):
+            keys.setdefault((str(att.get("container") or ""), str(att.get("ifname") or "")), att)
+    return keys
+
+
+def place(check: CheckResult, switch_name: str, vf_keys: dict[tuple[str, str], dict[str, Any]]) -> tuple[str | None, str]:
+    """Which (container, ifname) a check is about, or (None, target) for the switch and run-level checks.
+
+    Targets are "<container>/<ifname>": split on the last "/" (Linux interface names cannot contain
+    one), but a known attachment or the check's own details win, so odd container names still group.
+    """
+    target = str(check.target or "")
+    if target == switch_name:
+        return None, target
+    details = check.details if isinstance(check.details, dict) else {}
+    container, ifname = str(details.get("container") or ""), str(details.get("ifname") or "")
+    if container and (target in (f"{container}/{ifname}", container) or (container, ifname) in vf_keys):
+        return container, ifname
+    for container, ifname in vf_keys:
+        if target == f"{container}/{ifname}":
+            return container, ifname
+    if "/" in target:
+        container, ifname = target.rsplit("/", 1)
+        return container, ifname
+    return None, target
+
+
+def build_diagram(results: RunResults) -> Diagram:
+    vf_keys = attachment_keys(results)
+    by_vf: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    by_container: dict[str, list[str]] = {}
+    switch_name = str(results.switch.get("name") or "")
+    switch_statuses: list[str] = []
+    for check in results.checks:
+        container, ifname = place(check, switch_name, vf_keys)
+        if container is None:
+            if ifname == switch_name or check.kind.startswith("switch"):
+                switch_statuses.append(check.status)
+            continue
+        by_vf.setdefault((container, ifname), []).append((check.kind, check.status))
+        by_container.setdefault(container, []).append(check.status)
+
+    vfs: list[VfNode] = []
+    pf_ports: dict[str, str] = {}
+    port_statuses: dict[str, list[str]] = {}
+    vlan_info: dict[str, dict[str, str]] = {}
+    vlan_statuses: dict[str, list[str]] = {}
+    for (container, ifname), att in vf_keys.items():
+        pf, vlan = _s(att.get("pf")), _s(att.get("vlan"))
+        checks = by_vf.get((container, ifname), [])
+        vfs.append(
+            VfNode(
+                container=_s(container),
+                ifname=_s(ifname),
+                pf=pf,
+                vf=_s(att.get("vf")),
+                vlan=vlan,
+                address=_s(att.get("address")),
+                mac=_s(att.get("mac")),
+                status=worst([s for k, s in checks if k in _VF_KINDS]),
+                container_status=worst(by_container.get(container, [])),
+            )
+        )
+        pf_ports.setdefault(pf, _s(att.get("switch_port")))
+        port_statuses.setdefault(pf, []).extend(s for k, s in checks if k in _PORT_KINDS)
+        info = vlan_info.setdefault(vlan, {})
+        for key in ("vlan_name", "l3_interface", "gateway"):
+            info.setdefault(key, _s(att.get(key)))
+        vlan_statuses.setdefault(vlan, []).extend(s for k, s in checks if k in _GATEWAY_KINDS)
+
+    vlan_order = sorted(vlan_info, key=lambda v: (0, int(v), v) if v.isdigit() else (1, 0, v))
+    vlans = tuple(
+        VlanNode(
+            id=v,
+            name=vlan_info[v]["vlan_name"],
+            l3_interface=vlan_info[v]["l3_interface"],
+            gateway=vlan_info[v]["gateway"],
+            colour=VLAN_COLOURS[i % len(VLAN_COLOURS)],
+            status=worst(vlan_statuses[v]),
+        )
+        for i, v in enumerate(vlan_order)
+    )
+    pfs = tuple(PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p])) for p, port in pf_ports.items())
+    host = results.host
+    switch = results.switch
+    host_note = " · ".join(x for x in (_s(host.get("kernel")), "emulated" if host.get("lab") else "") if x)
+    switch_note = " · ".join(
+        x for x in (_s(switch.get("model")), f"Junos {_s(switch.get('junos_version'))}" if switch.get("junos_version") else "") if x
+    )
+    return Diagram(
+        host=_s(host.get("name")),
+        host_note=host_note,
+        switch=switch_name,
+        switch_note=switch_note,
+        switch_status=worst(switch_statuses),
+        vfs=tuple(vfs),
+        pfs=pfs,
+        vlans=vlans,
+    )
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+_W = 1100
+_ROW = 58
+_TOP = 56
+_STROKE = {"fail": "#cf222e", "error": "#cf222e"}
+_FILL = {"fail": "#ffebe9", "error": "#ffebe9"}
+_STYLE = (
+    "<style>text{font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,'Liberation Sans',"
+    "sans-serif;font-size:12px;fill:#1f2328}.h{font-size:13px;font-weight:600}.m{font-family:ui-monospace,"
+    "'SFMono-Regular',Menlo,Consolas,'Liberation Mono',monospace;font-size:11px;fill:#57606a}"
+    ".c{font-size:11px;fill:#57606a}.badge{font-size:10px;font-weight:700;fill:#fff}</style>"
+)
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 1)] + "\u2026"
+
+
+def _text(x: float, y: float, text: str, *, limit: int, cls: str = "", anchor: str = "start") -> str:
+    """One <text>, cut to fit its box; the full text stays available as a tooltip."""
+    shown = _fit(text, limit)
+    title = f"<title>{escape(text)}</title>" if shown != text else ""
+    klass = f' class="{cls}"' if cls else ""
+    return f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{klass}>{title}{escape(shown)}</text>'
+
+
+def _box(x: float, y: float, w: float, h: float, status: str, *, rx: int = 6, fill: str = "#ffffff") -> str:
+    stroke = _STROKE.get(status, "#8c959f")
+    width = 2.5 if status in _STROKE else 1.2
+    fill = _FILL.get(status, fill)
+    return (
+        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx}" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="{width:g}"/>'
+    )
+
+
+def _badge(right: float, y: float, status: str) -> str:
+    """A small FAIL/ERROR tag whose right edge is at `right`; nothing for other statuses."""
+    if status not in _STROKE:
+        return ""
+    return (
+        f'<rect x="{right - 44:g}" y="{y:g}" width="44" height="16" rx="3" fill="#cf222e"/>'
+        f'<text x="{right - 22:g}" y="{y + 12:g}" text-anchor="middle" class="badge">{status.upper()}</text>'
+    )
+
+
+def render_svg(diagram: Diagram) -> str:
+    """Draw the diagram; every text goes through `escape`, colours come from fixed tables only."""
+    pf_h, gw_h = 46, 46
+    body = max(len(diagram.vfs) * _ROW, len(diagram.pfs) * (pf_h + 12), 24 + len(diagram.vlans) * gw_h, _ROW)
+    height = _TOP + body + 44
+    colour = {v.id: v.colour for v in diagram.vlans}
+    cx, cw = 12, 240  # containers
+    hx, hw = 310, 330  # host box, holding VF chips and PFs
+    vx, vw = hx + 16, 132
+    px, pw = hx + hw - 140, 126
+    sx, sw = 700, 388  # switch box, holding ports (left) and VLAN gateways (right)
+    gx, gw = sx + 140, sw - 154
+
+    out: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {height}" width="100%" role="img" '
+        'aria-labelledby="diagram-title" class="topology">',
+        f'<title id="diagram-title">Topology: containers, their VFs on host {escape(diagram.host or "?")} '
+        f'and switch {escape(diagram.switch or "?")}</title>',
+        _STYLE,
+        _text(cx, 22, "Containers", limit=40, cls="h"),
+        _text(hx, 22, f"Host {diagram.host or '—'}", limit=46, cls="h"),
+        _text(hx, 38, diagram.host_note, limit=52, cls="c"),
+        _text(sx, 22, f"Switch {diagram.switch or '—'}", limit=56, cls="h"),
+        _text(sx, 38, diagram.switch_note, limit=60, cls="c"),
+        _box(hx, _TOP - 8, hw, body + 8, "", rx=10, fill="#f6f8fa"),
+        _box(sx, _TOP - 8, sw, body + 8, diagram.switch_status, rx=10, fill="#f6f8fa"),
+        _badge(sx + sw - 8, _TOP - 2, diagram.switch_status),
+    ]
+
+    # PFs spread over the host box; each one's cable ends on its switch port, at the same height.
+    pf_y: dict[str, float] = {}
+    slot = body / max(len(diagram.pfs), 1)
+    for i, pf in enumerate(diagram.pfs):
+        y = _TOP + i * slot + (slot - pf_h) / 2
+        mid = y + pf_h / 2
+        pf_y[pf.name] = mid
+        out += [
+            _box(px, y, pw, pf_h, ""),
+            _text(px + 10, y + 19, f"PF {pf.name or '—'}", limit=15, cls="h"),
+            _text(px + 10, y + 35, "physical function", limit=18, cls="c"),
+            f'<line x1="{px + pw:g}" y1="{mid:g}" x2="{sx + 14:g}" y2="{mid:g}" stroke="#57606a" stroke-width="3"/>',
+            _box(sx + 14, y + 3, 112, pf_h - 6, pf.port_status, rx=4),
+            _text(sx + 24, y + 20, pf.switch_port or "port —", limit=14, cls="m"),
+            _text(sx + 24, y + 35, "switch port", limit=14, cls="c"),
+            _badge(sx + 126, y - 15, pf.port_status),
+        ]
+
+    # One row per VF: container box, VLAN-coloured link, VF chip, curve to its PF.
+    seen: set[str] = set()
+    for i, vf in enumerate(diagram.vfs):
+        y = _TOP + i * _ROW
+        mid = y + (_ROW - 10) / 2
+        link = colour.get(vf.vlan, "#8c959f")
+        first = vf.container not in seen
+        seen.add(vf.container)
+        out += [
+            _box(cx, y, cw, _ROW - 10, vf.container_status),
+            f'<rect x="{cx:g}" y="{y:g}" width="5" height="{_ROW - 10}" rx="2" fill="{link}"/>',
+            _text(cx + 14, y + 19, vf.container or "—", limit=24 if first else 30, cls="h"),
+            _text(cx + 14, y + 37, f"{vf.ifname or '—'}  {vf.address}", limit=34, cls="m"),
+            _badge(cx + cw - 6, y + 6, vf.container_status) if first else "",
+            f'<line x1="{cx + cw:g}" y1="{mid:g}" x2="{vx:g}" y2="{mid:g}" stroke="{link}" stroke-width="3"/>',
+            _text((cx + cw + vx) / 2, mid - 6, f"VLAN {vf.vlan or '—'}", limit=10, cls="c", anchor="middle"),
+            _box(vx, y + 3, vw, _ROW - 16, vf.status, rx=4),
+            _text(vx + 9, y + 19, f"VF {vf.vf or '—'}", limit=10, cls="h"),
+            _text(vx + 9, y + 34, vf.mac or "MAC —", limit=18, cls="m"),
+            _badge(vx + vw - 4, y + 6, vf.status),
+        ]
+        target = pf_y.get(vf.pf)
+        if target is not None:
+            bend = (vx + vw + px) / 2
+            out.append(
+                f'<path d="M{vx + vw:g} {mid:g} C{bend:g} {mid:g} {bend:g} {target:g} {px:g} {target:g}" '
+                'fill="none" stroke="#8c959f" stroke-width="1.5"/>'
+            )
+    if not diagram.vfs:
+        out.append(_text(cx + 10, _TOP + 24, "No VF attachments recorded", limit=40, cls="c"))
+
+    # The VLANs' gateways: the switch's L3 interfaces that the containers ping.
+    out.append(_text(gx, _TOP + 10, "VLAN gateways", limit=30, cls="c"))
+    for j, vlan in enumerate(diagram.vlans):
+        y = _TOP + 20 + j * gw_h
+        out += [
+            _box(gx, y, gw, gw_h - 8, vlan.status, rx=4),
+            f'<rect x="{gx:g}" y="{y:g}" width="6" height="{gw_h - 8}" rx="2" fill="{vlan.colour}"/>',
+            _text(gx + 14, y + 16, f"VLAN {vlan.id or '—'}  {vlan.name}".rstrip(), limit=30, cls="h"),
+            _text(gx + 14, y + 31, f"{vlan.l3_interface or '—'}  {vlan.gateway}".rstrip(), limit=32, cls="m"),
+            _badge(gx + gw - 4, y + 4, vlan.status),
+        ]
+
+    # Legend: what the colours mean.
+    ly = height - 14
+    out.append(_text(cx, ly, "Legend", limit=10, cls="c"))
+    x = cx + 52
+    for vlan in diagram.vlans[:6]:
+        out.append(f'<rect x="{x:g}" y="{ly - 6:g}" width="18" height="4" fill="{vlan.colour}"/>')
+        out.append(_text(x + 24, ly, f"VLAN {vlan.id}", limit=10, cls="c"))
+        x += 92
+    out.append(
+        f'<rect x="{x:g}" y="{ly - 10:g}" width="16" height="12" rx="2" fill="#ffebe9" stroke="#cf222e" stroke-width="2"/>'
+    )
+    out.append(_text(x + 22, ly, "a check on this part failed or could not run", limit=48, cls="c"))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def svg_for(results: RunResults) -> str:
+    return render_svg(build_diagram(results))
+

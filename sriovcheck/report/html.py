@@ -1,0 +1,387 @@
+"""report.html: one self-contained page (inline CSS and SVG, no scripts) rendered from `RunResults`.
+
+Everything shown goes through `printable` and jinja2's autoescape; the only markup not built by the
+template is the diagram SVG, whose texts `diagram.render_svg` escapes itself. Output is a pure
+function of the results (no clock, stable order), so re-rendering a results.json is byte-identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from sriovcheck.errors import ReportError
+from sriovcheck.report.diagram import attachment_keys, place, printable, svg_for, worst
+from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults
+
+TEMPLATE = "report.html.j2"
+DASH = "\u2014"
+# Keys whose values are never shown, wherever they appear (host, switch, details, nested dicts).
+SECRET_KEY = re.compile(r"pass(?:word|wd|phrase)|secret|key_file|private_?key|token|credential", re.IGNORECASE)
+REDACTED = "(hidden: looks like a secret)"
+
+
+def templates_dir() -> Path:
+    """The installed wheel's sriovcheck/templates, else the checkout's top-level templates/."""
+    try:
+        packaged = importlib.resources.files("sriovcheck") / "templates"
+        if isinstance(packaged, Path) and (packaged / TEMPLATE).is_file():
+            return packaged
+    except (ModuleNotFoundError, OSError):
+        pass
+    checkout = Path(__file__).resolve().parents[2] / "templates"
+    if (checkout / TEMPLATE).is_file():
+        return checkout
+    raise ReportError(
+        f"report template {TEMPLATE} not found in the sriovcheck package or in {checkout}",
+        hint="reinstall sriovcheck (the wheel ships sriovcheck/templates/)",
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(directory: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# --- grouping shared by the HTML and JUnit renderers ------------------------------------------
+
+
+def status_of(check: CheckResult) -> str:
+    """A status the reports know; anything else (a hand-edited file) counts as an error."""
+    return check.status if check.status in STATUSES else "error"
+
+
+def finite_seconds(value: object) -> float:
+    """A duration that reports can print: a number, never negative, NaN or infinite."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """The checks of one container VF (container set) or of one other target (the switch, the run)."""
+
+    container: str | None
+    ifname: str
+    target: str
+    attachment: dict[str, Any]
+    checks: tuple[CheckResult, ...]
+
+
+def _kind_rank(kind: str) -> int:
+    return CHECK_KINDS.index(kind) if kind in CHECK_KINDS else len(CHECK_KINDS)
+
+
+def group_checks(results: RunResults) -> list[CheckGroup]:
+    """Container VFs first (attachment order, then as first seen), grouped by container; then the
+    other targets, the switch first. Checks inside a group follow CHECK_KINDS, then file order."""
+    vf_keys = attachment_keys(results)
+    switch_name = str(results.switch.get("name") or "")
+    buckets: dict[tuple[str | None, str], list[CheckResult]] = {key: [] for key in vf_keys}
+    for check in results.checks:
+        buckets.setdefault(place(check, switch_name, vf_keys), []).append(check)
+
+    containers = list(dict.fromkeys(c for c, _ in buckets if c is not None))
+    others = sorted((k for k in buckets if k[0] is None), key=lambda k: k[1] != switch_name)
+    order = [k for c in containers for k in buckets if k[0] == c] + others
+    groups = []
+    for container, ifname in order:
+        checks = sorted(buckets[(container, ifname)], key=lambda c: _kind_rank(c.kind))
+        target = f"{container}/{ifname}" if container is not None else ifname
+        attachment = vf_keys.get((container, ifname), {}) if container is not None else {}
+        groups.append(CheckGroup(container, ifname, target, attachment, tuple(checks)))
+    return groups
+
+
+def count_statuses(checks: list[CheckResult] | tuple[CheckResult, ...]) -> dict[str, int]:
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for check in checks:
+        counts[status_of(check)] += 1
+    return counts
+
+
+# --- the view the template sees: text only, already made printable ----------------------------
+
+
+def show(value: Any) -> str:
+    """Any value as display text ("—" when missing); secrets inside dicts hidden."""
+    if value is None or value == "" or value == [] or value == {}:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{printable(k)}: {REDACTED if SECRET_KEY.search(str(k)) else show(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    return printable(value)
+
+
+def facts(data: dict[str, Any], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    if not isinstance(data, dict):
+        return []
+    return [
+        (printable(k), REDACTED if SECRET_KEY.search(str(k)) else show(v))
+        for k, v in data.items()
+        if k not in skip
+    ]
+
+
+@dataclass
+class EvidenceView:
+    source: str
+    command: str
+    output: str
+
+
+@dataclass
+class CheckView:
+    anchor: str
+    kind: str
+    status: str
+    expected: str
+    observed: str
+    message: str
+    duration: str
+    evidence: list[EvidenceView]
+    details: list[tuple[str, str]]
+
+
+@dataclass
+class GroupView:
+    anchor: str
+    title: str
+    ifname: str
+    status: str
+    facts: list[tuple[str, str]]
+    checks: list[CheckView]
+    cells: dict[str, CheckView] = field(default_factory=dict)
+
+
+@dataclass
+class ContainerView:
+    anchor: str
+    name: str
+    status: str
+    counts: dict[str, int]
+    vfs: list[GroupView]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.0005 else "<1 ms"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _run_duration(started: str, finished: str) -> str:
+    try:
+        delta = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    except (TypeError, ValueError):
+        return DASH
+    return _duration(delta) if delta >= 0 else DASH
+
+
+def _attachment_facts(att: dict[str, Any]) -> list[tuple[str, str]]:
+    vlan_name = f" ({show(att['vlan_name'])})" if att.get("vlan_name") else ""
+    l3 = f" on {show(att['l3_interface'])}" if att.get("l3_interface") else ""
+    return [
+        ("PF / VF", f"{show(att.get('pf'))} VF {show(att.get('vf'))}"),
+        ("PCI address", show(att.get("pci_address"))),
+        ("VLAN", show(att.get("vlan")) + vlan_name),
+        ("Address", show(att.get("address"))),
+        ("Gateway", show(att.get("gateway")) + l3),
+        ("MAC", show(att.get("mac"))),
+        ("Switch port", show(att.get("switch_port"))),
+        ("Image", show(att.get("image"))),
+    ]
+
+
+# Already shown by the group heading (and, with an attachment, by its chips).
+_DETAIL_SKIP = ("container", "ifname")
+_DETAIL_SKIP_ATTACHED = (*_DETAIL_SKIP, "pf", "vf", "vlan")
+
+
+def _check_view(check: CheckResult, anchor: str, skip: tuple[str, ...]) -> CheckView:
+    evidence = [
+        EvidenceView(
+            source=show(getattr(ev, "source", "")),
+            command=printable(getattr(ev, "command", "")) or DASH,
+            output=printable(getattr(ev, "output", "")) or "(no output)",
+        )
+        for ev in (check.evidence or [])
+    ]
+    seconds = finite_seconds(check.duration_s)
+    return CheckView(
+        anchor=anchor,
+        kind=show(check.kind),
+        status=status_of(check),
+        expected=show(check.expected),
+        observed=show(check.observed),
+        message=show(check.message),
+        duration=_duration(seconds) if seconds else DASH,
+        evidence=evidence,
+        details=facts(check.details, skip),
+    )
+
+
+def _group_view(group: CheckGroup, index: int) -> GroupView:
+    skip = _DETAIL_SKIP_ATTACHED if group.attachment else _DETAIL_SKIP
+    checks = [_check_view(c, f"check-{index}-{j}", skip) for j, c in enumerate(group.checks)]
+    cells: dict[str, CheckView] = {}
+    for view in checks:
+        if view.kind not in cells or view.status == worst([view.status, cells[view.kind].status]):
+            cells[view.kind] = view
+    att = group.attachment
+    return GroupView(
+        anchor=f"group-{index}",
+        title=show(group.target),
+        ifname=show(group.ifname),
+        status=worst([c.status for c in checks]),
+        facts=_attachment_facts(att) if att else [],
+        checks=checks,
+        cells=cells,
+    )
+
+
+_DRIVERS = {"linux": "Linux SR-IOV (sysfs and netlink)", "emulated": "Emulated NIC (lab: network namespaces)"}
+_KNOWN = {
+    "topology": ("name", "file", "sha256", "description"),
+    "host": ("name", "kernel", "driver", "nic_drivers", "lab", "lab_image"),
+    "switch": ("name", "address", "model", "junos_version", "source", "host_key_fingerprint"),
+}
+
+
+def _source(value: Any) -> str:
+    text = str(value or "")
+    if text == "ssh":
+        return "live session over SSH"
+    if text.startswith("files:"):
+        return f"saved command outputs in {printable(text[len('files:'):]) or DASH} (no login)"
+    return show(value)
+
+
+def _lab_note(results: RunResults) -> str:
+    host = results.host
+    if not host.get("lab") and host.get("driver") != "emulated":
+        return ""
+    note = "Emulated lab: the NIC and the switch ran in network namespaces on this machine, not on SR-IOV hardware."
+    lab_image = host.get("lab_image")
+    if lab_image:
+        images = [str(a.get("image")) for a in results.attachments if isinstance(a, dict) and a.get("image")]
+        wanted = [i for i in dict.fromkeys(images) if i != str(lab_image)]
+        instead = f" ({show(wanted)})" if wanted else ""
+        note += f" Containers ran the lab image {show(lab_image)} instead of the topology's image{instead}."
+    return note
+
+
+def _view(results: RunResults) -> dict[str, Any]:
+    topo, host, switch = results.topology, results.host, results.switch
+    groups = group_checks(results)
+    group_views = [_group_view(g, i) for i, g in enumerate(groups)]
+    containers: list[ContainerView] = []
+    others: list[GroupView] = []
+    for group, view in zip(groups, group_views, strict=True):
+        if group.container is None:
+            others.append(view)
+            continue
+        if not containers or containers[-1].name != show(group.container):
+            containers.append(ContainerView(f"container-{len(containers)}", show(group.container), "", {}, []))
+        containers[-1].vfs.append(view)
+    for container in containers:
+        container.status = worst([v.status for v in container.vfs])
+        container.counts = count_statuses([c for g in groups if show(g.container) == container.name for c in g.checks])
+
+    counts = count_statuses(results.checks)
+    total = len(results.checks)
+    verdict = results.verdict
+    if not total:
+        summary = "No checks ran: no evidence is not a pass."
+    elif verdict == "pass":
+        summary = f"All {total - counts['skip']} checks that ran passed" + (
+            f"; {counts['skip']} skipped." if counts["skip"] else "."
+        )
+    else:
+        parts = [f"{counts['fail']} failed"] if counts["fail"] else []
+        parts += [f"{counts['error']} could not run (error)"] if counts["error"] else []
+        summary = f"{', '.join(parts) or 'no check passed'} out of {total} checks."
+    sha = str(topo.get("sha256") or "")
+    kinds = list(dict.fromkeys(k for g in group_views for k in g.cells))
+    kinds.sort(key=_kind_rank)
+
+    def extra(section: str, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return facts(data, _KNOWN[section])
+
+    return {
+        "verdict": verdict,
+        "summary": summary,
+        "counts": counts,
+        "total": total,
+        "title": show(topo.get("name")),
+        "switch_name": show(switch.get("name")),
+        "description": printable(topo.get("description")),
+        "run": [
+            ("Topology", show(topo.get("name"))),
+            ("Topology file", show(topo.get("file"))),
+            ("sriovcheck version", show(results.sriovcheck_version)),
+            ("Started", show(results.started)),
+            ("Finished", show(results.finished)),
+            ("Duration", _run_duration(results.started, results.finished)),
+            ("Run by", show(results.run_by)),
+            *extra("topology", topo),
+        ],
+        "sha_short": printable(sha[:12]) or DASH,
+        "sha_full": printable(sha) or DASH,
+        "host": [
+            ("Host", show(host.get("name"))),
+            ("Kernel", show(host.get("kernel"))),
+            ("Driver", _DRIVERS.get(str(host.get("driver")), show(host.get("driver")))),
+            ("NIC drivers", show(host.get("nic_drivers"))),
+            ("Lab", show(bool(host.get("lab"))) + (f", image {show(host['lab_image'])}" if host.get("lab_image") else "")),
+            *extra("host", host),
+        ],
+        "switch": [
+            ("Switch", show(switch.get("name"))),
+            ("Address", show(switch.get("address"))),
+            ("Model", show(switch.get("model"))),
+            ("Junos version", show(switch.get("junos_version"))),
+            ("Evidence from", _source(switch.get("source"))),
+            *extra("switch", switch),
+        ],
+        "fingerprint": show(switch.get("host_key_fingerprint")),
+        "lab_note": _lab_note(results),
+        "notes": [show(n) for n in results.notes],
+        "diagram": Markup(svg_for(results)),  # noqa: S704 - render_svg escapes every text it draws
+        "kinds": kinds,
+        "matrix": group_views,
+        "containers": containers,
+        "others": others,
+        "schema_version": show(results.schema_version),
+    }
+
+
+def render_html(results: RunResults) -> str:
+    """The whole report.html as a string; the same results always give the same bytes."""
+    template = _environment(str(templates_dir())).get_template(TEMPLATE)
+    return template.render(**_view(results))
