@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian/Ubuntu machine, as root: system packages, the docker
+# engine (started and waited for), and the Python environment in .venv. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (sriovcheck creates network namespaces and moves interfaces)" >&2
+  exit 3
+fi
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx ping || need+=(busybox-static)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+if [ "${SRIOVCHECK_SETUP_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+docker_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+if ! docker_ok; then
+  # A stale pid file from a killed engine makes dockerd refuse to start.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    rm -f /var/run/docker.pid
+  fi
+  if ! pgrep -x dockerd >/dev/null 2>&1; then
+    log "starting dockerd (log: /var/log/sriovcheck-dockerd.log)"
+    nohup dockerd >/var/log/sriovcheck-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do docker_ok && break; sleep 0.5; done
+  docker_ok || { echo "setup: the docker engine did not start; see /var/log/sriovcheck-dockerd.log" >&2; exit 3; }
+fi
+log "docker engine $(docker version --format '{{.Server.Version}}')"
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    log "installing python3-venv"
+    apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .venv; "$PY" -m venv .venv
+  fi
+fi
+stamp=.venv/.sriovcheck-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing sriovcheck and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -c 'import sriovcheck, netmiko, pyroute2, docker, asyncssh' || { echo "setup: pip install failed" >&2; exit 3; }
+  touch "$stamp"
+fi
+log "ready: .venv/bin/sriovcheck"
