@@ -112,8 +112,8 @@ def saved_output_name(command: str) -> str:
                 "commands (optionally | display xml)"
             )
     command_words = base.split()
-    if not command_words:
-        raise ValueError(f"{command!r} has no command before its pipe")
+    if not command_words or command_words[0] != "show":
+        raise ValueError(f"{command!r} is not a `show` command; only those have saved outputs")
     # '/' cannot be in a file name: Junos port names become ge-0_0_1.
     stem = "_".join(command_words).replace("/", "_")
     return stem + (".xml" if xml else ".txt")
