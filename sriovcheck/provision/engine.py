@@ -119,9 +119,11 @@ class Provisioner:
             self._rollback(state, report)
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            inner = exc.message if isinstance(exc, SriovcheckError) else str(exc)
+            inner_hint = exc.hint if isinstance(exc, SriovcheckError) else None
             raise ProvisionError(
-                f"provisioning {self.t.name!r} failed: {exc}",
-                hint="what this run changed has been undone; fix the cause and run provision again",
+                f"provisioning {self.t.name!r} failed: {inner}",
+                hint="what this run changed has been undone; " + (inner_hint or "fix the cause and run provision again"),
             ) from exc
         self._journal = []
         return report
