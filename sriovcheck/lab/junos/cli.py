@@ -85,6 +85,15 @@ SET_CLI = {
     "screen-width": "Set number of characters on a line",
     "terminal": "Set terminal type",
 }
+OPTION_HELP = {
+    "brief": "Display brief output",
+    "interface": "Name of interface",
+    "no-resolve": "Don't attempt to print addresses symbolically",
+    "terse": "Display terse output",
+    "vlan": "Name of VLAN",
+    "vlan-id": "VLAN ID",
+    "vlan-name": "Name of VLAN",
+}
 PIPES = {
     "count": "Count occurrences",
     "display": "Show additional kinds of information",
@@ -288,7 +297,7 @@ def _options(tokens: list[Token], spec: dict[str, str], end: int, *, free: str |
     while i < len(tokens):
         tok = tokens[i]
         try:
-            key = complete(tok, spec) if spec else None
+            key = complete(tok, {k: OPTION_HELP.get(k, "") for k in spec}) if spec else None
         except CliError:
             if free is None or free in out:
                 raise
