@@ -142,7 +142,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         status = manager.lab_up(loaded.topology)
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
-    ensure_lab_image(runtime.client() if hasattr(runtime, "client") else None)  # type: ignore[attr-defined]
+    ensure_lab_image(runtime._docker())  # type: ignore[attr-defined]
     host = EmulatedHostDriver(manager.lab_dir(loaded.topology.name))
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
@@ -209,7 +209,7 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
         session = NetmikoSwitch(host=host, port=port, username=sw.username, password=password,
                                 key_file=os.path.expanduser(key_file) if key_file else None,
                                 known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
-                                timeout_s=sw.timeout_s, name=sw.name)
+                                timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env)
         session.open()
         return session
 

@@ -1,0 +1,212 @@
+"""The verification engine over in-memory seams and a scripted switch: verdicts, diagnoses, skips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sriovcheck.errors import SwitchError
+from sriovcheck.provision.engine import Provisioner
+from sriovcheck.provision.state import StateStore
+from sriovcheck.switch.client import SwitchFacts
+from sriovcheck.topology import load_topology
+from sriovcheck.verify.engine import Verifier
+from tests.unit.fakes import FakeHost, FakeNetns, FakeRuntime, FakeWorld
+
+SEED = Path(__file__).resolve().parents[2] / "topologies" / "seed-lab.yaml"
+ROUTER = "ac:4b:c8:2b:77:c1"
+
+
+@dataclass
+class Ping:
+    sent: int
+    received: int
+    rtts_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * (self.sent - self.received) / self.sent if self.sent else 100.0
+
+
+@dataclass
+class Neigh:
+    ip: str
+    mac: str | None
+    state: str
+
+
+class Probe(FakeNetns):
+    def __init__(self, w: FakeWorld, *, lost: set[str] | None = None) -> None:
+        super().__init__(w)
+        self.lost = lost or set()
+
+    def neighbours(self, ns: str, ifname: str | None = None) -> list[Neigh]:
+        return [Neigh(ip=a["dst"], mac=ROUTER, state="REACHABLE") for a in self.pinged if a["netns_path"] == ns]
+
+    def ping_many(self, requests):  # type: ignore[no-untyped-def]
+        self.pinged = requests
+        return [Ping(r["count"], 0 if r["dst"] in self.lost else r["count"], [] if r["dst"] in self.lost else [0.2] * r["count"])
+                for r in requests]
+
+
+class Switch:
+    def __init__(self, macs: list[tuple[str, str, str]], arps: list[tuple[str, str, str]]) -> None:
+        self.facts = SwitchFacts(hostname="ex-switch", model="ex4200-48t", junos_version="12.3R12.4", source="ssh")
+        self.macs, self.arps = macs, arps
+        self.commands: list[str] = []
+        self.closed = False
+
+    def run(self, command: str) -> str:
+        self.commands.append(command)
+        if command.endswith("| display xml"):
+            raise SwitchError("xml not supported by this fake")  # exercises the text fallback
+        if command == "show ethernet-switching table":
+            rows = "".join(f"  {v:<17} {m:<17} Learn          0 {i}\n" for v, m, i in self.macs)
+            rows += "".join(f"  {v:<17} {ROUTER} Static         - Router\n" for v in ("SRIOV_200", "SRIOV_201"))
+            return f"Ethernet-switching table: {len(self.macs)} unicast entries\n  VLAN              MAC address       Type         Age Interfaces\n{rows}"
+        if command == "show arp no-resolve":
+            rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in self.arps)
+            return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(self.arps)}\n"
+        if command == "show interfaces vlan":
+            return f"Physical interface: vlan, Enabled, Physical link is Up\n  Current address: {ROUTER}, Hardware address: {ROUTER}\n"
+        raise SwitchError(f"unexpected {command}")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def lab(tmp_path: Path):  # type: ignore[no-untyped-def]
+    topo = load_topology(SEED).topology
+    w = FakeWorld({"eno2": 0})
+    Provisioner(topo, host=FakeHost(w), runtime=FakeRuntime(w), netns=FakeNetns(w), store=StateStore(topo.name, tmp_path)).provision()
+    macs = {}
+    for name in ("test-200", "test-201"):
+        ns = w.containers[name].netns_path
+        assert ns
+        macs[name] = w.ns[ns]["eth1"].mac
+    return topo, w, macs
+
+
+class Clock:
+    """Virtual time: polling the switch until the learn timeout costs no real seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+
+def verify(topo, w, switch, probe=None, clock=None):  # type: ignore[no-untyped-def]
+    clock = clock or Clock()
+    return Verifier(topo, host=FakeHost(w), runtime=FakeRuntime(w), probe=probe or Probe(w), open_switch=lambda: switch,
+                    monotonic=clock.monotonic, sleep=clock.sleep).run()
+
+
+def by(outcome, kind, target):  # type: ignore[no-untyped-def]
+    return next(c for c in outcome.checks if c.kind == kind and c.target == target)
+
+
+def healthy_switch(macs: dict[str, str]) -> Switch:
+    return Switch([("SRIOV_200", macs["test-200"], "ge-0/0/1.0"), ("SRIOV_201", macs["test-201"], "ge-0/0/1.0")],
+                  [(macs["test-200"], "192.168.200.2", "vlan.200"), (macs["test-201"], "192.168.201.2", "vlan.201")])
+
+
+def test_healthy_lab_passes_every_check(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    out = verify(topo, w, sw)
+    kinds = sorted({c.kind for c in out.checks})
+    assert kinds == sorted(["vf-attached", "vf-config", "gateway-ping", "container-arp", "switch-login", "switch-mac",
+                            "switch-arp", "gateway-mac", "mac-unique"])
+    assert [c for c in out.checks if c.status != "pass"] == []
+    assert sw.commands.count("show ethernet-switching table") == 1  # everything learned: no polling
+    assert len(out.checks) == 1 + 8 * 2
+    assert by(out, "switch-mac", "test-200/eth1").observed.startswith("SRIOV_200 learned on ge-0/0/1.0")
+    assert by(out, "gateway-ping", "test-201/eth1").details["rtt_avg_ms"] == 0.2
+    assert sw.closed
+    # XML first, text as the fallback
+    assert sw.commands[:2] == ["show ethernet-switching table | display xml", "show ethernet-switching table"]
+
+
+def test_mac_on_wrong_vlan_is_diagnosed(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    sw.macs[0] = ("SRIOV_201", macs["test-200"], "ge-0/0/1.0")
+    out = verify(topo, w, sw, Probe(w, lost={"192.168.200.1"}))
+    r = by(out, "switch-mac", "test-200/eth1")
+    assert r.status == "fail"
+    assert f"MAC {macs['test-200']} learned on VLAN SRIOV_201" in r.message and "expected SRIOV_200 (200)" in r.message
+    assert "VLAN and the switch port's VLAN membership disagree" in r.message
+    assert by(out, "gateway-ping", "test-200/eth1").status == "fail"
+    # one root cause, one failure: what depends on the ping is skipped and says why
+    for kind in ("container-arp", "switch-arp", "gateway-mac"):
+        c = by(out, kind, "test-200/eth1")
+        assert c.status == "skip" and "prerequisite" in c.message
+    assert {c.status for c in out.checks if c.target == "test-201/eth1"} == {"pass"}
+
+
+def test_not_learned_names_the_likely_causes(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    del sw.macs[1]
+    clock = Clock()
+    out = verify(topo, w, sw, clock=clock)
+    r = by(out, "switch-mac", "test-201/eth1")
+    assert r.status == "fail"
+    # it polled the switch until switch_learn_timeout_s (15 s), once a second, then gave up
+    assert len(clock.sleeps) == 15 and clock.now == 15.0
+    assert sw.commands.count("show ethernet-switching table") == 16
+    assert "not learned within 15 s" in r.message
+    assert "is VLAN 201 (SRIOV_201) allowed on ge-0/0/1?" in r.message
+
+
+def test_switch_login_failure_errors_once_and_host_checks_still_run(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, _ = lab
+
+    def refuse():  # type: ignore[no-untyped-def]
+        raise SwitchError("login to switch ex-switch refused")
+
+    out = Verifier(topo, host=FakeHost(w), runtime=FakeRuntime(w), probe=Probe(w), open_switch=refuse).run()
+    login = by(out, "switch-login", "ex-switch")
+    assert login.status == "error" and "refused" in login.message
+    assert {c.status for c in out.checks if c.kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique")} == {"skip"}
+    assert {c.status for c in out.checks if c.kind in ("vf-attached", "vf-config", "gateway-ping", "container-arp")} == {"pass"}
+
+
+def test_stopped_container_fails_attachment_and_skips_the_rest(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    FakeRuntime(w).kill("test-201")
+    out = verify(topo, w, healthy_switch(macs))
+    assert by(out, "vf-attached", "test-201/eth1").status == "fail"
+    assert "container test-201 is not running" in by(out, "vf-attached", "test-201/eth1").message
+    for kind in ("gateway-ping", "container-arp", "switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
+        assert by(out, kind, "test-201/eth1").status == "skip"
+
+
+def test_wrong_vf_vlan_on_the_pf_fails_vf_config(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    from dataclasses import replace
+
+    w.config[("eno2", 0)] = replace(w.config[("eno2", 0)], vlan=201)
+    out = verify(topo, w, healthy_switch(macs))
+    r = by(out, "vf-config", "test-200/eth1")
+    assert r.status == "fail" and "vlan is 201, expected 200" in r.message
+
+
+def test_mac_on_two_ports_fails_mac_unique(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    sw.macs.append(("SRIOV_200", macs["test-200"], "ge-0/0/7.0"))
+    out = verify(topo, w, sw)
+    r = by(out, "mac-unique", "test-200/eth1")
+    assert r.status == "fail" and "2 VLAN/port pairs" in r.message
