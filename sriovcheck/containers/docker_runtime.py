@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,9 +65,22 @@ def _explain(exc: APIError) -> str:
 class DockerRuntime:
     """Docker engine access for sriovcheck. Connects lazily, on first use."""
 
-    def __init__(self, client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory | None = None,
+        *,
+        settle_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`settle_s`: after a start, keep watching that long for a container that exits at
+        once (a command that is not long-running). 0 checks once: fast, but a container
+        that dies a few ms later is only noticed when its namespace is used."""
         self._factory = client_factory or default_client
         self._client: Any = None
+        self._settle_s = settle_s
+        self._clock = clock
+        self._sleep = sleep
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -208,8 +222,13 @@ class DockerRuntime:
             container.remove(force=True, v=True)
 
     def _running(self, container: Any, name: str) -> ContainerInfo:
-        self._call(f"inspect container {name}", lambda _c: container.reload())
-        info = _info(container)
+        until = self._clock() + self._settle_s
+        while True:
+            self._call(f"inspect container {name}", lambda _c: container.reload())
+            info = _info(container)
+            if not info.running or self._clock() >= until:
+                break
+            self._sleep(0.05)
         if not info.running:
             state = container.attrs.get("State") or {}
             try:
