@@ -334,13 +334,15 @@ class LinuxHostDriver:
                 "setting (e.g. mlxconfig SRIOV_EN/NUM_OF_VFS, or the BIOS)",
             )
         current = sysfs.numvfs(self.root, pf) or 0
-        if current != count:
-            # The kernel answers EBUSY to N over a non-zero M: the count must go through 0.
-            if current:
-                self._write_numvfs(pf, 0, count)
-            if count:
-                self._write_numvfs(pf, count, count)
-        self._wait_for_vfs(pf, count)
+        if current == count:
+            # Nothing to do; and no waiting: these VFs may be in containers, out of this namespace.
+            return
+        # The kernel answers EBUSY to N over a non-zero M: the count must go through 0.
+        if current:
+            self._write_numvfs(pf, 0, count)
+        if count:
+            self._write_numvfs(pf, count, count)
+            self._wait_for_vfs(pf, count)
 
     def _write_numvfs(self, pf: str, value: int, goal: int) -> None:
         path = sysfs.numvfs_path(self.root, pf)
@@ -348,9 +350,8 @@ class LinuxHostDriver:
             self._write_attr(path, str(value))
         except OSError as exc:
             code, text = _errno_text(exc)
-            driver = sysfs.device_driver(self.root, sysfs.netdev_pci_address(self.root, pf) or "-")
             raise HostError(
-                f"PF {pf}: writing {value} to {path} (to get {goal} VFs) failed: {text}; driver {driver or 'unknown'}",
+                f"PF {pf}: writing {value} to {path} (to get {goal} VFs) failed: {text}; driver {self._driver_of(pf)}",
                 hint=NUMVFS_HINTS.get(code, "check `dmesg` for the PF driver's reason"),
             ) from exc
 

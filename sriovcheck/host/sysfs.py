@@ -8,11 +8,14 @@ Readers return None for an attribute that is absent or unreadable: a missing fil
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sriovcheck.topology import names
 
 SYSFS_ROOT_ENV = "SRIOVCHECK_SYSFS_ROOT"
+# domain:bus:device.function, e.g. 0000:01:10.1
+PCI_ADDRESS = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 # VFs bound to these drivers are meant for DPDK / VMs: they have no kernel netdev at all.
 NO_NETDEV_DRIVERS = frozenset({"vfio-pci", "uio_pci_generic", "igb_uio", "pci-stub"})
@@ -122,8 +125,10 @@ def ifindex(root: Path, netdev: str) -> int | None:
 
 
 def netdev_pci_address(root: Path, netdev: str) -> str | None:
-    """PCI address behind a netdev (None for virtual devices: veth, bridge, macvlan ...)."""
-    return _link_name(netdev_dir(root, netdev) / "device")
+    """PCI address behind a netdev (None for virtual devices, and for virtio/USB ones whose
+    device link names no PCI function)."""
+    name = _link_name(netdev_dir(root, netdev) / "device")
+    return name if name is not None and PCI_ADDRESS.fullmatch(name) else None
 
 
 # --- PFs -----------------------------------------------------------------------------------------
@@ -196,7 +201,7 @@ def vf_driver(root: Path, pf: str, n: int) -> str | None:
 # --- PCI devices ---------------------------------------------------------------------------------
 
 def pci_device_dir(root: Path, pci_address: str) -> Path:
-    if "/" in pci_address or pci_address in ("", ".", ".."):
+    if not PCI_ADDRESS.fullmatch(pci_address):
         raise ValueError(f"refusing an unchecked PCI address {pci_address!r}")
     return root / "bus" / "pci" / "devices" / pci_address
 

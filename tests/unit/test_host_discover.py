@@ -154,3 +154,26 @@ def test_facts_on_this_machine_do_not_fail() -> None:
     f = host_facts(Path("/sys"))
     assert isinstance(f["kernel_release"], str) and f["kernel_release"]
     assert isinstance(f["is_root"], bool)
+
+
+def test_a_virtio_nic_has_no_pci_address(tmp_path: Path) -> None:
+    from sriovcheck.host import sysfs
+
+    t = FakeSysfs(tmp_path)
+    dev = tmp_path / "devices/pci0000:00/0000:00:03.0/virtio2"
+    (dev / "net/eth0").mkdir(parents=True)
+    (dev / "net/eth0/device").symlink_to("../../../virtio2")
+    (tmp_path / "class/net/eth0").symlink_to("../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth0")
+    assert sysfs.netdev_pci_address(t.root, "eth0") is None
+    assert discover(t.root) == []
+    with pytest.raises(ValueError, match="unchecked PCI address"):
+        sysfs.pci_device_dir(t.root, "../../etc")
+
+
+def test_sysfs_root_comes_from_the_environment_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sriovcheck.host import sysfs
+
+    monkeypatch.delenv(sysfs.SYSFS_ROOT_ENV, raising=False)
+    assert sysfs.default_sysfs_root() == Path("/sys")
+    monkeypatch.setenv(sysfs.SYSFS_ROOT_ENV, "/tmp/fake-sys")
+    assert sysfs.default_sysfs_root() == Path("/tmp/fake-sys")

@@ -215,8 +215,15 @@ def test_install_failure_is_a_host_error(rich: Topology, tmp_path: Path) -> None
 
 
 def test_templates_dir_finds_the_checkout_template() -> None:
-    d = persist._templates_dir()
-    assert (d / persist.TEMPLATE).is_file()
+    assert persist._templates_dir() == ROOT / "templates"
+
+
+def test_templates_dir_prefers_the_wheels_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a wheel, hatch's force-include puts templates/ at sriovcheck/templates/.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / persist.TEMPLATE).write_text("packaged {{ name }}\n")
+    monkeypatch.setattr(persist.importlib.resources, "files", lambda pkg: tmp_path)
+    assert persist._templates_dir() == tmp_path / "templates"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
