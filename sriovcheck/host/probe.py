@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sriovcheck.errors import HostError
-from sriovcheck.host.netns import socket_in_netns
+from sriovcheck.host.netns import read_link, socket_in_netns
 
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
@@ -292,16 +292,40 @@ def ping_many(requests: list[PingRequest], max_workers: int = 32) -> list[PingRe
         return list(pool.map(one, requests))
 
 
-__all__ = [
-    "EchoReply",
-    "PingRequest",
-    "PingResult",
-    "bound_device",
-    "build_echo_request",
-    "echo_payload",
-    "icmp_checksum",
-    "open_icmp_socket",
-    "parse_echo_reply",
-    "ping",
-    "ping_many",
-]
+# -- gratuitous ARP ------------------------------------------------------------------------------
+
+_ETH_P_ARP = 0x0806
+
+
+def build_gratuitous_arp(mac: str, ip: str) -> bytes:
+    """A broadcast ARP request for our own address (RFC 5227 announcement), Ethernet framed."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    if len(hw) != 6:
+        raise ValueError(f"{mac!r} is not a MAC address")
+    addr = socket.inet_aton(str(ipaddress.IPv4Address(ip)))
+    eth = b"\xff" * 6 + hw + struct.pack("!H", _ETH_P_ARP)
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + addr + b"\0" * 6 + addr
+    return eth + arp
+
+
+def announce(netns_path: str, ifname: str, ip: str, *, mac: str | None = None, count: int = 3, interval_s: float = 0.1) -> None:
+    """Send gratuitous ARPs for `ip` out of `ifname` inside `netns_path`, so that the switch and
+    the gateway learn the MAC now. arp_notify's announcement at link-up is often lost: the peer
+    (a bridge port here, a switch port on real hardware) forwards only once it has seen the
+    carrier, a few ms later; hence several, `interval_s` apart. `mac` None: the link's own."""
+    if mac is None:
+        link = read_link(netns_path, ifname)
+        if link is None or not link.mac:
+            raise HostError(f"no interface {ifname} with a MAC address in network namespace {netns_path}")
+        mac = link.mac
+    frame = build_gratuitous_arp(mac, ip)
+    sock = socket_in_netns(netns_path, socket.AF_PACKET, socket.SOCK_RAW, 0)
+    with sock:
+        try:
+            sock.bind((ifname, 0))
+            for i in range(count):
+                if i:
+                    time.sleep(interval_s)
+                sock.send(frame)
+        except OSError as exc:
+            raise HostError(f"gratuitous ARP for {ip} out of {ifname} in {netns_path} failed: {exc}") from exc

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from _netns_helpers import Gateway, Scaffold, run
 
+from sriovcheck.errors import HostError
 from sriovcheck.host import netns, probe
 
 pytestmark = pytest.mark.integration
@@ -113,3 +114,20 @@ def test_ping_many_runs_concurrently_without_leaking_sockets(net: Net) -> None:
     # One interval apart per probe, all at once: far less than 16 probes one after another (3.2 s).
     assert elapsed < 1.5
     assert open_fds() == before
+
+
+def test_announce_teaches_the_switch_the_mac_without_traffic(net: Net) -> None:
+    # IPv6 off in the container so that nothing but our ARP can teach the bridge.
+    run("ip", "netns", "exec", net.ctr.rsplit("/", 1)[1], "sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1")
+    mac = netns.read_link(net.ctr, "eth1").mac  # type: ignore[union-attr]
+    assert mac is not None
+    # Forget what IPv6 chatter from the fixture's set-up taught the bridge.
+    for line in run("bridge", "-n", net.a.ns, "fdb", "show", "br", "br0").stdout.splitlines():
+        if line.startswith(mac):
+            run("bridge", "-n", net.a.ns, "fdb", "del", mac, "dev", line.split()[2], "master")
+    assert mac not in run("bridge", "-n", net.a.ns, "fdb", "show", "br", "br0").stdout
+    probe.announce(net.ctr, "eth1", f"{net.a.subnet}.2")
+    learned = run("bridge", "-n", net.a.ns, "fdb", "show", "br", "br0").stdout
+    assert any(line.startswith(mac) and "permanent" not in line for line in learned.splitlines())
+    with pytest.raises(HostError, match="eth7"):
+        probe.announce(net.ctr, "eth7", f"{net.a.subnet}.2")

@@ -12,6 +12,7 @@ from sriovcheck.host.probe import (
     ICMP_ECHO_REPLY,
     PingResult,
     build_echo_request,
+    build_gratuitous_arp,
     echo_payload,
     icmp_checksum,
     parse_echo_reply,
@@ -115,3 +116,23 @@ def test_ping_result_statistics() -> None:
     assert d["loss_pct"] == 25.0 and d["received"] == 3 and d["error"] is None
     empty = PingResult(0, 0, error="no interface eth1")
     assert empty.loss_pct == 100.0 and empty.avg_ms is None and empty.as_dict()["error"] == "no interface eth1"
+
+
+def test_gratuitous_arp_frame() -> None:
+    frame = build_gratuitous_arp("02:00:5E:10:00:02", "10.201.7.2")
+    assert len(frame) == 14 + 28
+    assert frame[:6] == b"\xff" * 6 and frame[6:12] == bytes.fromhex("02005e100002") and frame[12:14] == b"\x08\x06"
+    htype, ptype, hlen, plen, op = struct.unpack("!HHBBH", frame[14:22])
+    assert (htype, ptype, hlen, plen, op) == (1, 0x0800, 6, 4, 1)  # Ethernet/IPv4 request
+    sha, spa, tha, tpa = frame[22:28], frame[28:32], frame[32:38], frame[38:42]
+    assert sha == bytes.fromhex("02005e100002") and tha == bytes(6)
+    assert spa == tpa == socket.inet_aton("10.201.7.2")  # sender = target: an announcement
+
+
+def test_gratuitous_arp_rejects_bad_input() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        build_gratuitous_arp("02:00:5e", "10.0.0.1")
+    with pytest.raises(ValueError):
+        build_gratuitous_arp("02:00:5e:00:00:01", "fd00::1")
