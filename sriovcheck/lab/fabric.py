@@ -1,0 +1,634 @@
+"""The emulated lab's data plane: a NIC's embedded switch, its cable and the switch, in network namespaces.
+
+This kernel has no 802.1Q devices and no bridge VLAN filtering, so a VLAN is a broadcast domain made
+of bridges and a trunk carries one veth pair per VLAN:
+
+    root ns          nic ns (sc-<t>-nic)                   sw ns (sc-<t>-sw)
+    eno2   ------   pf0        (plugged nowhere: no native VLAN)
+    eno2v0 ------   p0f0 -> n0v200 <- c0v200  ------------  s0v200 -> vl200 (gateway, router MAC)
+    eno2v1 ------   p0f1 -> n0v201 <- c0v201  ------------  s0v201 -> vl201
+
+A VF's VLAN decides which NIC bridge its peer is plugged into; its link_state whether that peer is up
+(the VF sees carrier). A fault that removes a VLAN from a switch port unplugs that VLAN's cable end
+from the switch bridge. The whole fabric is derived from the lab state (`plan_fabric`, pure) and
+made real by `reconcile`, which only changes what differs: the same call builds, repairs and
+applies faults, and it is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sriovcheck.errors import LabError
+from sriovcheck.host.driver import VfConfig
+from sriovcheck.lab import state as lab_state
+from sriovcheck.lab.state import LabState, PfRecord, VfRecord
+
+Ns = Literal["root", "nic", "sw"]
+IprFactory = Callable[[str | None], Any]  # netns name (None = the root namespace) -> pyroute2 IPRoute
+
+ALIAS_PREFIX = "sriovcheck-lab:"
+BRIDGE_AGEING_CS = 300 * 100  # as on an EX: 300 s MAC ageing (the kernel counts centiseconds)
+MAX_IFNAME = 15
+IFF_UP = 0x1
+ADDR_GEN_MODE_NONE = 1
+AF_INET = 2
+_IN6_NONE = {"attrs": [("AF_INET6", {"attrs": [("IFLA_INET6_ADDR_GEN_MODE", ADDR_GEN_MODE_NONE)]})]}
+
+
+# ---------------------------------------------------------------- naming convention
+def lab_alias(topology: str) -> str:
+    return f"{ALIAS_PREFIX}{topology}"
+
+
+def vf_alias(topology: str, pf: str, vf: int) -> str:
+    # Per-VF alias: finds a VF again after someone renamed it in the root namespace.
+    return f"{lab_alias(topology)} {pf} vf {vf}"
+
+
+def is_our_alias(alias: str | None, topology: str) -> bool:
+    base = lab_alias(topology)
+    return alias is not None and (alias == base or alias.startswith(base + " "))
+
+
+def nic_ns_name(topology: str) -> str:
+    return f"sc-{topology}-nic"
+
+
+def sw_ns_name(topology: str) -> str:
+    return f"sc-{topology}-sw"
+
+
+def pf_peer(pf_index: int) -> str:
+    return f"pf{pf_index}"
+
+
+def vf_peer(pf_index: int, vf: int) -> str:
+    return f"p{pf_index}f{vf}"
+
+
+def nic_bridge(pf_index: int, vlan: int) -> str:
+    return f"n{pf_index}v{vlan}"
+
+
+def cable_nic(pf_index: int, vlan: int) -> str:
+    return f"c{pf_index}v{vlan}"
+
+
+def cable_sw(pf_index: int, vlan: int) -> str:
+    return f"s{pf_index}v{vlan}"
+
+
+def sw_bridge(vlan: int) -> str:
+    return f"vl{vlan}"
+
+
+def total_vfs(numvfs: int) -> int:
+    return max(64, numvfs)
+
+
+def vf_netdev(pf: str, vf: int) -> str:
+    """ixgbe's VF naming (eno2 -> eno2v0); refuses names the kernel cannot hold."""
+    name = f"{pf}v{vf}"
+    if len(name) > MAX_IFNAME:
+        raise LabError(
+            f"PF name {pf!r} is too long for the emulated lab: its VF {vf} would be {name!r} "
+            f"({len(name)} characters; Linux allows {MAX_IFNAME})",
+            hint=f"use a PF name of at most {MAX_IFNAME - len(f'v{vf}')} characters in the lab topology",
+        )
+    return name
+
+
+def router_mac(topology: str) -> str:
+    """One locally administered MAC per lab, shared by every VLAN's L3 interface (as on an EX)."""
+    b = bytearray(hashlib.sha256(f"sriovcheck-router:{topology}".encode()).digest()[:6])
+    b[0] = (b[0] & 0xFC) | 0x02
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def pci_address(pf_index: int, vf: int | None = None) -> str:
+    """Synthetic PCI addresses laid out as an X540 does: the PF is function 1 of its own bus, VF n has
+    routing ID PF + 0x80 + 2n (the seed's eno2 01:00.1 -> eno2v0 01:10.1, eno2v1 01:10.3 ...)."""
+    rid = ((1 + 4 * pf_index) << 8) | 1
+    if vf is not None:
+        rid += 0x80 + 2 * vf
+    return f"0000:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 7}"
+
+
+# ---------------------------------------------------------------- the plan (pure)
+@dataclass(frozen=True)
+class BridgeSpec:
+    ns: Ns
+    name: str
+    mac: str | None = None
+    ageing_cs: int | None = None
+    addresses: tuple[str, ...] | None = None  # IPv4 CIDRs it must hold; None = not managed
+    up: bool = True
+
+
+@dataclass(frozen=True)
+class VethSpec:
+    ns: Ns
+    name: str
+    peer_ns: Ns
+    peer: str
+    alias: str | None = None  # set on the `name` end (root-namespace ends: our mark)
+    mac: str | None = None  # for the `name` end when it is created
+    enforce_mac: bool = False  # keep `name` at `mac` while it is in its namespace (admin MAC)
+    roams: bool = False  # the `name` end may legitimately be elsewhere (a VF moved into a container)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    ns: Ns
+    name: str
+    master: str | None  # bridge to be plugged into; None = plugged nowhere
+    up: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    bridges: tuple[BridgeSpec, ...]
+    veths: tuple[VethSpec, ...]
+    ports: tuple[PortSpec, ...]
+
+    def names(self, ns: Ns) -> set[str]:
+        out = {b.name for b in self.bridges if b.ns == ns}
+        for v in self.veths:
+            if v.ns == ns:
+                out.add(v.name)
+            if v.peer_ns == ns:
+                out.add(v.peer)
+        return out
+
+
+def vf_link_up(link_state: str, pf_up: bool) -> bool:
+    return {"enable": True, "disable": False}.get(link_state, pf_up)
+
+
+def plan_fabric(state: LabState) -> Plan:
+    """Every bridge, veth pair and port setting the lab's state calls for, faults included."""
+    faults = state.faults
+    removed = set(faults.vlan_removed)
+    bridges = [
+        BridgeSpec("sw", v.bridge, mac=state.router_mac, ageing_cs=BRIDGE_AGEING_CS,
+                   addresses=() if v.id in faults.gateway_down else (v.gateway_cidr,))
+        for v in state.vlans
+    ]
+    veths: list[VethSpec] = []
+    ports: list[PortSpec] = []
+    for pf in state.pfs:
+        i = pf.index
+        pf_up = pf.name not in faults.pf_down
+        veths.append(VethSpec("root", pf.name, "nic", pf.nic_link, alias=state.alias))
+        ports.append(PortSpec("nic", pf.nic_link, None, pf_up))
+        vlan_ids = {v.id for v in state.vlans} | {vf.config.vlan for vf in pf.vfs if vf.config.vlan}
+        bridges += [BridgeSpec("nic", nic_bridge(i, vid), ageing_cs=BRIDGE_AGEING_CS) for vid in sorted(vlan_ids)]
+        for v in state.vlans:
+            veths.append(VethSpec("nic", cable_nic(i, v.id), "sw", cable_sw(i, v.id)))
+            ports.append(PortSpec("nic", cable_nic(i, v.id), nic_bridge(i, v.id), pf_up))
+            carried = (pf.switch_port, v.id) not in removed
+            ports.append(PortSpec("sw", cable_sw(i, v.id), v.bridge if carried else None, True))
+        for vf in pf.vfs:
+            cfg = vf.config
+            veths.append(VethSpec(
+                "root", vf.netdev, "nic", vf.nic_link, alias=vf_alias(state.topology, pf.name, vf.index),
+                mac=cfg.mac or vf.mac, enforce_mac=cfg.mac is not None, roams=True,
+            ))
+            ports.append(PortSpec("nic", vf.nic_link, nic_bridge(i, cfg.vlan) if cfg.vlan else None,
+                                  vf_link_up(cfg.link_state, pf_up)))
+    return Plan(tuple(bridges), tuple(veths), tuple(ports))
+
+
+# ---------------------------------------------------------------- kernel facts
+@dataclass(frozen=True)
+class LinkFacts:
+    name: str
+    index: int
+    kind: str | None
+    admin_up: bool
+    carrier: bool
+    master: int | None
+    alias: str | None
+    mac: str | None
+    peer_index: int | None  # IFLA_LINK: a veth's peer ifindex (in the peer's namespace)
+    addr_gen_mode: int | None
+    operstate: str | None
+    mtu: int | None
+
+    @classmethod
+    def from_msg(cls, msg: Any) -> LinkFacts:
+        linkinfo = msg.get("IFLA_LINKINFO")
+        return cls(
+            name=msg.get("IFLA_IFNAME"),
+            index=msg["index"],
+            kind=linkinfo.get("IFLA_INFO_KIND") if linkinfo is not None else None,
+            admin_up=bool(msg["flags"] & IFF_UP),
+            carrier=msg.get("IFLA_CARRIER") == 1,
+            master=msg.get("IFLA_MASTER") or None,
+            alias=msg.get("IFLA_IFALIAS") or None,
+            mac=msg.get("IFLA_ADDRESS"),
+            peer_index=msg.get("IFLA_LINK"),
+            addr_gen_mode=msg.get_nested("IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE"),
+            operstate=msg.get("IFLA_OPERSTATE"),
+            mtu=msg.get("IFLA_MTU"),
+        )
+
+
+@dataclass
+class NsLinks:
+    by_name: dict[str, LinkFacts] = field(default_factory=dict)
+
+    @property
+    def by_index(self) -> dict[int, LinkFacts]:
+        return {lf.index: lf for lf in self.by_name.values()}
+
+    def by_alias(self, alias: str) -> LinkFacts | None:
+        for lf in self.by_name.values():
+            if lf.alias == alias:
+                return lf
+        return None
+
+    def master_name(self, lf: LinkFacts) -> str | None:
+        if lf.master is None:
+            return None
+        m = self.by_index.get(lf.master)
+        return m.name if m else None
+
+
+def _netlink_errno(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else None
+
+
+NETNS_RUN_DIR = "/var/run/netns"
+NETLINK_ROUTE = 0
+
+
+def netlink_socket_in(netns_name: str) -> socket.socket:
+    """An rtnetlink socket that lives in `netns_name`, made without a helper process.
+
+    pyroute2's own netns mode forks a child and stops it with SIGTERM; a child that inherited an
+    asyncio loop's signal wakeup fd then makes that loop believe *it* got SIGTERM (the Junos emulator
+    shut itself down that way). setns(2) in a short-lived thread switches only that thread."""
+    from pyroute2 import netns
+
+    out: list[socket.socket] = []
+    err: list[BaseException] = []
+
+    def enter_and_open() -> None:
+        try:
+            fd = os.open(os.path.join(NETNS_RUN_DIR, netns_name), os.O_RDONLY)
+        except OSError as exc:
+            err.append(exc)
+            return
+        try:
+            netns.setns(fd, flags=0)
+            out.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE))
+        except BaseException as exc:  # reported to the caller below
+            err.append(exc)
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=enter_and_open, name=f"netns-{netns_name}")
+    t.start()
+    t.join()
+    if err:
+        raise err[0]
+    return out[0]
+
+
+def default_ipr_factory(netns_name: str | None) -> Any:
+    """A pyroute2 IPRoute in `netns_name` (None: the root namespace) that subscribes to no events.
+    It must be used from the thread that created it (pyroute2's rule for a given socket)."""
+    from pyroute2 import IPRoute
+
+    if netns_name is None:
+        return IPRoute(groups=0)
+    return IPRoute(use_socket=netlink_socket_in(netns_name), groups=0)
+
+
+def list_namespaces() -> set[str]:
+    from pyroute2 import netns
+
+    return set(netns.listnetns())
+
+
+def create_namespace(name: str) -> None:
+    from pyroute2 import netns
+
+    try:
+        netns.create(name)
+    except OSError as exc:
+        raise LabError(f"cannot create network namespace {name}: {exc}",
+                       hint="the emulated lab needs root (CAP_SYS_ADMIN) and /var/run/netns") from exc
+
+
+def remove_namespace(name: str) -> None:
+    from pyroute2 import netns
+
+    try:
+        netns.remove(name)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise LabError(f"cannot remove network namespace {name}: {exc}",
+                       hint=f"check `ip netns pids {name}` for processes still using it") from exc
+
+
+class Handles:
+    """One netlink socket per namespace of the lab; closed together (no helper processes left)."""
+
+    def __init__(self, state: LabState, factory: IprFactory) -> None:
+        self.ns_names: dict[Ns, str | None] = {"root": None, "nic": state.nic_ns, "sw": state.sw_ns}
+        self._factory = factory
+        self._open: dict[Ns, Any] = {}
+
+    def __getitem__(self, ns: Ns) -> Any:
+        if ns not in self._open:
+            name = self.ns_names[ns]
+            try:
+                self._open[ns] = self._factory(name)
+            except OSError as exc:
+                raise LabError(f"cannot open network namespace {name}: {exc}",
+                               hint="is the lab up? run `sriovcheck lab up <topology file>`") from exc
+        return self._open[ns]
+
+    def close(self) -> None:
+        for ipr in self._open.values():
+            with contextlib.suppress(Exception):
+                ipr.close()
+        self._open.clear()
+
+    def dump(self, ns: Ns) -> NsLinks:
+        out = NsLinks()
+        for msg in self[ns].link("dump"):
+            lf = LinkFacts.from_msg(msg)
+            out.by_name[lf.name] = lf
+        return out
+
+    def where(self, ns: Ns) -> str:
+        name = self.ns_names[ns]
+        return "the root namespace" if name is None else f"namespace {name}"
+
+
+@contextlib.contextmanager
+def open_handles(state: LabState, factory: IprFactory | None = None) -> Iterator[Handles]:
+    h = Handles(state, factory or default_ipr_factory)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def _nl(h: Handles, ns: Ns, what: str, api: str, *args: Any, ignore: tuple[int, ...] = (), **kw: Any) -> Any:
+    """One netlink request in `ns`; a refusal becomes a LabError naming the object and the namespace."""
+    try:
+        return getattr(h[ns], api)(*args, **kw)
+    except Exception as exc:
+        code = _netlink_errno(exc)
+        if code is not None and code in ignore:
+            return None
+        if code is None and not isinstance(exc, OSError):
+            raise
+        raise LabError(f"kernel refused to {what} in {h.where(ns)}: {exc}",
+                       hint="run `sriovcheck lab up` again to repair the lab, or `lab down` then `lab up`") from exc
+
+
+# ---------------------------------------------------------------- reconcile
+@dataclass
+class Reconciled:
+    root: NsLinks  # root-namespace links after the run
+    nic: NsLinks
+    sw: NsLinks
+    changes: list[str] = field(default_factory=list)
+
+    def vf_root_end(self, spec_alias: str, name: str) -> LinkFacts | None:
+        """A VF's netdev in the root namespace: by our alias (survives renames), else by name."""
+        lf = self.root.by_alias(spec_alias)
+        if lf is None:
+            cand = self.root.by_name.get(name)
+            if cand is not None and cand.alias == spec_alias:
+                lf = cand
+        return lf
+
+
+def _is_ours(root_end: LinkFacts, alias: str | None, topology: str, nic: NsLinks, peer: str) -> bool:
+    if alias is not None and root_end.alias == alias:
+        return True
+    if is_our_alias(root_end.alias, topology):
+        return True
+    # Created but not yet marked (a crash between the two calls): its peer is in our NIC namespace.
+    peer_lf = nic.by_name.get(peer)
+    return root_end.alias is None and root_end.kind == "veth" and peer_lf is not None \
+        and peer_lf.peer_index == root_end.index
+
+
+def check_root_names(state: LabState, plan: Plan, root: NsLinks, nic: NsLinks) -> None:
+    """Refuse to touch a root-namespace interface that is not ours (a real eno2, another lab's)."""
+    for v in plan.veths:
+        if v.ns != "root":
+            continue
+        lf = root.by_name.get(v.name)
+        if lf is None or _is_ours(lf, v.alias, state.topology, nic, v.peer):
+            continue
+        owner = f"marked {lf.alias!r}" if lf.alias else "not created by this lab"
+        raise LabError(
+            f"interface {v.name} already exists in the root namespace ({owner}); the lab for topology "
+            f"{state.topology!r} needs that name for its emulated {'PF' if not v.roams else 'VF'}",
+            hint="rename the PF in the lab topology, or bring down the lab that owns it (`sriovcheck lab down`)",
+        )
+
+
+def reconcile(h: Handles, state: LabState, plan: Plan | None = None) -> Reconciled:
+    """Make the kernel match the plan: create what is missing, remove what is not planned in the lab's
+    namespaces (and root links with our alias), fix masters, up/down and addresses. Idempotent."""
+    plan = plan or plan_fabric(state)
+    topo = state.topology
+    dumps: dict[Ns, NsLinks] = {ns: h.dump(ns) for ns in ("root", "nic", "sw")}
+    check_root_names(state, plan, dumps["root"], dumps["nic"])
+    changes: list[str] = []
+    dirty: set[Ns] = set()
+
+    # Prune: in our namespaces everything unplanned goes; in the root namespace only links marked ours.
+    root_planned = {v.alias for v in plan.veths if v.ns == "root" and v.roams} | {
+        v.name for v in plan.veths if v.ns == "root" and not v.roams}
+    for ns in ("nic", "sw"):
+        keep = plan.names(ns) | {"lo"}
+        for name, lf in sorted(dumps[ns].by_name.items()):
+            if name not in keep:
+                _nl(h, ns, f"delete {name}", "link", "del", index=lf.index, ignore=(errno.ENODEV,))
+                changes.append(f"removed {name} from {h.where(ns)}")
+                dirty |= {"root", "nic", "sw"}
+    for name, lf in sorted(dumps["root"].by_name.items()):
+        if is_our_alias(lf.alias, topo) and lf.alias not in root_planned and name not in root_planned:
+            _nl(h, "root", f"delete {name}", "link", "del", index=lf.index, ignore=(errno.ENODEV,))
+            changes.append(f"removed {name} from the root namespace")
+            dirty |= {"root", "nic"}
+    for ns in sorted(dirty):
+        dumps[ns] = h.dump(ns)
+    dirty = set()
+
+    for b in plan.bridges:
+        if b.name in dumps[b.ns].by_name:
+            continue
+        # No multicast snooping: a snooping bridge joins the all-snoopers groups and sends IGMP/MLD
+        # reports from its own MAC, which the switch would then learn on the port like a VF's.
+        kw: dict[str, Any] = {"ifname": b.name, "kind": "bridge", "br_mcast_snooping": 0}
+        if b.mac:
+            kw["address"] = b.mac
+        if b.ageing_cs is not None:
+            kw["br_ageing_time"] = b.ageing_cs
+        _nl(h, b.ns, f"create bridge {b.name}", "link", "add", **kw)
+        changes.append(f"created bridge {b.name} in {h.where(b.ns)}")
+        dirty.add(b.ns)
+
+    for v in plan.veths:
+        here = dumps[v.ns]
+        there = dumps[v.peer_ns]
+        end = (here.by_alias(v.alias) if v.roams and v.alias else None) or here.by_name.get(v.name)
+        peer = there.by_name.get(v.peer)
+        if end is not None and peer is not None:
+            continue
+        if end is None and peer is not None and v.roams:
+            continue  # the VF lives in a container's namespace: its peer is all we keep
+        for ns, half in ((v.ns, end), (v.peer_ns, peer)):
+            if half is not None:
+                _nl(h, ns, f"delete half pair {half.name}", "link", "del", index=half.index, ignore=(errno.ENODEV,))
+        kw = {"ifname": v.name, "kind": "veth", "peer": {"ifname": v.peer, "net_ns_fd": h.ns_names[v.peer_ns]}}
+        if v.mac:
+            kw["address"] = v.mac
+        _nl(h, v.ns, f"create veth pair {v.name}/{v.peer}", "link", "add", **kw)
+        changes.append(f"created {v.name} ({h.where(v.ns)}) <-> {v.peer} ({h.where(v.peer_ns)})")
+        dirty |= {v.ns, v.peer_ns}
+    for ns in sorted(dirty):
+        dumps[ns] = h.dump(ns)
+
+    # Root-namespace ends: our mark, and the admin MAC of a VF that is at home.
+    for v in plan.veths:
+        if v.ns != "root":
+            continue
+        end = (dumps["root"].by_alias(v.alias) if v.roams and v.alias else None) or dumps["root"].by_name.get(v.name)
+        if end is None:
+            continue
+        kw = {}
+        if v.alias and end.alias != v.alias:
+            kw["ifalias"] = v.alias
+        if v.enforce_mac and v.mac and end.mac != v.mac:
+            kw["address"] = v.mac
+        if not v.roams and not end.admin_up:
+            kw["state"] = "up"
+        if kw:
+            _nl(h, "root", f"configure {end.name}", "link", "set", index=end.index, **kw)
+            changes.append(f"configured {end.name} in the root namespace: {', '.join(sorted(kw))}")
+            dirty.add("root")
+
+    # Lab-namespace links: no IPv6 (its DAD/RS frames would make the switch learn the cable's own MACs),
+    # plugged into the right bridge, then up or down.
+    wanted: list[tuple[Ns, str, str | None, bool, bool]] = [
+        (b.ns, b.name, None, b.up, False) for b in plan.bridges
+    ] + [(p.ns, p.name, p.master, p.up, True) for p in plan.ports]
+    for ns, name, master, up, manage_master in wanted:
+        links = dumps[ns]
+        cur = links.by_name.get(name)
+        if cur is None:
+            continue
+        kw = {}
+        if cur.addr_gen_mode != ADDR_GEN_MODE_NONE:
+            kw["IFLA_AF_SPEC"] = _IN6_NONE
+        if manage_master:
+            want_idx = links.by_name[master].index if master and master in links.by_name else 0
+            if (cur.master or 0) != want_idx:
+                kw["master"] = want_idx
+        if kw:
+            _nl(h, ns, f"configure {name}", "link", "set", index=cur.index, **kw)
+            changes.append(f"configured {name} in {h.where(ns)}: {', '.join(sorted(kw))}")
+            dirty.add(ns)
+        if cur.admin_up != up:
+            _nl(h, ns, f"set {name} {'up' if up else 'down'}", "link", "set", index=cur.index,
+                state="up" if up else "down")
+            changes.append(f"set {name} {'up' if up else 'down'} in {h.where(ns)}")
+            dirty.add(ns)
+    for ns in sorted(dirty):
+        dumps[ns] = h.dump(ns)
+
+    # Gateway addresses on the switch's VLAN bridges (IPv4 only; one dump for all of them).
+    managed = {b.name: b for b in plan.bridges if b.ns == "sw" and b.addresses is not None}
+    if managed:
+        have: dict[int, set[str]] = {}
+        for msg in h["sw"].addr("dump", family=AF_INET):
+            have.setdefault(msg["index"], set()).add(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
+        for name, b in managed.items():
+            br = dumps["sw"].by_name.get(name)
+            if br is None:
+                continue
+            current = have.get(br.index, set())
+            want = set(b.addresses or ())
+            for cidr in sorted(want - current):
+                ip, plen = cidr.split("/")
+                _nl(h, "sw", f"add {cidr} to {name}", "addr", "add", index=br.index, address=ip,
+                    prefixlen=int(plen), ignore=(errno.EEXIST,))
+                changes.append(f"added {cidr} to {name}")
+            for cidr in sorted(current - want):
+                ip, plen = cidr.split("/")
+                _nl(h, "sw", f"remove {cidr} from {name}", "addr", "del", index=br.index, address=ip,
+                    prefixlen=int(plen), ignore=(errno.EADDRNOTAVAIL, errno.ENODEV))
+                changes.append(f"removed {cidr} from {name}")
+    return Reconciled(dumps["root"], dumps["nic"], dumps["sw"], changes)
+
+
+def record_vf_macs(state: LabState, result: Reconciled) -> None:
+    """Remember each VF netdev's MAC while it is at home, so that a recreated VF keeps it."""
+    for pf in state.pfs:
+        for vf in pf.vfs:
+            end = result.vf_root_end(vf_alias(state.topology, pf.name, vf.index), vf.netdev)
+            if end is not None and end.mac:
+                vf.mac = end.mac
+
+
+def delete_root_links(topology: str, ipr: Any) -> list[str]:
+    """Delete every root-namespace link that carries this lab's alias (their peers go with them)."""
+    removed: list[str] = []
+    for msg in ipr.link("dump"):
+        lf = LinkFacts.from_msg(msg)
+        if is_our_alias(lf.alias, topology):
+            try:
+                ipr.link("del", index=lf.index)
+            except Exception as exc:
+                if _netlink_errno(exc) != errno.ENODEV:
+                    raise LabError(f"cannot delete {lf.name} from the root namespace: {exc}",
+                                   hint=f"delete it by hand: ip link del {lf.name}") from exc
+            removed.append(f"link {lf.name} (root namespace)")
+    return removed
+
+
+def fresh_vfs(pf: PfRecord, count: int) -> list[VfRecord]:
+    """VF records as a newly written sriov_numvfs leaves them: default settings, MACs not yet known."""
+    return [VfRecord(n, vf_netdev(pf.name, n), vf_peer(pf.index, n), None, VfConfig()) for n in range(count)]
+
+
+def update_lab(
+    directory: Path | str,
+    mutate: Callable[[LabState], None],
+    *,
+    ipr_factory: IprFactory | None = None,
+) -> tuple[LabState, Reconciled]:
+    """Under the lab's lock: load the state, change it, make the kernel match, save. Nothing is saved
+    when `mutate` raises; a kernel refusal leaves the old state on disk (the next call repairs)."""
+    with lab_state.locked(directory):
+        st = lab_state.load(directory)
+        mutate(st)
+        with open_handles(st, ipr_factory) as h:
+            result = reconcile(h, st)
+        record_vf_macs(st, result)
+        lab_state.save(directory, st)
+    return st, result

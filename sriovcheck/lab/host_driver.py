@@ -1,0 +1,207 @@
+"""`HostDriver` for the emulated lab: the same seam as the real SR-IOV driver, over veth "VFs".
+
+It behaves like an ixgbe PF where the emulation can: sriov_numvfs is changed through 0, VF settings
+are read back after they are applied, and what ixgbe refuses is refused with the same reason
+(802.1ad VF VLANs, a minimum TX rate). A VF whose container namespace died is recreated (a real VF
+would come back to the host; a veth is destroyed with its namespace).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from sriovcheck.errors import HostError, LabError, StateError
+from sriovcheck.host.driver import PfInfo, VfConfig, VfInfo
+from sriovcheck.lab import fabric
+from sriovcheck.lab import state as lab_state
+from sriovcheck.lab.fabric import IprFactory, NsLinks
+from sriovcheck.lab.state import LabState, PfRecord
+from sriovcheck.topology.names import normalise_mac
+
+PF_DRIVER = "ixgbe-emulated"
+VF_DRIVER = "ixgbevf-emulated"
+PF_MODEL = "Ethernet Controller 10-Gigabit X540-AT2 (sriovcheck emulated lab)"
+MAX_TX_RATE_MBPS = 10_000  # the X540's link speed: ixgbe refuses a VF rate above it
+
+
+class EmulatedHostDriver:
+    kind = "emulated"
+
+    def __init__(self, state_dir: Path | str, *, ipr_factory: IprFactory | None = None,
+                 timeout_s: float = 10.0) -> None:
+        self.state_dir = Path(state_dir)
+        self._factory = ipr_factory
+        self.timeout_s = timeout_s
+
+    # ------------------------------------------------------------ helpers
+    def _state(self) -> LabState:
+        try:
+            return lab_state.load(self.state_dir)
+        except StateError as exc:
+            raise HostError(f"emulated host: {exc.message}", hint=exc.hint) from exc
+
+    def _pf(self, st: LabState, pf: str) -> PfRecord:
+        try:
+            return st.pf(pf)
+        except KeyError:
+            raise HostError(
+                f"PF {pf} is not part of the emulated lab {st.topology}",
+                hint=f"the lab's PFs are: {', '.join(p.name for p in st.pfs)}",
+            ) from None
+
+    def _vf_index(self, rec: PfRecord, vf: int) -> None:
+        if not 0 <= vf < rec.numvfs:
+            raise HostError(
+                f"VF {vf} does not exist on {rec.name}: it has {rec.numvfs} VFs",
+                hint=f"raise sriov_numvfs of {rec.name} (at most {rec.totalvfs}) or use VF 0..{rec.numvfs - 1}",
+            )
+
+    def _update(self, mutate: Callable[[LabState], None]) -> tuple[LabState, fabric.Reconciled]:
+        try:
+            return fabric.update_lab(self.state_dir, mutate, ipr_factory=self._factory)
+        except (LabError, StateError) as exc:
+            if isinstance(exc, HostError):
+                raise
+            raise HostError(f"emulated host: {exc.message}", hint=exc.hint) from exc
+
+    def _vf_info(self, st: LabState, rec: PfRecord, vf: int, root: NsLinks) -> VfInfo:
+        end = root.by_alias(fabric.vf_alias(st.topology, rec.name, vf))
+        return VfInfo(pf=rec.name, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
+                      netdev=end.name if end else None)
+
+    # ------------------------------------------------------------ HostDriver
+    def pf_info(self, pf: str) -> PfInfo:
+        try:
+            st = lab_state.load(self.state_dir)
+            rec = st.pf(pf)
+        except (StateError, KeyError):
+            return PfInfo(name=pf, exists=False)
+        try:
+            with fabric.open_handles(st, self._factory) as h:
+                root = h.dump("root")
+        except LabError:
+            return PfInfo(name=pf, exists=False)
+        lf = root.by_name.get(pf)
+        if lf is None or not fabric.is_our_alias(lf.alias, st.topology):
+            return PfInfo(name=pf, exists=False)
+        operstate = "up" if lf.operstate == "UP" else "down" if lf.operstate else "unknown"
+        return PfInfo(
+            name=pf, exists=True, sriov_capable=True, totalvfs=rec.totalvfs, numvfs=rec.numvfs,
+            pci_address=rec.pci_address, driver=PF_DRIVER, model=PF_MODEL, operstate=operstate, mtu=lf.mtu,
+            mac=lf.mac, vfs=[self._vf_info(st, rec, v.index, root) for v in rec.vfs],
+        )
+
+    def set_numvfs(self, pf: str, count: int) -> None:
+        rec = self._pf(self._state(), pf)
+        if not 0 <= count <= rec.totalvfs:
+            raise HostError(f"cannot set {count} VFs on {pf}: sriov_totalvfs is {rec.totalvfs}",
+                            hint=f"use 0..{rec.totalvfs}")
+
+        def set_count(n: int) -> Callable[[LabState], None]:
+            def mutate(st: LabState) -> None:
+                p = st.pf(pf)
+                if p.numvfs != n:
+                    p.numvfs = n
+                    p.vfs = fabric.fresh_vfs(p, n)
+            return mutate
+
+        current = rec.numvfs
+        if current not in (0, count):
+            self._update(set_count(0))  # as on real hardware: a non-zero count only changes through 0
+        deadline = time.monotonic() + self.timeout_s
+        st, result = self._update(set_count(count))
+        p = st.pf(pf)
+        while True:
+            missing = [v.netdev for v in p.vfs
+                       if result.vf_root_end(fabric.vf_alias(st.topology, pf, v.index), v.netdev) is None
+                       and v.nic_link not in result.nic.by_name]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise HostError(f"{pf}: VF netdevs {', '.join(missing)} did not appear within {self.timeout_s:.0f} s",
+                                hint="run `sriovcheck lab up` to repair the lab")
+            time.sleep(0.1)
+            st, result = self._update(lambda _st: None)
+            p = st.pf(pf)
+
+    def vf_info(self, pf: str, vf: int) -> VfInfo:
+        rec = self._pf(self._state(), pf)
+        self._vf_index(rec, vf)
+        # The reconcile recreates a VF whose veth pair died with its container's namespace.
+        st, result = self._update(lambda _st: None)
+        rec = self._pf(st, pf)
+        return self._vf_info(st, rec, vf, result.root)
+
+    def get_vf_config(self, pf: str, vf: int) -> VfConfig:
+        st = self._state()
+        rec = self._pf(st, pf)
+        self._vf_index(rec, vf)
+        return rec.vfs[vf].config
+
+    def set_vf_config(self, pf: str, vf: int, config: VfConfig) -> None:
+        st = self._state()
+        rec = self._pf(st, pf)
+        self._vf_index(rec, vf)
+        config = self._checked(pf, vf, config)
+        old = rec.vfs[vf].config
+
+        def put(cfg: VfConfig) -> Callable[[LabState], None]:
+            def mutate(s: LabState) -> None:
+                s.pf(pf).vfs[vf].config = cfg
+            return mutate
+
+        st, result = self._update(put(config))
+        problems = self._read_back(st, pf, vf, config, result)
+        if problems:
+            self._update(put(old))
+            raise HostError(
+                f"{pf} VF {vf}: the emulated NIC did not take {', '.join(problems)} (rolled back)",
+                hint="run `sriovcheck lab up` to repair the lab, then retry",
+            )
+
+    # ------------------------------------------------------------ checks
+    def _checked(self, pf: str, vf: int, c: VfConfig) -> VfConfig:
+        where = f"{pf} VF {vf}"
+        if not 0 <= c.vlan <= 4094:
+            raise HostError(f"{where}: VLAN {c.vlan} is out of range", hint="use 0..4094 (0 = no VLAN)")
+        if not 0 <= c.qos <= 7:
+            raise HostError(f"{where}: QoS {c.qos} is out of range", hint="use a priority of 0..7")
+        if c.vlan_proto != "802.1Q":
+            raise HostError(f"{where}: the driver refused VLAN protocol {c.vlan_proto} (ixgbe answers "
+                            "EPROTONOSUPPORT: it does 802.1Q VF VLANs only)", hint="use vlan_proto 802.1Q")
+        if c.link_state not in ("auto", "enable", "disable"):
+            raise HostError(f"{where}: link_state {c.link_state!r} is not auto, enable or disable")
+        if c.min_tx_rate_mbps:
+            raise HostError(f"{where}: the driver refused min_tx_rate {c.min_tx_rate_mbps} Mbit/s (ixgbe answers "
+                            "EINVAL: it has no minimum rate)", hint="leave min_tx_rate_mbps at 0")
+        if not 0 <= c.max_tx_rate_mbps <= MAX_TX_RATE_MBPS:
+            raise HostError(f"{where}: max_tx_rate {c.max_tx_rate_mbps} Mbit/s is above the link speed",
+                            hint=f"use 0 (no limit) .. {MAX_TX_RATE_MBPS}")
+        if c.mac is not None:
+            mac = normalise_mac(c.mac)
+            if mac is None or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+                raise HostError(f"{where}: {c.mac!r} is not a unicast MAC address",
+                                hint="use six hex octets with an even first octet, e.g. 02:00:00:00:02:01")
+            c = replace(c, mac=mac)
+        return c
+
+    def _read_back(self, st: LabState, pf: str, vf: int, want: VfConfig,
+                   result: fabric.Reconciled) -> list[str]:
+        rec = st.pf(pf)
+        got = rec.vfs[vf].config
+        problems = [] if got == want else ["the stored configuration"]
+        peer = result.nic.by_name.get(rec.vfs[vf].nic_link)
+        if peer is None:
+            return [*problems, "the VF (its NIC-side link is missing)"]
+        bridge = fabric.nic_bridge(rec.index, want.vlan) if want.vlan else None
+        if result.nic.master_name(peer) != bridge:
+            problems.append(f"VLAN {want.vlan}")
+        if peer.admin_up != fabric.vf_link_up(want.link_state, pf not in st.faults.pf_down):
+            problems.append(f"link_state {want.link_state}")
+        end = result.vf_root_end(fabric.vf_alias(st.topology, pf, vf), rec.vfs[vf].netdev)
+        if want.mac is not None and end is not None and (end.mac or "").lower() != want.mac:
+            problems.append(f"MAC {want.mac}")
+        return problems
