@@ -318,3 +318,23 @@ def test_interactive_shell_echoes_and_accepts_every_line_ending(lab: Lab, eol: s
         f"{prompt}sh ver\r\n{version}\r\n{{master:0}}\r\n{prompt}"
     )
     assert text.endswith(expected_tail)  # one echo per line, never a doubled line for "\r\n"
+
+
+@pytest.mark.parametrize("style", ["non-els", "els"])
+def test_the_projects_switch_client_reads_the_emulator(lab: Lab, style: str) -> None:
+    netmiko_client = pytest.importorskip("sriovcheck.switch.netmiko_client")
+    parsers = pytest.importorskip("sriovcheck.parsers.junos")
+    src = Source(sriov_snapshot(style))
+    port = lab.start(src)
+    switch = netmiko_client.NetmikoSwitch(host="127.0.0.1", port=port, username=USER, password=PASSWORD, timeout_s=5)
+    switch.open()
+    try:
+        assert (switch.facts.hostname, switch.facts.model) == ("ex-switch", src.snap.model)
+        assert switch.facts.junos_version == src.snap.junos_version
+        assert str(switch.facts.host_key_fingerprint).startswith("SHA256:")
+        macs = parsers.parse_mac_table(switch.run("show ethernet-switching table | display xml"))
+        assert {e.mac for e in macs if e.kind == "learned"} == {m.mac for m in src.snap.macs if m.kind == "learned"}
+        arps = parsers.parse_arp_table(switch.run("show arp no-resolve"))
+        assert [a.ip for a in arps] == ["192.168.200.2", "192.168.201.2"]
+    finally:
+        switch.close()
