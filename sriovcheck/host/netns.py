@@ -101,18 +101,19 @@ def open_netns_fd(path: str) -> int:
 
 
 def run_in_netns(ns: str | None, fn: Callable[[], T]) -> T:
-    """Run `fn` in a fresh thread that has joined namespace `ns`; return or raise what it did.
+    """Run `fn` in a fresh thread that has joined namespace `ns` (None: stays in ours); return
+    or raise what it did.
 
-    The thread ends afterwards, so no thread of this process is left in another namespace.
+    The thread ends afterwards, so no thread of this process is left in another namespace. A
+    fresh thread also for None: pyroute2's sync API cannot run inside a running asyncio loop,
+    which the caller's thread may have (the lab's SSH server does).
     """
-    if ns is None:
-        return fn()
-    fd = open_netns_fd(ns)
+    fd = open_netns_fd(ns) if ns is not None else None
     box: dict[str, Any] = {}
 
     def body() -> None:
         try:
-            if _libc().setns(fd, _CLONE_NEWNET) != 0:
+            if fd is not None and _libc().setns(fd, _CLONE_NEWNET) != 0:
                 err = ctypes.get_errno()
                 raise HostError(f"cannot enter network namespace {ns}: {os.strerror(err)}")
             box["value"] = fn()
@@ -124,7 +125,8 @@ def run_in_netns(ns: str | None, fn: Callable[[], T]) -> T:
         thread.start()
         thread.join()
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]

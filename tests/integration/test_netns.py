@@ -175,3 +175,15 @@ def test_sixteen_attaches_beat_the_seed_cli(scaffold: Scaffold, capsys: pytest.C
     # The seed's CLI steps took 1.0 s for 16 on this kind of machine; the namespace move itself
     # (kernel, ~20 ms each) dominates ours. Generous bound: a loaded 2-core CI box.
     assert attach_s < 1.5
+
+
+def test_usable_from_inside_a_running_event_loop() -> None:
+    # pyroute2's sync IPRoute raises "This event loop is already running" there; the lab's SSH
+    # server and any async caller would hit it without netns's own thread.
+    import asyncio
+
+    async def main() -> netns.LinkView | None:
+        return netns.read_link(None, "lo")
+
+    lo = asyncio.run(main())
+    assert lo is not None and lo.name == "lo" and "127.0.0.1/8" in lo.addresses
