@@ -379,7 +379,7 @@ def attach_vf(
             return with_iproute(netns_path, inside)
         except BaseException as exc:
             failed = step.name
-            names = (ifname, temp_name)
+            names = (temp_name, ifname)  # temp first: if the rename failed, eth1 may be someone else's
             _best_effort(lambda: _undo_attach(netns_path, names, host_netns, temp_name, host_ifname, orig))
             if isinstance(exc, HostError):
                 raise
