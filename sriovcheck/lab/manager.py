@@ -288,37 +288,48 @@ def lab_up(
     """Build (or complete, or repair) the lab for `topology` and start its Junos emulator."""
     topo = _topology(topology)
     d = lab_state.lab_dir(topo.name, state_root)
-    with lab_state.locked(d):
-        if lab_state.exists(d):
-            st = lab_state.load(d)
-            if st.topology_fingerprint != topology_fingerprint(topo):
-                raise LabError(
-                    f"lab {topo.name} is up with a different version of the topology (host, switch, VLANs or "
-                    "lab settings changed)",
-                    hint=f"run `sriovcheck lab down {topo.name}`, then `lab up` with the new file",
-                )
-        else:
-            st = new_state(topo, d)
-        ensure_keys(st)
-        lab_state.save(d, st)  # written before the kernel is touched: `down` can always find what to remove
-        present = fabric.list_namespaces()
-        for ns in (st.nic_ns, st.sw_ns):
-            if ns not in present:
-                fabric.create_namespace(ns)
-        with fabric.open_handles(st, ipr_factory) as h:
-            result = fabric.reconcile(h, st)
-        fabric.record_vf_macs(st, result)
-        lab_state.save(d, st)
-        if not emulator_alive(st.emulator):
-            for pid in find_emulators(d):  # an orphan from a crashed `up` whose state was lost
-                stop_process(pid, None)
-            try:
-                start_emulator(st, d, port=st.emulator.port)
-            except LabError:
-                if st.emulator.port == 0:
-                    raise
-                start_emulator(st, d, port=0)  # the old port is taken now: any free one will do
+    fresh_dir = not d.exists()
+    try:
+        with lab_state.locked(d):
+            if lab_state.exists(d):
+                st = lab_state.load(d)
+                if st.topology_fingerprint != topology_fingerprint(topo):
+                    raise LabError(
+                        f"lab {topo.name} is up with a different version of the topology (host, switch, VLANs or "
+                        "lab settings changed)",
+                        hint=f"run `sriovcheck lab down {topo.name}`, then `lab up` with the new file",
+                    )
+            else:
+                st = new_state(topo, d)
+                # Refuse a foreign eno2 (or another lab's) before anything exists that `down` must remove.
+                with fabric.open_handles(st, ipr_factory) as h:
+                    fabric.check_root_names(st, fabric.plan_fabric(st), h.dump("root"), fabric.NsLinks())
+            ensure_keys(st)
+            lab_state.save(d, st)  # written before the kernel is touched: `down` can always find what to remove
+            present = fabric.list_namespaces()
+            for ns in (st.nic_ns, st.sw_ns):
+                if ns not in present:
+                    fabric.create_namespace(ns)
+            with fabric.open_handles(st, ipr_factory) as h:
+                result = fabric.reconcile(h, st)
+            fabric.record_vf_macs(st, result)
             lab_state.save(d, st)
+            if not emulator_alive(st.emulator):
+                for pid in find_emulators(d):  # an orphan from a crashed `up` whose state was lost
+                    stop_process(pid, None)
+                try:
+                    start_emulator(st, d, port=st.emulator.port)
+                except LabError:
+                    if st.emulator.port == 0:
+                        raise
+                    start_emulator(st, d, port=0)  # the old port is taken now: any free one will do
+                lab_state.save(d, st)
+    except BaseException:
+        if fresh_dir and not lab_state.exists(d):  # refused before anything was built: leave no trace
+            shutil.rmtree(d, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                d.parent.rmdir()
+        raise
     return lab_status(topo.name, state_root=state_root, ipr_factory=ipr_factory)
 
 
