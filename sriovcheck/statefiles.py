@@ -70,22 +70,48 @@ def read_json(path: Path) -> Any | None:
 def topology_lock(topology: str, root: Path | None = None, *, what: str = "run") -> Iterator[None]:
     """One sriovcheck run per topology at a time: a second one is refused, clearly, at once."""
     d = topology_dir(topology, root)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = d / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    while True:
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise StateError(f"cannot lock {path}: {exc.strerror}") from exc
             raise StateError(
                 f"another sriovcheck run holds the lock of topology {topology!r} ({holder})",
                 hint=f"wait for it to finish; the lock is {path}",
             ) from None
+        # The previous holder may have removed the file after we opened it: then our lock is on
+        # an orphan inode and a third run could lock a new file. Lock the file that is there.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
         yield
     finally:
+        # Leave nothing behind once nothing else is recorded for this topology.
+        with contextlib.suppress(OSError):
+            if {p.name for p in d.iterdir()} == {"lock"}:
+                path.unlink()
+                d.rmdir()
         os.close(fd)
+
+
+def forget_topology_dir(topology: str, root: Path | None = None) -> None:
+    """Remove the topology's state directory when nothing but a stale lock is left in it."""
+    d = topology_dir(topology, root)
+    with contextlib.suppress(OSError):
+        names = {p.name for p in d.iterdir()}
+        if names <= {"lock"}:
+            with topology_lock(topology, root, what="cleanup"):
+                pass

@@ -26,7 +26,7 @@ from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
 from sriovcheck.provision.state import StateStore
-from sriovcheck.statefiles import topology_dir, topology_lock
+from sriovcheck.statefiles import forget_topology_dir, topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.topology import LoadedTopology, load_topology
 from sriovcheck.verify.results import RunResults
@@ -143,7 +143,9 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime._docker())  # type: ignore[attr-defined]
-    host = EmulatedHostDriver(manager.lab_dir(loaded.topology.name))
+    from sriovcheck.lab.state import lab_dir
+
+    host = EmulatedHostDriver(lab_dir(loaded.topology.name))
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
 
@@ -287,9 +289,6 @@ def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_d
         "style": t.lab.switch_style if ctx.lab else None,
     }
     notes = []
-    if ctx.lab:
-        notes.append(f"Emulated lab: the NIC and the switch are emulated in network namespaces; containers ran {ctx.image_override} "
-                     "(made offline) instead of the topology's images.")
     if switch_output:
         notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
     results = RunResults(
@@ -424,6 +423,7 @@ def cmd_lab_down(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
 
     loaded = load_topology(args.topology)
     removed = manager.lab_down(loaded.topology.name)
+    forget_topology_dir(loaded.topology.name)
     if args.json:
         out.write(json.dumps({"removed": removed}, indent=2) + "\n")
     else:
@@ -461,9 +461,42 @@ def cmd_lab_fault(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
     from sriovcheck.lab import manager
 
     loaded = load_topology(args.topology)
-    manager.lab_fault_cli(loaded.topology.name, args.kind, list(args.args))
-    out.write(f"fault {args.kind} {' '.join(args.args)}: applied\n")
+    kwargs = fault_arguments(args.kind, list(args.args))
+    status = manager.lab_fault(loaded.topology.name, args.kind, **kwargs)
+    out.write(f"fault {args.kind} {' '.join(args.args)}: applied; active faults: {', '.join(status.faults) or 'none'}\n")
     return ExitCode.OK
+
+
+FAULT_ARGS: dict[str, tuple[str, ...]] = {
+    "vlan-remove": ("port", "vlan"), "vlan-add": ("port", "vlan"), "gateway-down": ("vlan",), "gateway-up": ("vlan",),
+    "pf-down": ("pf",), "pf-up": ("pf",), "login-refuse": (), "login-accept": (), "session-drop": ("pattern",),
+    "command-hang": ("pattern",), "garble": ("on",), "clear": (),
+}
+
+
+def fault_arguments(kind: str, values: list[str]) -> dict[str, Any]:
+    """`lab fault KIND ARGS...` -> keyword arguments of manager.lab_fault, checked."""
+    if kind not in FAULT_ARGS:
+        raise UsageError(f"unknown lab fault {kind!r}", hint=f"one of: {', '.join(FAULT_ARGS)} (see `sriovcheck lab fault --help`)")
+    names = FAULT_ARGS[kind]
+    if len(values) != len(names):
+        want = " ".join(n.upper() for n in names) or "no arguments"
+        raise UsageError(f"lab fault {kind} takes {want}; got {len(values)} argument(s)", hint="see `sriovcheck lab fault --help`")
+    out: dict[str, Any] = {}
+    for name, value in zip(names, values, strict=True):
+        if name == "vlan":
+            if not value.isdigit():
+                raise UsageError(f"lab fault {kind}: VLAN must be a number, got {value!r}")
+            out[name] = int(value)
+        elif name == "on":
+            if value not in ("on", "off"):
+                raise UsageError(f"lab fault {kind}: say on or off, got {value!r}")
+            out[name] = value == "on"
+        elif name == "pattern":
+            out[name] = None if value == "off" else value
+        else:
+            out[name] = value
+    return out
 
 
 # --------------------------------------------------------------------------- host preparation
