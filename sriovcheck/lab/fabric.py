@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sriovcheck.errors import LabError
 from sriovcheck.host.driver import VfConfig
@@ -34,6 +34,7 @@ from sriovcheck.lab import state as lab_state
 from sriovcheck.lab.state import LabState, PfRecord, VfRecord
 
 Ns = Literal["root", "nic", "sw"]
+T = TypeVar("T")
 IprFactory = Callable[[str | None], Any]  # netns name (None = the root namespace) -> pyroute2 IPRoute
 
 ALIAS_PREFIX = "sriovcheck-lab:"
@@ -274,18 +275,15 @@ NETNS_RUN_DIR = "/var/run/netns"
 NETLINK_ROUTE = 0
 
 
-def netlink_socket_in(netns_name: str) -> socket.socket:
-    """An rtnetlink socket that lives in `netns_name`, made without a helper process.
-
-    pyroute2's own netns mode forks a child and stops it with SIGTERM; a child that inherited an
-    asyncio loop's signal wakeup fd then makes that loop believe *it* got SIGTERM (the Junos emulator
-    shut itself down that way). setns(2) in a short-lived thread switches only that thread."""
+def in_netns(netns_name: str, fn: Callable[[], T]) -> T:
+    """Run `fn` on a short-lived thread that has entered `netns_name` (setns(2) switches only the
+    calling thread, so the caller's own namespace never changes)."""
     from pyroute2 import netns
 
-    out: list[socket.socket] = []
+    out: list[T] = []
     err: list[BaseException] = []
 
-    def enter_and_open() -> None:
+    def run() -> None:
         try:
             fd = os.open(os.path.join(NETNS_RUN_DIR, netns_name), os.O_RDONLY)
         except OSError as exc:
@@ -293,18 +291,59 @@ def netlink_socket_in(netns_name: str) -> socket.socket:
             return
         try:
             netns.setns(fd, flags=0)
-            out.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE))
-        except BaseException as exc:  # reported to the caller below
+            out.append(fn())
+        except BaseException as exc:  # handed to the caller below
             err.append(exc)
         finally:
             os.close(fd)
 
-    t = threading.Thread(target=enter_and_open, name=f"netns-{netns_name}")
+    t = threading.Thread(target=run, name=f"netns-{netns_name}")
     t.start()
     t.join()
     if err:
         raise err[0]
     return out[0]
+
+
+def netlink_socket_in(netns_name: str) -> socket.socket:
+    """An rtnetlink socket that lives in `netns_name`, made without a helper process.
+
+    pyroute2's own netns mode forks a child and stops it with SIGTERM; a child that inherited an
+    asyncio loop's signal wakeup fd then makes that loop believe *it* got SIGTERM (the Junos emulator
+    shut itself down that way)."""
+    return in_netns(netns_name, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE))
+
+
+# The switch namespace holds every VLAN's gateway in one IP stack. Linux's weak host model would
+# answer ARP for 192.168.201.1 on vl200 and accept packets for it there: a VF on VLAN 200 would reach
+# VLAN 201's gateway. An EX answers only on the VLAN's own L3 interface; so must we.
+SWITCH_SYSCTLS = {
+    "net/ipv4/conf/all/arp_ignore": "1",
+    "net/ipv4/conf/all/rp_filter": "1",
+    "net/ipv4/ip_forward": "0",
+}
+
+
+def ensure_sysctls(netns_name: str, wanted: dict[str, str]) -> list[str]:
+    """Set /proc/sys values inside a namespace (net sysctls follow the opening thread's namespace)."""
+
+    def apply() -> list[str]:
+        changed = []
+        for key, value in wanted.items():
+            path = os.path.join("/proc/sys", key)
+            with open(path, encoding="ascii") as fh:
+                current = fh.read().strip()
+            if current != value:
+                with open(path, "w", encoding="ascii") as fh:
+                    fh.write(value)
+                changed.append(f"{key.replace('/', '.')}={value} in namespace {netns_name}")
+        return changed
+
+    try:
+        return in_netns(netns_name, apply)
+    except OSError as exc:
+        raise LabError(f"cannot set kernel parameters in namespace {netns_name}: {exc}",
+                       hint="the emulated lab needs root; run `sriovcheck lab up` again") from exc
 
 
 def default_ipr_factory(netns_name: str | None) -> Any:
@@ -456,7 +495,7 @@ def reconcile(h: Handles, state: LabState, plan: Plan | None = None) -> Reconcil
     topo = state.topology
     dumps: dict[Ns, NsLinks] = {ns: h.dump(ns) for ns in ("root", "nic", "sw")}
     check_root_names(state, plan, dumps["root"], dumps["nic"])
-    changes: list[str] = []
+    changes: list[str] = ensure_sysctls(state.sw_ns, SWITCH_SYSCTLS)
     dirty: set[Ns] = set()
 
     # Prune: in our namespaces everything unplanned goes; in the root namespace only links marked ours.
