@@ -634,6 +634,11 @@ def record_vf_macs(state: LabState, result: Reconciled) -> None:
                 vf.mac = end.mac
 
 
+def our_root_links(topology: str, ipr: Any) -> list[str]:
+    """Names of the root-namespace links that carry this lab's alias."""
+    return sorted(lf.name for lf in (LinkFacts.from_msg(m) for m in ipr.link("dump")) if is_our_alias(lf.alias, topology))
+
+
 def delete_root_links(topology: str, ipr: Any) -> list[str]:
     """Delete every root-namespace link that carries this lab's alias (their peers go with them)."""
     removed: list[str] = []
@@ -665,9 +670,95 @@ def update_lab(
     when `mutate` raises; a kernel refusal leaves the old state on disk (the next call repairs)."""
     with lab_state.locked(directory):
         st = lab_state.load(directory)
+        before = st.as_dict()
         mutate(st)
         with open_handles(st, ipr_factory) as h:
             result = reconcile(h, st)
         record_vf_macs(st, result)
-        lab_state.save(directory, st)
+        if st.as_dict() != before:
+            lab_state.save(directory, st)
     return st, result
+
+
+# ---------------------------------------------------------------- one VF, without dumps
+@dataclass(frozen=True)
+class VfFacts:
+    root_end: LinkFacts | None  # the VF netdev, when it is in the root namespace (under any name)
+    peer: LinkFacts | None  # its NIC-side link
+    peer_master: str | None  # the NIC bridge the peer is plugged into (its VLAN)
+
+
+def _get(h: Handles, ns: Ns, **kw: Any) -> LinkFacts | None:
+    msgs = _nl(h, ns, f"read link {kw}", "link", "get", ignore=(errno.ENODEV,), **kw)
+    return LinkFacts.from_msg(msgs[0]) if msgs else None
+
+
+def locate_vf(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> VfFacts:
+    """Where a VF is, with a few `get`s instead of dumps (pyroute2 decodes a dump of a 64-VF lab in
+    tenths of a second). The peer's IFLA_LINK is the VF's ifindex in whatever namespace holds it;
+    our alias proves that this index in the root namespace is the VF and not a namesake."""
+    peer = _get(h, "nic", ifname=vf.nic_link)
+    if peer is None:
+        return VfFacts(None, None, None)
+    root_end = None
+    if peer.peer_index:
+        cand = _get(h, "root", index=peer.peer_index)
+        if cand is not None and cand.alias == vf_alias(state.topology, pf.name, vf.index):
+            root_end = cand
+    master = _get(h, "nic", index=peer.master) if peer.master else None
+    return VfFacts(root_end, peer, master.name if master else None)
+
+
+def apply_vf(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> VfFacts | None:
+    """Apply one VF's settings to its NIC-side link (and its admin MAC when it is at home).
+    None when something the VF needs is missing: the caller then runs the full `reconcile`."""
+    facts = locate_vf(h, state, pf, vf)
+    if facts.peer is None:
+        return None
+    cfg = vf.config
+    bridge = nic_bridge(pf.index, cfg.vlan) if cfg.vlan else None
+    kw: dict[str, Any] = {}
+    if facts.peer_master != bridge:
+        br = _get(h, "nic", ifname=bridge) if bridge else None
+        if bridge and br is None:
+            return None
+        kw["master"] = br.index if br else 0
+    if facts.peer.addr_gen_mode != ADDR_GEN_MODE_NONE:
+        kw["IFLA_AF_SPEC"] = _IN6_NONE
+    if kw:
+        _nl(h, "nic", f"configure {vf.nic_link}", "link", "set", index=facts.peer.index, **kw)
+    up = vf_link_up(cfg.link_state, pf.name not in state.faults.pf_down)
+    if facts.peer.admin_up != up:
+        _nl(h, "nic", f"set {vf.nic_link} {'up' if up else 'down'}", "link", "set", index=facts.peer.index,
+            state="up" if up else "down")
+    if cfg.mac and facts.root_end is not None and (facts.root_end.mac or "").lower() != cfg.mac:
+        _nl(h, "root", f"set the MAC of {facts.root_end.name}", "link", "set", index=facts.root_end.index,
+            address=cfg.mac)
+    return locate_vf(h, state, pf, vf)
+
+
+def update_vf(
+    directory: Path | str,
+    pf_name: str,
+    vf_index: int,
+    mutate: Callable[[LabState], None],
+    *,
+    ipr_factory: IprFactory | None = None,
+) -> tuple[LabState, VfFacts]:
+    """`update_lab` for one VF: its own links only, unless its veth pair or bridge must be (re)built."""
+    with lab_state.locked(directory):
+        st = lab_state.load(directory)
+        before = st.as_dict()
+        mutate(st)
+        pf = st.pf(pf_name)
+        vf = pf.vfs[vf_index]
+        with open_handles(st, ipr_factory) as h:
+            facts = apply_vf(h, st, pf, vf)
+            if facts is None:
+                record_vf_macs(st, reconcile(h, st))
+                facts = locate_vf(h, st, pf, vf)
+        if facts.root_end is not None and facts.root_end.mac:
+            vf.mac = facts.root_end.mac
+        if st.as_dict() != before:
+            lab_state.save(directory, st)
+    return st, facts

@@ -67,6 +67,14 @@ class EmulatedHostDriver:
                 raise
             raise HostError(f"emulated host: {exc.message}", hint=exc.hint) from exc
 
+    def _update_vf(self, pf: str, vf: int, mutate: Callable[[LabState], None]) -> tuple[LabState, fabric.VfFacts]:
+        try:
+            return fabric.update_vf(self.state_dir, pf, vf, mutate, ipr_factory=self._factory)
+        except (LabError, StateError) as exc:
+            if isinstance(exc, HostError):
+                raise
+            raise HostError(f"emulated host: {exc.message}", hint=exc.hint) from exc
+
     def _vf_info(self, st: LabState, rec: PfRecord, vf: int, root: NsLinks) -> VfInfo:
         end = root.by_alias(fabric.vf_alias(st.topology, rec.name, vf))
         return VfInfo(pf=rec.name, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
@@ -130,10 +138,10 @@ class EmulatedHostDriver:
     def vf_info(self, pf: str, vf: int) -> VfInfo:
         rec = self._pf(self._state(), pf)
         self._vf_index(rec, vf)
-        # The reconcile recreates a VF whose veth pair died with its container's namespace.
-        st, result = self._update(lambda _st: None)
-        rec = self._pf(st, pf)
-        return self._vf_info(st, rec, vf, result.root)
+        # A VF whose veth pair died with its container's namespace is recreated on the way.
+        _st, facts = self._update_vf(pf, vf, lambda _st: None)
+        return VfInfo(pf=pf, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
+                      netdev=facts.root_end.name if facts.root_end else None)
 
     def get_vf_config(self, pf: str, vf: int) -> VfConfig:
         st = self._state()
@@ -153,10 +161,10 @@ class EmulatedHostDriver:
                 s.pf(pf).vfs[vf].config = cfg
             return mutate
 
-        st, result = self._update(put(config))
-        problems = self._read_back(st, pf, vf, config, result)
+        st, facts = self._update_vf(pf, vf, put(config))
+        problems = self._read_back(st, pf, vf, config, facts)
         if problems:
-            self._update(put(old))
+            self._update_vf(pf, vf, put(old))
             raise HostError(
                 f"{pf} VF {vf}: the emulated NIC did not take {', '.join(problems)} (rolled back)",
                 hint="run `sriovcheck lab up` to repair the lab, then retry",
@@ -188,20 +196,15 @@ class EmulatedHostDriver:
             c = replace(c, mac=mac)
         return c
 
-    def _read_back(self, st: LabState, pf: str, vf: int, want: VfConfig,
-                   result: fabric.Reconciled) -> list[str]:
+    def _read_back(self, st: LabState, pf: str, vf: int, want: VfConfig, facts: fabric.VfFacts) -> list[str]:
         rec = st.pf(pf)
-        got = rec.vfs[vf].config
-        problems = [] if got == want else ["the stored configuration"]
-        peer = result.nic.by_name.get(rec.vfs[vf].nic_link)
-        if peer is None:
+        problems = [] if rec.vfs[vf].config == want else ["the stored configuration"]
+        if facts.peer is None:
             return [*problems, "the VF (its NIC-side link is missing)"]
-        bridge = fabric.nic_bridge(rec.index, want.vlan) if want.vlan else None
-        if result.nic.master_name(peer) != bridge:
+        if facts.peer_master != (fabric.nic_bridge(rec.index, want.vlan) if want.vlan else None):
             problems.append(f"VLAN {want.vlan}")
-        if peer.admin_up != fabric.vf_link_up(want.link_state, pf not in st.faults.pf_down):
+        if facts.peer.admin_up != fabric.vf_link_up(want.link_state, pf not in st.faults.pf_down):
             problems.append(f"link_state {want.link_state}")
-        end = result.vf_root_end(fabric.vf_alias(st.topology, pf, vf), rec.vfs[vf].netdev)
-        if want.mac is not None and end is not None and (end.mac or "").lower() != want.mac:
+        if want.mac is not None and facts.root_end is not None and (facts.root_end.mac or "").lower() != want.mac:
             problems.append(f"MAC {want.mac}")
         return problems

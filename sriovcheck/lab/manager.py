@@ -36,6 +36,7 @@ SWITCHD_MODULE = "sriovcheck.lab.switchd"
 EMULATOR_HOST = "127.0.0.1"
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
+NETNS_GONE_TIMEOUT_S = 10.0
 STYLES = {"non-els": ("ex4200-48t", "12.3R12.4"), "els": ("ex4300-48t", "18.4R2.7")}
 FAULT_KINDS = (
     "vlan-remove", "vlan-add", "gateway-down", "gateway-up", "pf-down", "pf-up", "login-refuse",
@@ -351,14 +352,22 @@ def lab_down(topology_name: str, *, state_root: Path | str | None = None,
             removed.append(f"emulator process {pid}")
     root = (ipr_factory or fabric.default_ipr_factory)(None)
     try:
-        removed += fabric.delete_root_links(topology_name, root)
+        ours = fabric.our_root_links(topology_name, root)
+        present = fabric.list_namespaces()
+        for ns in (fabric.nic_ns_name(topology_name), fabric.sw_ns_name(topology_name)):
+            if ns in present:
+                fabric.remove_namespace(ns)
+                removed.append(f"namespace {ns}")
+        # The kernel destroys a namespace asynchronously, in one batch with every veth peer of its links
+        # (root-namespace ends and VFs inside containers alike): when our root ends are gone, so is the
+        # rest. Deleting veths one by one instead costs tens of milliseconds each.
+        deadline = time.monotonic() + NETNS_GONE_TIMEOUT_S
+        while ours and fabric.our_root_links(topology_name, root) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fabric.delete_root_links(topology_name, root)  # what no namespace took along (e.g. split pairs)
+        removed += [f"link {name} (root namespace)" for name in ours]
     finally:
         root.close()
-    present = fabric.list_namespaces()
-    for ns in (fabric.nic_ns_name(topology_name), fabric.sw_ns_name(topology_name)):
-        if ns in present:
-            fabric.remove_namespace(ns)
-            removed.append(f"namespace {ns}")
     if d.exists():
         shutil.rmtree(d, ignore_errors=False)
         removed.append(f"directory {d}")
