@@ -8,6 +8,7 @@ undoes the journal in reverse, so the host is left as it was before the run.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from sriovcheck.containers.runtime import ContainerInfo, ContainerRuntime
 from sriovcheck.errors import ProvisionError, SriovcheckError
-from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.host.driver import HostDriver, VfConfig, VfInfo
 from sriovcheck.provision.plan import Action, build_plan
 from sriovcheck.provision.state import ContainerRecord, ProvisionState, StateStore, VfRecord
 from sriovcheck.topology.model import Topology
@@ -89,6 +90,9 @@ class Provisioner:
         store: StateStore,
         image_override: str | None = None,
         progress: Progress = lambda _m: None,
+        vf_return_timeout_s: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.t = topology
         self.host = host
@@ -97,6 +101,9 @@ class Provisioner:
         self.store = store
         self.image_override = image_override
         self.progress = progress
+        self.vf_return_timeout_s = vf_return_timeout_s
+        self.sleep = sleep
+        self.monotonic = monotonic
         self._journal: list[tuple[str, Callable[[], None]]] = []
 
     # ------------------------------------------------------------------ provision
@@ -279,7 +286,7 @@ class Provisioner:
             link = self.netns.read_link(ns, ifname)
             if link is not None and link.mac == record.mac and d["address"] in link.addresses and link.admin_up:
                 return Outcome("attach-vf", target, "unchanged")
-        vfi = self.host.vf_info(pf, vf)
+        vfi = self._vf_on_host(pf, vf)
         if vfi.netdev is None:
             raise ProvisionError(
                 f"VF {vf} of {pf} is not in the host namespace and not in container {cname!r} as {ifname}",
@@ -300,6 +307,16 @@ class Provisioner:
 
         self._remember(f"{pf} vf {vf} in {cname}", undo)
         return Outcome("attach-vf", target, "done", f"{vfi.netdev} -> {ifname} ({link.mac})")
+
+    def _vf_on_host(self, pf: str, vf: int) -> VfInfo:
+        """A VF whose container just died comes back to the host a moment later (the kernel
+        dismantles the namespace asynchronously): wait for it, bounded."""
+        deadline = self.monotonic() + self.vf_return_timeout_s
+        while True:
+            info = self.host.vf_info(pf, vf)
+            if info.netdev is not None or self.monotonic() >= deadline:
+                return info
+            self.sleep(0.05)
 
     # ------------------------------------------------------------------ teardown
     def teardown(self) -> ProvisionReport:
@@ -356,7 +373,7 @@ class Provisioner:
             r.attached = False
         # Wherever it came back (a dead container returns a real VF as eth1), find it through
         # the PF, never by name; the emulated driver recreates a VF destroyed with its namespace.
-        vfi = self.host.vf_info(r.pf, r.vf)
+        vfi = self._vf_on_host(r.pf, r.vf)
         if vfi.netdev is not None and (vfi.netdev != r.original_netdev or r.original_mtu):
             link = self.netns.read_link(None, vfi.netdev)
             self.netns.set_host_link(
