@@ -15,7 +15,7 @@ def generate(name: str, *, vfs: int, pfs: int = 2, vlans: int = 16, vfs_per_cont
     per_pf = -(-vfs // pfs)
     l3 = "irb" if style == "els" else "vlan"
     pf_list = [{"name": f"ens{1 + i}f0", "numvfs": per_pf, "switch_port": f"ge-0/0/{1 + i}"} for i in range(pfs)]
-    vlan_list = []
+    vlan_list: list[dict[str, Any]] = []
     for j in range(vlans):
         vid = 200 + j
         vlan_list.append({"id": vid, "name": f"SRIOV_{vid}", "subnet": f"10.{vid // 256}.{vid % 256}.0/24",

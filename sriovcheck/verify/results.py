@@ -73,9 +73,9 @@ class RunResults:
         ) else "fail"
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(STATUSES, 0)
+        out: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for c in self.checks:
-            out[c.status] += 1
+            out[c.status] = out.get(c.status, 0) + 1
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +105,9 @@ class RunResults:
                 f"results schema_version {data.get('schema_version')!r} is not supported (this sriovcheck reads {SCHEMA_VERSION})"
             )
         checks = []
-        for c in data.get("checks", []):
+        for i, c in enumerate(data.get("checks", [])):
+            if c.get("status") not in STATUSES:
+                raise ValueError(f"checks[{i}].status is {c.get('status')!r}; one of {', '.join(STATUSES)} expected")
             ev = [Evidence(**e) for e in c.get("evidence", [])]
             checks.append(CheckResult(**{**c, "evidence": ev}))
         return cls(
