@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,25 +26,55 @@ class LoadedTopology:
     marks: dict[PathKey, tuple[int, int]]
 
 
+def _safe(part: str) -> str:
+    # A key is user text: never let it put terminal escapes or forged lines on stderr.
+    if part.isprintable() and len(part) <= 80:
+        return part
+    shown = part.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def format_path(loc: PathKey) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + _safe(str(part))
     return out
 
 
 class _MarkedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite would hide a typo)."""
+    """SafeLoader that stops composing after MAX_NODES nodes, so that a huge flat document is
+    refused after reading a small part of it, not after building millions of nodes."""
+
+    nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(self.peek_event().start_mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
-def _compose(text: str) -> yaml.Node | None:
-    return yaml.compose(text, Loader=_MarkedLoader)
+class _TooBig(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    loader = _MarkedLoader(text)
+    try:
+        return loader.get_single_node()  # type: ignore[no-any-return]
+    except _TooBig as big:
+        raise TopologyError([Problem(file, big.mark.line + 1, big.mark.column + 1, "",
+                                     f"the document has more than {MAX_NODES} nodes; a topology is far smaller")]) from None
+    finally:
+        loader.dispose()
 
 
 MAX_NODES = 100_000
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
@@ -107,7 +138,10 @@ def _walk_node(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(v, (*path, i), marks, problems, file, budget) for i, v in enumerate(node.value)]
-    # Scalars: let SafeLoader's resolver decide the type (int, bool, null, str ...).
+    # Scalars: let SafeLoader's resolver decide the type (int, bool, null, str ...), except
+    # YAML 1.1's base-60 numbers: 52:54:00:12:34:56 is a MAC, not 41135085296.
+    if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT) and ":" in node.value:
+        return node.value
     loader = _MarkedLoader("")
     try:
         return loader.construct_object(node, deep=True)
@@ -162,7 +196,7 @@ def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
 
     problems: list[Problem] = []
     try:
-        node = _compose(text)
+        node = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -209,10 +243,16 @@ def load_topology(path: str | Path) -> LoadedTopology:
     try:
         if p.is_dir():
             raise TopologyError([Problem(file, None, None, "", "is a directory; give the path of a topology YAML file")])
-        size = p.stat().st_size
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise TopologyError([Problem(file, None, None, "", "is not a regular file (a device, FIFO or socket); give a topology YAML file")])
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise TopologyError([Problem(file, None, None, "", f"the file is {size} bytes; a topology file may be at most {MAX_FILE_BYTES} bytes")])
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # the file may grow after stat()
+        if len(raw) > MAX_FILE_BYTES:
+            raise TopologyError([Problem(file, None, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes; a topology file is far smaller")])
     except FileNotFoundError:
         raise TopologyError([Problem(file, None, None, "", "no such file; check the path (topologies/ has examples)")]) from None
     except PermissionError:

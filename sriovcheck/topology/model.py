@@ -9,9 +9,24 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from sriovcheck.topology import names
+
+def _no_bool(value: object) -> object:
+    # YAML 1.1 reads yes/no/on/off/true as booleans, and pydantic would take True as 1
+    # (numvfs: yes -> 1 VF) or even as an address (subnet: true -> 0.0.0.1/32).
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a boolean here; a number or address is expected (quote yes/no/on/off if meant as text)")
+    return value
+
+
+NoBool = BeforeValidator(_no_bool)
+Int = Annotated[int, NoBool]
+Float = Annotated[float, NoBool]
+IPv4Net = Annotated[IPv4Network, NoBool]
+IPv4Addr = Annotated[IPv4Address, NoBool]
+IPv4If = Annotated[IPv4Interface, NoBool]
 
 TopologyName = Annotated[str, AfterValidator(names.topology_name)]
 LinuxIfname = Annotated[str, AfterValidator(names.linux_ifname)]
@@ -25,7 +40,7 @@ HostName = Annotated[str, AfterValidator(names.hostname)]
 UserName = Annotated[str, AfterValidator(names.username)]
 EnvVarName = Annotated[str, AfterValidator(names.env_var)]
 MacAddress = Annotated[str, AfterValidator(names.mac_address)]
-VlanId = Annotated[int, Field(ge=1, le=4094, description="802.1Q VLAN id, 1..4094 (0 breaks VF trunking on some NICs)")]
+VlanId = Annotated[int, NoBool, Field(ge=1, le=4094, description="802.1Q VLAN id, 1..4094 (0 breaks VF trunking on some NICs)")]
 FilePath = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00\n]+$")]
 
 
@@ -35,7 +50,7 @@ class _Strict(BaseModel):
 
 class Pf(_Strict):
     name: LinuxIfname = Field(description="PF netdev name, e.g. eno2")
-    numvfs: int = Field(ge=1, le=256, description="number of VFs to create on this PF")
+    numvfs: Int = Field(ge=1, le=256, description="number of VFs to create on this PF")
     switch_port: JunosPort = Field(description="switch interface this PF is cabled to, e.g. ge-0/0/1")
 
 
@@ -48,39 +63,39 @@ class Switch(_Strict):
     name: HostName = Field(description="switch name shown in reports")
     platform: Literal["juniper_junos"] = Field(default="juniper_junos", description="netmiko device_type")
     host: HostName = Field(description="management address or DNS name")
-    port: int = Field(default=22, ge=1, le=65535)
+    port: Int = Field(default=22, ge=1, le=65535)
     username: UserName
     password_env: EnvVarName | None = Field(
         default=None, description="name of the environment variable that holds the password"
     )
     key_file: FilePath | None = Field(default=None, description="SSH private key, instead of a password")
     known_hosts: FilePath | None = Field(default=None, description="known_hosts file for host key checking")
-    timeout_s: float = Field(default=20, gt=0, le=300)
+    timeout_s: Float = Field(default=20, gt=0, le=300)
 
 
 class Vlan(_Strict):
     id: VlanId
     name: JunosVlanName
-    subnet: IPv4Network
-    gateway: IPv4Address
+    subnet: IPv4Net
+    gateway: IPv4Addr
     l3_interface: JunosL3Interface
 
 
 class VfSpec(_Strict):
     pf: LinuxIfname
-    vf: int = Field(ge=0, le=255)
+    vf: Int = Field(ge=0, le=255)
     vlan: VlanId
     ifname: LinuxIfname = Field(description="interface name inside the container, e.g. eth1")
-    address: IPv4Interface = Field(description="address with prefix length, e.g. 192.168.200.2/24")
+    address: IPv4If = Field(description="address with prefix length, e.g. 192.168.200.2/24")
     mac: MacAddress | None = None
-    qos: int = Field(default=0, ge=0, le=7)
+    qos: Int = Field(default=0, ge=0, le=7)
     vlan_proto: Literal["802.1Q", "802.1ad"] = "802.1Q"
     spoofchk: bool = True
     trust: bool = False
     link_state: Literal["auto", "enable", "disable"] = "auto"
-    min_tx_rate_mbps: int = Field(default=0, ge=0, le=400_000)
-    max_tx_rate_mbps: int = Field(default=0, ge=0, le=400_000)
-    mtu: int | None = Field(default=None, ge=68, le=9216)
+    min_tx_rate_mbps: Int = Field(default=0, ge=0, le=400_000)
+    max_tx_rate_mbps: Int = Field(default=0, ge=0, le=400_000)
+    mtu: Int | None = Field(default=None, ge=68, le=9216)
 
 
 class Container(_Strict):
@@ -91,14 +106,14 @@ class Container(_Strict):
 
 
 class PingCheck(_Strict):
-    count: int = Field(default=3, ge=1, le=100)
-    timeout_s: float = Field(default=2, gt=0, le=60)
-    max_loss_pct: float = Field(default=0, ge=0, le=100)
+    count: Int = Field(default=3, ge=1, le=100)
+    timeout_s: Float = Field(default=2, gt=0, le=60)
+    max_loss_pct: Float = Field(default=0, ge=0, le=100)
 
 
 class Checks(_Strict):
     ping: PingCheck = PingCheck()
-    switch_learn_timeout_s: float = Field(default=15, ge=0, le=600)
+    switch_learn_timeout_s: Float = Field(default=15, ge=0, le=600)
 
 
 class Lab(_Strict):

@@ -62,7 +62,12 @@ def image_ref(value: str) -> str:
 
 
 def docker_network(value: str) -> str:
-    return check(DOCKER_NETWORK, value, "docker network name", "bridge, none, or a network's name")
+    check(DOCKER_NETWORK, value, "docker network name", "bridge, none, or a network's name")
+    if value == "host":
+        # The container would share the host's namespace: "moving the VF into the container"
+        # would rename and address it on the host itself.
+        raise ValueError("network 'host' is refused: the container must have a network namespace of its own; use bridge or none")
+    return value
 
 
 def junos_port(value: str) -> str:

@@ -61,9 +61,21 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
         elif net.prefixlen < 31 and v.gateway in (net.network_address, net.broadcast_address):
             which = "network" if v.gateway == net.network_address else "broadcast"
             c.add(("vlans", i, "gateway"), f"gateway {v.gateway} is the {which} address of {net}; use a host address")
-        for j in range(i):
-            if t.vlans[j].subnet.overlaps(net):
-                c.add(("vlans", i, "subnet"), f"subnet {net} overlaps VLAN {t.vlans[j].id}'s subnet {t.vlans[j].subnet} (vlans[{j}]); each VLAN needs its own subnet")
+
+    # Overlapping subnets, in O(n log n): sorted by start, a subnet overlaps an earlier one
+    # exactly when it starts before the furthest end seen so far.
+    order = sorted(range(len(t.vlans)), key=lambda k: (int(t.vlans[k].subnet.network_address), -t.vlans[k].subnet.prefixlen, k))
+    furthest: tuple[int, int] | None = None  # (end address, vlan index)
+    for k in order:
+        net = t.vlans[k].subnet
+        start, end = int(net.network_address), int(net.broadcast_address)
+        if furthest is not None and start <= furthest[0]:
+            j = furthest[1]
+            first, later = (j, k) if j < k else (k, j)
+            c.add(("vlans", later, "subnet"), f"subnet {t.vlans[later].subnet} overlaps VLAN {t.vlans[first].id}'s subnet "
+                  f"{t.vlans[first].subnet} (vlans[{first}]); each VLAN needs its own subnet")
+        if furthest is None or end > furthest[0]:
+            furthest = (end, k)
 
     pfs = {pf.name: pf for pf in t.host.pfs}
     vlans = {v.id: v for v in t.vlans}
