@@ -199,9 +199,15 @@ def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
         node = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        what = f"not valid YAML: {exc.problem or exc}"
+        # An unclosed quote or bracket is found at the end of the file; the line to fix is
+        # where it was opened (the context mark).
+        if exc.context_mark is not None and exc.problem_mark is not None and exc.context_mark.line != exc.problem_mark.line:
+            what += f" ({exc.context} at line {exc.context_mark.line + 1}; found at line {exc.problem_mark.line + 1})"
+            mark = exc.context_mark
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
-        raise TopologyError([Problem(file, line, col, "", f"not valid YAML: {exc.problem or exc}")]) from None
+        raise TopologyError([Problem(file, line, col, "", what)]) from None
     except yaml.YAMLError as exc:
         raise TopologyError([Problem(file, None, None, "", f"not valid YAML: {exc}")]) from None
     if node is None:
@@ -210,7 +216,7 @@ def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
     data = _walk(node, (), marks, problems, file)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        raise TopologyError([Problem(file, 1, 1, "", f"the top level is {kind}; a topology is a mapping with keys name, host, switch, vlans, containers")])
+        raise TopologyError([Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, "", f"the top level is {kind}; a topology is a mapping with keys name, host, switch, vlans, containers")])
     switch = data.get("switch")
     if isinstance(switch, dict) and "password" in switch:
         line, col = marks.get(("switch", "password", "__key__"), (None, None))
