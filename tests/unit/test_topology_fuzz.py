@@ -180,8 +180,6 @@ def work_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "topology.yaml"
 
 
-# subnet/gateway/address: true reach ipaddress as int (test_boolean_is_not_an_integer, a strict xfail, has that bug)
-@pytest.mark.filterwarnings("ignore:__int__ returned non-int:DeprecationWarning")
 @settings(max_examples=300, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(doc=mutated())
