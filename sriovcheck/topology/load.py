@@ -246,6 +246,9 @@ def load_topology(path: str | Path) -> LoadedTopology:
     """Read a topology file; every failure (missing, unreadable, binary, invalid) is a TopologyError."""
     p = Path(path)
     file = str(path)
+    if not file or "\x00" in file:
+        raise TopologyError([Problem(repr(file), None, None, "", "not a usable file name (empty, or with a NUL byte): "
+                                     "give the path of a topology YAML file")])
     try:
         if p.is_dir():
             raise TopologyError([Problem(file, None, None, "", "is a directory; give the path of a topology YAML file")])
@@ -265,6 +268,8 @@ def load_topology(path: str | Path) -> LoadedTopology:
         raise TopologyError([Problem(file, None, None, "", "permission denied reading the file")]) from None
     except OSError as exc:
         raise TopologyError([Problem(file, None, None, "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise TopologyError([Problem(file, None, None, "", "the file is UTF-16; save it as UTF-8 (YAML text)")])
     if b"\x00" in raw:
         raise TopologyError([Problem(file, None, None, "", "the file is binary (it contains NUL bytes); a topology file is YAML text")])
     try:

@@ -21,12 +21,21 @@ def _no_bool(value: object) -> object:
     return value
 
 
+def _text_address(value: object) -> object:
+    # ipaddress would take 3232286721 as 192.168.200.1: an address is written as text.
+    _no_bool(value)
+    if isinstance(value, (int, float)):
+        raise ValueError(f"{value} is a number; write the address as text, e.g. 192.168.200.1")
+    return value
+
+
 NoBool = BeforeValidator(_no_bool)
+TextAddress = BeforeValidator(_text_address)
 Int = Annotated[int, NoBool]
 Float = Annotated[float, NoBool]
-IPv4Net = Annotated[IPv4Network, NoBool]
-IPv4Addr = Annotated[IPv4Address, NoBool]
-IPv4If = Annotated[IPv4Interface, NoBool]
+IPv4Net = Annotated[IPv4Network, TextAddress]
+IPv4Addr = Annotated[IPv4Address, TextAddress]
+IPv4If = Annotated[IPv4Interface, TextAddress]
 
 TopologyName = Annotated[str, AfterValidator(names.topology_name)]
 LinuxIfname = Annotated[str, AfterValidator(names.linux_ifname)]

@@ -62,20 +62,20 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
             which = "network" if v.gateway == net.network_address else "broadcast"
             c.add(("vlans", i, "gateway"), f"gateway {v.gateway} is the {which} address of {net}; use a host address")
 
-    # Overlapping subnets, in O(n log n): sorted by start, a subnet overlaps an earlier one
-    # exactly when it starts before the furthest end seen so far.
-    order = sorted(range(len(t.vlans)), key=lambda k: (int(t.vlans[k].subnet.network_address), -t.vlans[k].subnet.prefixlen, k))
-    furthest: tuple[int, int] | None = None  # (end address, vlan index)
+    # Overlapping subnets in O(n log n): CIDR blocks are either nested or disjoint, so a sweep in
+    # address order keeps a stack of the blocks that enclose the current one; each is an overlap.
+    order = sorted(range(len(t.vlans)), key=lambda k: (int(t.vlans[k].subnet.network_address), t.vlans[k].subnet.prefixlen, k))
+    enclosing: list[tuple[int, int]] = []  # (last address, vlan index)
     for k in order:
         net = t.vlans[k].subnet
-        start, end = int(net.network_address), int(net.broadcast_address)
-        if furthest is not None and start <= furthest[0]:
-            j = furthest[1]
+        start = int(net.network_address)
+        while enclosing and enclosing[-1][0] < start:
+            enclosing.pop()
+        for _end, j in enclosing:
             first, later = (j, k) if j < k else (k, j)
             c.add(("vlans", later, "subnet"), f"subnet {t.vlans[later].subnet} overlaps VLAN {t.vlans[first].id}'s subnet "
                   f"{t.vlans[first].subnet} (vlans[{first}]); each VLAN needs its own subnet")
-        if furthest is None or end > furthest[0]:
-            furthest = (end, k)
+        enclosing.append((int(net.broadcast_address), k))
 
     pfs = {pf.name: pf for pf in t.host.pfs}
     vlans = {v.id: v for v in t.vlans}
