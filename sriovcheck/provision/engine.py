@@ -79,6 +79,28 @@ def _signals_deferred() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old_term)
 
 
+@contextmanager
+def _action_whole() -> Iterator[None]:
+    """Run one action to its end: a Ctrl-C or SIGTERM that arrives meanwhile is delivered (as
+    KeyboardInterrupt) once the action is done and journalled. Interrupted half-way, a netlink call,
+    a docker create or the netns worker threads would leave a change that no journal entry knows
+    about, so the rollback could not undo it (measured: VLANs and containers left behind)."""
+    pending: list[int] = []
+
+    def note(signum: int, _frame: Any) -> None:
+        pending.append(signum)
+
+    old_int = signal.signal(signal.SIGINT, note)
+    old_term = signal.signal(signal.SIGTERM, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    if pending:
+        raise KeyboardInterrupt
+
+
 class Provisioner:
     def __init__(
         self,
@@ -118,7 +140,8 @@ class Provisioner:
         self._journal = []
         try:
             for action in plan:
-                outcome = self._apply(action, state)
+                with _action_whole():
+                    outcome = self._apply(action, state)
                 report.outcomes.append(outcome)
                 verb = {"done": "done", "unchanged": "already so"}.get(outcome.result, outcome.result)
                 self.progress(f"[{action.step}/{len(plan)}] {action.describe()}: {verb}")
@@ -284,8 +307,12 @@ class Provisioner:
         _info, ns = self._container_ns(cname)
         if record.attached and record.mac:
             link = self.netns.read_link(ns, ifname)
-            if link is not None and link.mac == record.mac and d["address"] in link.addresses and link.admin_up:
-                return Outcome("attach-vf", target, "unchanged")
+            if link is not None and link.mac == record.mac:
+                if d["address"] in link.addresses and link.admin_up:
+                    return Outcome("attach-vf", target, "unchanged")
+                # Our VF, but set down or stripped of its address inside the container: it would never
+                # show up on the host, so take it home and attach it afresh (every step again).
+                self.netns.detach_vf(ifname, netns_path=ns, host_ifname=record.original_netdev)
         vfi = self._vf_on_host(pf, vf)
         if vfi.netdev is None:
             raise ProvisionError(
