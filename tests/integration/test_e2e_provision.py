@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from _lab_helpers import Lab, cleanup, make_lab, run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -205,7 +204,7 @@ def test_vf_whose_netdev_was_moved_away_fails_and_rolls_back(lab: Lab) -> None:
     assert lab.picture() == before
 
 
-@pytest.mark.parametrize(("sig", "after_step"), [(signal.SIGINT, 4), (signal.SIGTERM, 6)])
+@pytest.mark.parametrize(("sig", "after_step"), [(signal.SIGINT, 1), (signal.SIGTERM, 3), (signal.SIGINT, 4), (signal.SIGTERM, 6)])
 def test_signal_during_provision_exits_130_and_rolls_back(lab: Lab, sig: signal.Signals, after_step: int) -> None:
     before = host_before(lab)
     proc = lab.spawn("provision", "TOPOLOGY", "--lab")
