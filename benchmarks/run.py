@@ -273,6 +273,7 @@ def one_rep(n: int, rep: int, name: str, topo: Path, work: Path, state_root: Pat
         if checks["verify_verdict"] != "pass":
             raise BenchError(f"verify did not pass at N={n}; the timings would not mean anything:\n{v.output[-4000:]}")
         run("report", sc("report", str(reports / "results.json")))
+        checks["report_bytes"] = {f: (reports / f).stat().st_size for f in ("results.json", "report.html", "junit.xml")}
         run("teardown", sc("teardown", str(topo), "--lab"))
         flags["provisioned"] = False
 
