@@ -532,3 +532,411 @@ def parse_version(text: str) -> VersionInfo:
         )
         version = _version_from_text(comments).junos_version
     return VersionInfo(hostname, model, version)
+
+
+# --- show ethernet-switching interfaces --------------------------------------------------------
+# Assumptions (no stored real sample of our own; layouts from Juniper's documentation and public
+# device captures):
+# - non-ELS (EX2200/3300/4200, Junos <= 12.3): "Interface  State  VLAN members  Tag  Tagging  Blocking";
+#   one row per (port, VLAN), the port and its State only on the first; Tag is empty for an untagged
+#   default VLAN, Tagging may be empty, Blocking is free text ("unblocked", "blocked by STP",
+#   "Disabled by bpdu-control", "MAC limit exceeded").
+# - ELS (EX4300/QFX, Junos >= 13.2X50): a legend, then per logical interface a row with its MAC limits,
+#   flags (DN = interface down) and aggregate tagging, followed by one indented row per VLAN member
+#   with TAG, limits, STP state and tagging. Newer releases add a MAC+IP limit column and repeat
+#   "Routing Instance Name : ..." before each interface; neither changes what is read here.
+# - XML: non-ELS <switching-interface-information>/<interface>/<interface-vlan-member-list>; ELS
+#   <l2ng-l2ald-iff-interface-information> whose nested <l2ng-l2ald-iff-interface-entry> elements
+#   name the interface first, then one VLAN each.
+
+
+@dataclass(frozen=True)
+class PortVlan:
+    """One VLAN membership of a switch port, as `show ethernet-switching interfaces` lists it."""
+
+    interface: str  # ge-0/0/1.0 (the logical unit in ethernet-switching)
+    port_up: bool | None  # non-ELS State column; ELS: no DN flag on the interface row
+    vlan_name: str
+    vlan_id: int | None  # None when Junos prints no tag (an untagged default VLAN)
+    tagging: str | None  # "tagged" / "untagged"; None when not shown
+    blocking: str | None = None  # non-ELS Blocking column: "unblocked", "blocked by STP", ...
+    stp_state: str | None = None  # ELS STP state: "Forwarding", "Discarding", ...
+    flags: tuple[str, ...] = ()  # ELS logical interface flags (interface row and VLAN row): DN, DL, MMAS ...
+
+    @property
+    def port(self) -> str:
+        """The physical port: ge-0/0/1.0 -> ge-0/0/1."""
+        return self.interface.split(".", 1)[0]
+
+    @property
+    def forwarding(self) -> bool | None:
+        """Whether frames of this VLAN pass the port (None when the output does not say)."""
+        if self.blocking is not None:
+            return self.blocking.lower() == "unblocked"
+        if self.stp_state is not None:
+            return self.stp_state.lower() == "forwarding"
+        return None
+
+
+_SWIF_WHAT = (
+    "a Junos `show ethernet-switching interfaces` table (non-ELS 'Interface  State  VLAN members  Tag  "
+    "Tagging  Blocking', ELS 'Logical interface  Vlan members  TAG ... STP state ... Tagging', or | display xml)"
+)
+_NONELS_SWIF_HEADER = re.compile(r"^Interface\s+State\s+VLAN\s+members\b", re.IGNORECASE)
+_ELS_SWIF_HEADER = re.compile(r"^Logical\s+Vlan\s+TAG\b", re.IGNORECASE)
+_ELS_SWIF_HEADER2 = re.compile(r"^interface\s+members\b", re.IGNORECASE)
+_ELS_LEGEND = re.compile(r"^Logical Interface flags\s*\(", re.IGNORECASE)
+_ROUTING_INSTANCE = re.compile(r"^Routing Instance Name\s*:", re.IGNORECASE)
+_TAGGING = {"tagged", "untagged", "tagged,untagged"}
+_STP_STATE = re.compile(r"^[A-Z][a-z]+$")  # Forwarding, Discarding, Blocking, Learning, Disabled
+_IF_FLAG = re.compile(r"^[A-Z]{2,5}(?:,[A-Z]{2,5})*,?$")
+
+
+def _indent(raw: str) -> int:
+    return len(raw.expandtabs()) - len(raw.expandtabs().lstrip())
+
+
+def _nonels_member(port: str, up: bool | None, tokens: list[str], line: str) -> PortVlan:
+    vlan, rest = tokens[0], tokens[1:]
+    vlan_id = None
+    if rest and rest[0].isdigit():
+        vlan_id, rest = int(rest[0]), rest[1:]
+    tagging = None
+    if rest and rest[0].lower() in _TAGGING:
+        tagging, rest = rest[0].lower(), rest[1:]
+    if not _IFNAME.match(vlan):
+        raise ParseError(f"expected {_SWIF_WHAT}; cannot read the line {_shown(line)}")
+    return PortVlan(port, up, vlan, vlan_id, tagging, blocking=" ".join(rest) or None)
+
+
+def _els_member(port: str, up: bool | None, port_flags: tuple[str, ...], tokens: list[str], line: str) -> PortVlan:
+    vlan, rest = tokens[0], tokens[1:]
+    if not rest or not rest[0].isdigit() or not _IFNAME.match(vlan):
+        raise ParseError(f"expected {_SWIF_WHAT}; cannot read the line {_shown(line)}")
+    vlan_id, rest = int(rest[0]), rest[1:]
+    tagging = None
+    if rest and rest[-1].lower() in _TAGGING:
+        tagging, rest = rest[-1].lower(), rest[:-1]
+    rest = [t for t in rest if not t.isdigit()]  # MAC and MAC+IP limits
+    stp = next((t for t in rest if _STP_STATE.match(t)), None)
+    flags = port_flags + tuple(f for t in rest if _IF_FLAG.match(t) for f in t.split(",") if f and f not in port_flags)
+    if len(rest) != (stp is not None) + sum(1 for t in rest if _IF_FLAG.match(t)):
+        raise ParseError(f"expected {_SWIF_WHAT}; cannot read the line {_shown(line)}")
+    return PortVlan(port, up, vlan, vlan_id, tagging, stp_state=stp, flags=flags)
+
+
+def _parse_switching_text(text: str) -> list[PortVlan]:
+    entries: list[PortVlan] = []
+    style: str | None = None
+    header_indent = 0
+    port: str | None = None
+    up: bool | None = None
+    port_flags: tuple[str, ...] = ()
+    in_legend = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if in_legend:
+            in_legend = not line.endswith(")")
+            continue
+        if _is_noise(line) or _ROUTING_INSTANCE.match(line) or _ELS_SWIF_HEADER2.match(line):
+            continue
+        if _ELS_LEGEND.match(line):
+            in_legend = not line.endswith(")")
+            continue
+        if _NONELS_SWIF_HEADER.match(line) or _ELS_SWIF_HEADER.match(line):
+            style = "non-els" if _NONELS_SWIF_HEADER.match(line) else "els"
+            header_indent = _indent(raw)
+            continue
+        _check_switch_error(line, "an ethernet-switching interface table")
+        tokens = line.split()
+        if style is None:
+            raise ParseError(f"expected {_SWIF_WHAT}; found no table header before {_shown(line)}")
+        starts_port = _indent(raw) <= header_indent
+        if style == "non-els":
+            if starts_port:
+                if len(tokens) < 2 or tokens[1].lower() not in ("up", "down") or not _IFNAME.match(tokens[0]):
+                    raise ParseError(f"expected {_SWIF_WHAT}; cannot read the line {_shown(line)}")
+                port, up, tokens = tokens[0], tokens[1].lower() == "up", tokens[2:]
+                if not tokens:
+                    continue
+            if port is None:
+                raise ParseError(f"expected {_SWIF_WHAT}; a VLAN row comes before any interface: {_shown(line)}")
+            entries.append(_nonels_member(port, up, tokens, line))
+            continue
+        if starts_port:
+            if not _IFNAME.match(tokens[0]):
+                raise ParseError(f"expected {_SWIF_WHAT}; cannot read the line {_shown(line)}")
+            port = tokens[0]
+            port_flags = tuple(f for t in tokens[1:] if _IF_FLAG.match(t) for f in t.split(",") if f)
+            up = "DN" not in port_flags
+            continue
+        if port is None:
+            raise ParseError(f"expected {_SWIF_WHAT}; a VLAN row comes before any interface: {_shown(line)}")
+        entries.append(_els_member(port, up, port_flags, tokens, line))
+    return entries
+
+
+def _parse_switching_xml(root: ET.Element) -> list[PortVlan]:
+    _xml_errors(root, "an ethernet-switching interface table")
+    text = _output_text(root)
+    if text is not None:
+        return _parse_switching_text(text)
+    tags = {_local(e.tag) for e in root.iter()}
+    if not tags & {"switching-interface-information", "l2ng-l2ald-iff-interface-information"}:
+        raise ParseError(
+            f"expected {_SWIF_WHAT}; the XML has no <switching-interface-information> or "
+            f"<l2ng-l2ald-iff-interface-information> (root element <{_local(root.tag)}>)"
+        )
+    entries: list[PortVlan] = []
+    for iface in _iter_local(root, {"interface"}):
+        name = _child_text(iface, "interface-name")
+        if not name:
+            continue
+        state = (_child_text(iface, "interface-state") or "").lower()
+        up = True if state == "up" else False if state == "down" else None
+        for m in _iter_local(iface, {"interface-vlan-member"}):
+            tagging = (_child_text(m, "interface-vlan-member-tagness") or "").lower() or None
+            vid = _optional_int(_child_text(m, "interface-vlan-member-tagid"), f"the tag of {name}")
+            entries.append(PortVlan(name, up, _child_text(m, "interface-vlan-name") or "", vid, tagging,
+                                    blocking=_child_text(m, "blocking-status") or None))
+    port: str | None = None
+    port_up: bool | None = None
+    port_flags: tuple[str, ...] = ()
+    for e in _iter_local(root, {"l2ng-l2ald-iff-interface-entry"}):
+        name = _child_text(e, "l2iff-interface-name")
+        flags = tuple(f.strip() for f in (_child_text(e, "l2iff-interface-flags") or "").split(",") if f.strip())
+        if name:
+            port, port_up, port_flags = name, "DN" not in flags, flags
+        vlan = _child_text(e, "l2iff-interface-vlan-name")
+        if not vlan or port is None:
+            continue
+        vid = _optional_int(_child_text(e, "l2iff-interface-vlan-id"), f"the VLAN id of {vlan} on {port}")
+        tagging = (_child_text(e, "l2iff-interface-vlan-member-tagness") or "").lower() or None
+        stp = _child_text(e, "l2iff-interface-vlan-member-stp-state") or None
+        merged = port_flags + tuple(f for f in flags if f not in port_flags) if not name else flags
+        entries.append(PortVlan(port, port_up, vlan, vid, tagging, stp_state=stp, flags=merged))
+    return entries
+
+
+def parse_switching_interfaces(text: str) -> list[PortVlan]:
+    """VLAN memberships from `show ethernet-switching interfaces [IF] [| display xml]`, both styles.
+
+    Raises ParseError when the text is not such a table; returns [] for an empty one.
+    """
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is not None:
+        return _parse_switching_xml(_parse_xml(lines, start, "an ethernet-switching interface table"))
+    return _parse_switching_text(text)
+
+
+# --- show lldp neighbors -----------------------------------------------------------------------
+# Columns "Local Interface  Parent Interface  Chassis Id  Port info  System Name" (Junos 12.3 and
+# later; older EX releases print no Parent Interface column). Non-ELS EX names the local side by its
+# logical unit (ge-0/0/1.0), ELS by the port (ge-0/0/1): `LldpNeighbor.port` gives the port either way.
+# "Port info" is the neighbour's port description, or its port id when it sends none. Junos prints
+# nothing at all when there is no neighbour. Port info and System Name may hold spaces: they are
+# cut at the header's column when the row lines up with it.
+
+
+@dataclass(frozen=True)
+class LldpNeighbor:
+    local_interface: str  # as Junos prints it: ge-0/0/1 (ELS) or ge-0/0/1.0 (non-ELS)
+    chassis_id: str  # lower-case colon MAC when it is one, else as printed
+    port_info: str  # the neighbour's port description (lldpd: the interface name), else its port id
+    system_name: str | None
+    parent_interface: str | None = None  # ae0 when the port is a LAG member; None for "-"
+    port_id: str | None = None  # only XML carries the port id next to the description
+
+    @property
+    def port(self) -> str:
+        """The local physical port: ge-0/0/1.0 -> ge-0/0/1."""
+        return self.local_interface.split(".", 1)[0]
+
+
+_LLDP_WHAT = (
+    "a Junos LLDP neighbour table (`show lldp neighbors`: 'Local Interface  Parent Interface  Chassis Id  "
+    "Port info  System Name' rows, or | display xml)"
+)
+_LLDP_HEADER = re.compile(r"^Local Interface\s+(?:Parent Interface\s+)?Chassis Id\s+Port info\s+System Name",
+                          re.IGNORECASE)
+
+
+def _chassis(value: str) -> str:
+    return normalise_mac(value) or value
+
+
+def _dash(value: str | None) -> str | None:
+    return None if value is None or value.strip() in ("", "-") else value.strip()
+
+
+def _parse_lldp_text(text: str) -> list[LldpNeighbor]:
+    entries: list[LldpNeighbor] = []
+    columns: dict[str, int] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if _is_noise(line):
+            continue
+        if _LLDP_HEADER.match(line):
+            expanded = raw.expandtabs()
+            columns = {name: expanded.find(name) for name in ("Parent Interface", "Port info", "System Name")}
+            continue
+        _check_switch_error(line, "an LLDP neighbour table")
+        if columns is None:
+            raise ParseError(f"expected {_LLDP_WHAT}; found no table header before {_shown(line)}")
+        fixed = 3 if columns["Parent Interface"] >= 0 else 2
+        tokens = line.split(None, fixed)
+        if len(tokens) <= fixed or not _IFNAME.match(tokens[0]):
+            raise ParseError(f"expected {_LLDP_WHAT}; cannot read the line {_shown(line)}")
+        parent = tokens[1] if fixed == 3 else None
+        chassis, rest = tokens[fixed - 1], tokens[fixed]
+        expanded = raw.expandtabs()
+        pi, sn = columns["Port info"], columns["System Name"]
+        rest_at = len(expanded) - len(expanded.lstrip()) + len(line) - len(rest)
+        if rest_at == pi and len(expanded) > sn and expanded[sn - 1] == " " and expanded[sn] != " ":
+            port_info, system = expanded[pi:sn].strip(), expanded[sn:].strip()
+        else:
+            port_info, _, system = rest.partition(" ")
+        if not port_info:
+            raise ParseError(f"expected {_LLDP_WHAT}; no Port info in {_shown(line)}")
+        entries.append(LldpNeighbor(tokens[0], _chassis(chassis), port_info, system.strip() or None, _dash(parent)))
+    return entries
+
+
+def _parse_lldp_xml(root: ET.Element) -> list[LldpNeighbor]:
+    _xml_errors(root, "an LLDP neighbour table")
+    text = _output_text(root)
+    if text is not None:
+        return _parse_lldp_text(text)
+    if not any(_local(e.tag) == "lldp-neighbors-information" for e in root.iter()):
+        raise ParseError(
+            f"expected {_LLDP_WHAT}; the XML has no <lldp-neighbors-information> (root element <{_local(root.tag)}>)"
+        )
+    entries = []
+    for n in _iter_local(root, {"lldp-neighbor-information"}):
+        local = _child_text(n, "lldp-local-port-id") or _child_text(n, "lldp-local-interface")
+        if not local:
+            raise ParseError("expected <lldp-local-port-id> or <lldp-local-interface> in <lldp-neighbor-information>")
+        port_id = _dash(_child_text(n, "lldp-remote-port-id"))
+        port_info = _dash(_child_text(n, "lldp-remote-port-description")) or port_id or ""
+        entries.append(LldpNeighbor(
+            local, _chassis(_child_text(n, "lldp-remote-chassis-id") or ""), port_info,
+            _dash(_child_text(n, "lldp-remote-system-name")),
+            _dash(_child_text(n, "lldp-local-parent-interface-name")), port_id,
+        ))
+    return entries
+
+
+def parse_lldp_neighbors(text: str) -> list[LldpNeighbor]:
+    """Neighbours from `show lldp neighbors [| display xml]`; [] when Junos printed nothing."""
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is not None:
+        return _parse_lldp_xml(_parse_xml(lines, start, "an LLDP neighbour table"))
+    return _parse_lldp_text(text)
+
+
+# --- show interfaces IF ------------------------------------------------------------------------
+# The physical interface block: "Physical interface: ge-0/0/1, Enabled, Physical link is Up", the
+# "Link-level type: Ethernet, MTU: 1514, ..." line (the physical MTU counts the 14-byte Ethernet
+# header: 1514 carries 1500-byte IP packets; "Unlimited" on tunnels) and "Current address: MAC, ...".
+# The MTU of a logical unit's protocol ("Protocol inet, MTU: 1500") is not the port's and is ignored.
+
+
+@dataclass(frozen=True)
+class InterfaceInfo:
+    name: str
+    admin_up: bool
+    link_up: bool
+    mtu: int | None  # physical MTU, Ethernet header included; None for "Unlimited" or when not shown
+    current_address: str | None  # lower-case colon MAC
+
+
+_IF_WHAT = "Junos `show interfaces IF` output (a 'Physical interface: NAME, Enabled, Physical link is Up' block, or | display xml)"
+_PHYSICAL = re.compile(
+    r"^Physical interface:\s*(?P<name>[^,\s]+)\s*,\s*(?P<admin>Enabled|Disabled|Administratively down)\s*,"
+    r"\s*Physical link is (?P<link>Up|Down)",
+    re.IGNORECASE,
+)
+_PHYS_MTU = re.compile(r"\bMTU:\s*(\d+|Unlimited)\b", re.IGNORECASE)
+_CURRENT_ADDRESS = re.compile(r"^Current address:\s*([0-9A-Fa-f:.-]+)", re.IGNORECASE)
+
+
+@dataclass
+class _Block:
+    name: str
+    admin_up: bool
+    link_up: bool
+    mtu: int | None = None
+    mtu_seen: bool = False
+    mac: str | None = None
+    in_logical: bool = False
+
+
+def _interfaces_text(lines: list[str]) -> list[InterfaceInfo]:
+    blocks: list[_Block] = []
+    for line in lines:
+        if not line:
+            continue
+        _check_switch_error(line, "interface information")
+        m = _PHYSICAL.match(line)
+        if m:
+            blocks.append(_Block(m.group("name"), m.group("admin").lower() == "enabled", m.group("link").lower() == "up"))
+            continue
+        if not blocks:
+            continue
+        b = blocks[-1]
+        b.in_logical = b.in_logical or line.startswith("Logical interface")
+        if b.in_logical:
+            continue  # a unit's "Protocol inet, MTU: 1500" is not the port's MTU
+        mtu = _PHYS_MTU.search(line)
+        if mtu and not b.mtu_seen and line.lower().startswith(("link-level type", "type:", "mtu")):
+            b.mtu, b.mtu_seen = (int(mtu.group(1)) if mtu.group(1).isdigit() else None), True
+        mac = _CURRENT_ADDRESS.match(line)
+        if mac and b.mac is None:
+            b.mac = normalise_mac(mac.group(1))
+    return [InterfaceInfo(b.name, b.admin_up, b.link_up, b.mtu, b.mac) for b in blocks]
+
+
+def _interfaces_xml(root: ET.Element) -> list[InterfaceInfo]:
+    _xml_errors(root, "interface information")
+    if not any(_local(e.tag) == "interface-information" for e in root.iter()):
+        raise ParseError(f"expected {_IF_WHAT}; the XML has no <interface-information> (root element <{_local(root.tag)}>)")
+    out = []
+    for p in _iter_local(root, {"physical-interface"}):
+        mtu = _child_text(p, "mtu")
+        mac = _child_text(p, "current-physical-address")
+        out.append(InterfaceInfo(
+            _child_text(p, "name") or "", (_child_text(p, "admin-status") or "").lower() == "up",
+            (_child_text(p, "oper-status") or "").lower() == "up",
+            int(mtu) if mtu and mtu.isdigit() else None, normalise_mac(mac) if mac else None,
+        ))
+    return out
+
+
+def parse_interfaces(text: str) -> list[InterfaceInfo]:
+    """Every physical interface block of `show interfaces [IF] [| display xml]` (not `terse`)."""
+    lines = _lines(text)
+    start = _xml_start(lines)
+    if start is not None:
+        return _interfaces_xml(_parse_xml(lines, start, "interface information"))
+    return _interfaces_text(lines)
+
+
+def parse_interface(text: str, *, name: str | None = None) -> InterfaceInfo:
+    """The physical interface of `show interfaces IF [| display xml]`.
+
+    With `name`, that interface's block (a unit such as ge-0/0/1.0 selects its port); without it the
+    text must hold exactly one. Raises ParseError otherwise (a switch error such as "device not found"
+    included).
+    """
+    found = parse_interfaces(text)
+    if name is not None:
+        port = name.split(".", 1)[0]
+        found = [i for i in found if i.name == port]
+        if not found:
+            raise ParseError(f"expected {_IF_WHAT} for {name}; the output has no physical interface {port}")
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)} ({', '.join(i.name for i in found)})"
+        raise ParseError(f"expected {_IF_WHAT} for one interface; found {what} physical interfaces")
+    return found[0]

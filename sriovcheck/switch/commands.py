@@ -92,6 +92,24 @@ def version(*, xml: bool = False) -> str:
     return _with_xml(SHOW_VERSION, xml)
 
 
+def switching_interfaces(interface: str | None = None, *, xml: bool = False) -> str:
+    """`show ethernet-switching interfaces [IF] [| display xml]`: VLAN members, tagging, port state."""
+    parts = [SHOW_ETHERNET_SWITCHING_INTERFACES]
+    if interface is not None:
+        parts.append(_port_with_optional_unit(interface))
+    return _with_xml(" ".join(parts), xml)
+
+
+def lldp_neighbors(*, xml: bool = False) -> str:
+    """`show lldp neighbors [| display xml]` (the brief table; `interface IF` would switch to detail)."""
+    return _with_xml(SHOW_LLDP_NEIGHBORS, xml)
+
+
+def interface_detail(port: str, *, xml: bool = False) -> str:
+    """`show interfaces PORT [| display xml]`: admin/link state, physical MTU and current MAC."""
+    return _with_xml(f"show interfaces {_port_with_optional_unit(port)}", xml)
+
+
 def saved_output_name(command: str) -> str:
     """File name under which the output of `command` is saved for offline mode.
 
