@@ -13,6 +13,15 @@ A VF's VLAN decides which NIC bridge its peer is plugged into; its link_state wh
 from the switch bridge. The whole fabric is derived from the lab state (`plan_fabric`, pure) and
 made real by `reconcile`, which only changes what differs: the same call builds, repairs and
 applies faults, and it is idempotent.
+
+MTUs: a veth drops a frame longer than the *receiving* end's MTU (plus its header), and a bridge drops
+one longer than the egress port's. The NIC side (pf<i>, p<i>f<n>) is set to 9216 so that a VF can use
+any MTU an X540 VF takes (9000 and more); both ends of every VLAN cable carry the switch port's
+physical MTU minus the 14-byte Ethernet header (1514 -> 1500: Junos counts the header, Linux does not;
+no 802.1Q tag is on our cables; the kernel's own 4 bytes of slack for one match an EX trunk, which
+takes 1518-byte tagged frames at MTU 1514). So a frame the switch port would refuse is dropped on the
+cable, in both directions. Bridges keep the kernel's automatic MTU (the
+smallest of their ports), which only matters for what the gateway itself sends.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ IprFactory = Callable[[str | None], Any]  # netns name (None = the root namespac
 ALIAS_PREFIX = "sriovcheck-lab:"
 BRIDGE_AGEING_CS = 300 * 100  # as on an EX: 300 s MAC ageing (the kernel counts centiseconds)
 MAX_IFNAME = 15
+ETH_HLEN = 14  # Junos' physical MTU counts the Ethernet header; a Linux MTU does not
+NIC_LINK_MTU = 9216  # NIC-side links: room for any VF MTU
 IFF_UP = 0x1
 ADDR_GEN_MODE_NONE = 1
 AF_INET = 2
@@ -109,6 +120,18 @@ def vf_netdev(pf: str, vf: int) -> str:
     return name
 
 
+def port_l3_mtu(physical_mtu: int) -> int:
+    """The Linux MTU of a cable for a switch port of this Junos (physical) MTU: 1514 -> 1500."""
+    return physical_mtu - ETH_HLEN
+
+
+def switch_port_mac(topology: str, pf_index: int) -> str:
+    """The switch port's own MAC as `show interfaces` reports it (shown only; the port sends nothing)."""
+    b = bytearray(hashlib.sha256(f"sriovcheck-port:{topology}:{pf_index}".encode()).digest()[:6])
+    b[0] = (b[0] & 0xFC) | 0x02
+    return ":".join(f"{x:02x}" for x in b)
+
+
 def router_mac(topology: str) -> str:
     """One locally administered MAC per lab, shared by every VLAN's L3 interface (as on an EX)."""
     b = bytearray(hashlib.sha256(f"sriovcheck-router:{topology}".encode()).digest()[:6])
@@ -161,6 +184,7 @@ class Plan:
     bridges: tuple[BridgeSpec, ...]
     veths: tuple[VethSpec, ...]
     ports: tuple[PortSpec, ...]
+    mtus: tuple[tuple[Ns, str, int], ...] = ()  # (namespace, link, MTU) of the links whose MTU is managed
 
     def names(self, ns: Ns) -> set[str]:
         out = {b.name for b in self.bridges if b.ns == ns}
@@ -187,11 +211,14 @@ def plan_fabric(state: LabState) -> Plan:
     ]
     veths: list[VethSpec] = []
     ports: list[PortSpec] = []
+    mtus: list[tuple[Ns, str, int]] = []
     for pf in state.pfs:
         i = pf.index
         pf_up = pf.name not in faults.pf_down
+        cable_mtu = port_l3_mtu(state.port_mtu(pf))
         veths.append(VethSpec("root", pf.name, "nic", pf.nic_link, alias=state.alias))
         ports.append(PortSpec("nic", pf.nic_link, None, pf_up))
+        mtus.append(("nic", pf.nic_link, NIC_LINK_MTU))
         vlan_ids = {v.id for v in state.vlans} | {vf.config.vlan for vf in pf.vfs if vf.config.vlan}
         bridges += [BridgeSpec("nic", nic_bridge(i, vid), ageing_cs=BRIDGE_AGEING_CS) for vid in sorted(vlan_ids)]
         for v in state.vlans:
@@ -199,6 +226,7 @@ def plan_fabric(state: LabState) -> Plan:
             ports.append(PortSpec("nic", cable_nic(i, v.id), nic_bridge(i, v.id), pf_up))
             carried = (pf.switch_port, v.id) not in removed
             ports.append(PortSpec("sw", cable_sw(i, v.id), v.bridge if carried else None, True))
+            mtus += [("nic", cable_nic(i, v.id), cable_mtu), ("sw", cable_sw(i, v.id), cable_mtu)]
         for vf in pf.vfs:
             cfg = vf.config
             veths.append(VethSpec(
@@ -207,7 +235,8 @@ def plan_fabric(state: LabState) -> Plan:
             ))
             ports.append(PortSpec("nic", vf.nic_link, nic_bridge(i, cfg.vlan) if cfg.vlan else None,
                                   vf_link_up(cfg.link_state, pf_up)))
-    return Plan(tuple(bridges), tuple(veths), tuple(ports))
+            mtus.append(("nic", vf.nic_link, NIC_LINK_MTU))
+    return Plan(tuple(bridges), tuple(veths), tuple(ports), tuple(mtus))
 
 
 # ---------------------------------------------------------------- kernel facts
@@ -573,10 +602,11 @@ def reconcile(h: Handles, state: LabState, plan: Plan | None = None) -> Reconcil
 
     # Lab-namespace links: no IPv6 (its DAD/RS frames would make the switch learn the cable's own MACs),
     # plugged into the right bridge, then up or down.
-    wanted: list[tuple[Ns, str, str | None, bool, bool]] = [
-        (b.ns, b.name, None, b.up, False) for b in plan.bridges
-    ] + [(p.ns, p.name, p.master, p.up, True) for p in plan.ports]
-    for ns, name, master, up, manage_master in wanted:
+    mtu_of = {(ns, name): mtu for ns, name, mtu in plan.mtus}
+    wanted: list[tuple[Ns, str, str | None, bool, bool, int | None]] = [
+        (b.ns, b.name, None, b.up, False, None) for b in plan.bridges
+    ] + [(p.ns, p.name, p.master, p.up, True, mtu_of.get((p.ns, p.name))) for p in plan.ports]
+    for ns, name, master, up, manage_master, mtu in wanted:
         links = dumps[ns]
         cur = links.by_name.get(name)
         if cur is None:
@@ -588,6 +618,8 @@ def reconcile(h: Handles, state: LabState, plan: Plan | None = None) -> Reconcil
             want_idx = links.by_name[master].index if master and master in links.by_name else 0
             if (cur.master or 0) != want_idx:
                 kw["master"] = want_idx
+        if mtu is not None and cur.mtu != mtu:
+            kw["mtu"] = mtu
         if kw:
             _nl(h, ns, f"configure {name}", "link", "set", index=cur.index, **kw)
             changes.append(f"configured {name} in {h.where(ns)}: {', '.join(sorted(kw))}")
@@ -626,8 +658,12 @@ def reconcile(h: Handles, state: LabState, plan: Plan | None = None) -> Reconcil
 
 
 def record_vf_macs(state: LabState, result: Reconciled) -> None:
-    """Remember each VF netdev's MAC while it is at home, so that a recreated VF keeps it."""
+    """Remember each VF netdev's MAC while it is at home, so that a recreated VF keeps it; and each
+    PF's MAC, which the host's LLDP agent announces to the switch."""
     for pf in state.pfs:
+        pf_end = result.root.by_name.get(pf.name)
+        if pf_end is not None and pf_end.mac:
+            pf.mac = pf_end.mac
         for vf in pf.vfs:
             end = result.vf_root_end(vf_alias(state.topology, pf.name, vf.index), vf.netdev)
             if end is not None and end.mac:
@@ -725,6 +761,8 @@ def apply_vf(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> VfFacts
         kw["master"] = br.index if br else 0
     if facts.peer.addr_gen_mode != ADDR_GEN_MODE_NONE:
         kw["IFLA_AF_SPEC"] = _IN6_NONE
+    if facts.peer.mtu != NIC_LINK_MTU:
+        kw["mtu"] = NIC_LINK_MTU
     if kw:
         _nl(h, "nic", f"configure {vf.nic_link}", "link", "set", index=facts.peer.index, **kw)
     up = vf_link_up(cfg.link_state, pf.name not in state.faults.pf_down)

@@ -40,8 +40,9 @@ NETNS_GONE_TIMEOUT_S = 10.0
 STYLES = {"non-els": ("ex4200-48t", "12.3R12.4"), "els": ("ex4300-48t", "18.4R2.7")}
 FAULT_KINDS = (
     "vlan-remove", "vlan-add", "gateway-down", "gateway-up", "pf-down", "pf-up", "login-refuse",
-    "login-accept", "session-drop", "command-hang", "garble", "clear",
+    "login-accept", "session-drop", "command-hang", "garble", "lldp-off", "lldp-on", "port-mtu", "clear",
 )
+PORT_MTU_RANGE = (256, lab_state.JUMBO_PORT_MTU)  # what `set interfaces ge-0/0/1 mtu N` takes on an EX
 
 # Popen objects of emulators this process started: kept so that they are reaped, not left as zombies.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -80,6 +81,20 @@ def topology_fingerprint(topology: Topology) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def configured_port_mtu(topology: Topology, pf_name: str) -> int:
+    """The physical MTU the lab's switch port is configured with: jumbo (9216) when a VF on that PF
+    asks for an MTU above 1500, as an admin would configure the port for it; else Junos' 1514."""
+    wants = [vf.mtu for _, vf in topology.attachments() if vf.pf == pf_name and vf.mtu]
+    return lab_state.JUMBO_PORT_MTU if any(m > 1500 for m in wants) else lab_state.DEFAULT_PORT_MTU
+
+
+def refresh_settings(st: LabState, topology: Topology) -> None:
+    """What the lab takes from the topology without rebuilding: the host name and port MTUs."""
+    st.host_name = topology.host.name
+    for pf in st.pfs:
+        pf.port_mtu = configured_port_mtu(topology, pf.name)
+
+
 def new_state(topology: Topology, directory: Path) -> LabState:
     """The state of a lab about to be built (pure apart from naming checks)."""
     name = topology.name
@@ -93,7 +108,7 @@ def new_state(topology: Topology, directory: Path) -> LabState:
     vlans = [VlanRecord(v.id, v.name, v.l3_interface, str(v.gateway), v.subnet.prefixlen, fabric.sw_bridge(v.id))
              for v in topology.vlans]
     model, version = STYLES[topology.lab.switch_style]
-    return LabState(
+    st = LabState(
         topology=name,
         topology_fingerprint=topology_fingerprint(topology),
         nic_ns=fabric.nic_ns_name(name),
@@ -114,6 +129,8 @@ def new_state(topology: Topology, directory: Path) -> LabState:
         vlans=vlans,
         emulator=EmulatorRecord(host=EMULATOR_HOST),
     )
+    refresh_settings(st, topology)
+    return st
 
 
 def _write_private(path: Path, data: bytes, mode: int) -> None:
@@ -300,6 +317,7 @@ def lab_up(
                         "lab settings changed)",
                         hint=f"run `sriovcheck lab down {topo.name}`, then `lab up` with the new file",
                     )
+                refresh_settings(st, topo)
             else:
                 st = new_state(topo, d)
                 # Refuse a foreign eno2 (or another lab's) before anything exists that `down` must remove.
@@ -403,6 +421,8 @@ def _kernel_status(st: LabState, ipr_factory: IprFactory | None, problems: list[
             "pf": pf.name, "pci_address": pf.pci_address, "nic_link": pf.nic_link, "switch_port": pf.switch_port,
             "numvfs": pf.numvfs, "totalvfs": pf.totalvfs,
             "pf_link_up": bool(root_pf and root_pf.carrier), "cables": cables,
+            "pf_mac": root_pf.mac if root_pf else pf.mac, "port_mtu": st.port_mtu(pf),
+            "lldp": pf.name not in st.faults.lldp_off,
         })
     gateways = []
     for v in st.vlans:
@@ -489,11 +509,13 @@ def lab_fault(
     pf: str | None = None,
     pattern: str | None = None,
     on: bool | None = None,
+    mtu: int | None = None,
     state_root: Path | str | None = None,
     ipr_factory: IprFactory | None = None,
 ) -> LabStatus:
     """Inject or clear a fault. Kernel faults (vlan-remove/add PORT VLAN, gateway-down/up VLAN,
-    pf-down/up PF) change the fabric at once; server faults (login-refuse/accept, session-drop REGEX|off,
+    pf-down/up PF, port-mtu PORT MTU) change the fabric at once; lldp-off/on PF stops or restarts the
+    host's LLDP agent on that PF (the switch's neighbour list follows); server faults (login-refuse/accept, session-drop REGEX|off,
     command-hang REGEX|off, garble on|off) go into the state file that the emulator reads each time.
     `clear` removes every fault."""
     if kind not in FAULT_KINDS:
@@ -513,7 +535,7 @@ def lab_fault(
                 raise UsageError(f"lab fault {kind} needs a VLAN id", hint=f"e.g. {kind} 200")
             _known_vlan(st, vlan)
             _toggle(f.gateway_down, vlan, kind == "gateway-down")
-        elif kind in ("pf-down", "pf-up"):
+        elif kind in ("pf-down", "pf-up", "lldp-off", "lldp-on"):
             if pf is None:
                 raise UsageError(f"lab fault {kind} needs a PF name", hint=f"e.g. {kind} eno2")
             try:
@@ -521,7 +543,22 @@ def lab_fault(
             except KeyError:
                 raise UsageError(f"lab {st.topology} has no PF {pf!r}",
                                  hint=f"PFs: {', '.join(p.name for p in st.pfs)}") from None
-            _toggle(f.pf_down, pf, kind == "pf-down")
+            if kind in ("pf-down", "pf-up"):
+                _toggle(f.pf_down, pf, kind == "pf-down")
+            else:
+                _toggle(f.lldp_off, pf, kind == "lldp-off")
+        elif kind == "port-mtu":
+            low, high = PORT_MTU_RANGE
+            if port is None or mtu is None:
+                raise UsageError("lab fault port-mtu needs a switch port and an MTU", hint="e.g. port-mtu ge-0/0/1 1400")
+            if isinstance(mtu, bool) or not low <= mtu <= high:
+                raise UsageError(f"lab fault port-mtu: {mtu} is not an MTU an EX port takes",
+                                 hint=f"{low} to {high} (Ethernet header included: 1514 carries 1500-byte packets)")
+            rec = _known_port(st, port)
+            if mtu == rec.port_mtu:
+                f.port_mtu.pop(port, None)  # back to what the port is configured with
+            else:
+                f.port_mtu[port] = mtu
         elif kind in ("login-refuse", "login-accept"):
             f.refuse_login = kind == "login-refuse"
         elif kind == "session-drop":
@@ -539,9 +576,9 @@ def lab_fault(
     return lab_status(topology_name, state_root=state_root, ipr_factory=ipr_factory)
 
 
-def _known_port(st: LabState, port: str) -> None:
+def _known_port(st: LabState, port: str) -> PfRecord:
     try:
-        st.pf_by_port(port)
+        return st.pf_by_port(port)
     except KeyError:
         raise UsageError(f"lab {st.topology} has no switch port {port!r}",
                          hint=f"ports: {', '.join(p.switch_port for p in st.pfs)}") from None

@@ -28,6 +28,8 @@ LOCK_FILE = ".lock"
 DEFAULT_STATE_ROOT = "/var/lib/sriovcheck"
 STATE_ROOT_ENV = "SRIOVCHECK_STATE_DIR"
 _TOPOLOGY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+DEFAULT_PORT_MTU = 1514  # an EX port's physical MTU out of the box (Ethernet header included)
+JUMBO_PORT_MTU = 9216  # the largest an EX port takes
 _DOWN_HINT = "run `sriovcheck lab down --force <topology>` to remove the lab by naming convention, then `lab up` again"
 
 
@@ -65,6 +67,8 @@ class PfRecord:
     totalvfs: int  # the most VFs this PF can have (sriov_totalvfs)
     pci_address: str
     vfs: list[VfRecord] = field(default_factory=list)
+    mac: str | None = None  # the PF netdev's MAC (its LLDP chassis and port id), recorded at reconcile
+    port_mtu: int = DEFAULT_PORT_MTU  # the switch port's configured physical MTU (faults may override)
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Faults:
     drop_session_on: str | None = None
     hang_on: str | None = None
     garble: bool = False
+    lldp_off: list[str] = field(default_factory=list)  # PFs whose host LLDP agent sends nothing
+    port_mtu: dict[str, int] = field(default_factory=dict)  # switch port -> physical MTU set by a fault
 
     def server(self) -> ServerFaults:
         return ServerFaults(
@@ -103,6 +109,8 @@ class Faults:
         out = [f"vlan-remove {port} {vlan}" for port, vlan in self.vlan_removed]
         out += [f"gateway-down {vlan}" for vlan in self.gateway_down]
         out += [f"pf-down {pf}" for pf in self.pf_down]
+        out += [f"lldp-off {pf}" for pf in self.lldp_off]
+        out += [f"port-mtu {port} {mtu}" for port, mtu in sorted(self.port_mtu.items())]
         if self.refuse_login:
             out.append("login-refuse")
         if self.drop_session_on is not None:
@@ -145,6 +153,7 @@ class LabState:
     emulator: EmulatorRecord = field(default_factory=EmulatorRecord)
     faults: Faults = field(default_factory=Faults)
     schema_version: int = SCHEMA_VERSION
+    host_name: str = ""  # topology host.name: the System Name the host's LLDP agent announces
 
     def pf(self, name: str) -> PfRecord:
         for p in self.pfs:
@@ -157,6 +166,10 @@ class LabState:
             if p.switch_port == port:
                 return p
         raise KeyError(port)
+
+    def port_mtu(self, pf: PfRecord) -> int:
+        """The switch port's physical MTU in force: a port-mtu fault, else the configured one."""
+        return self.faults.port_mtu.get(pf.switch_port, pf.port_mtu)
 
     def vlan(self, vlan_id: int) -> VlanRecord:
         for v in self.vlans:
@@ -172,6 +185,7 @@ class LabState:
             "nic_ns": self.nic_ns,
             "sw_ns": self.sw_ns,
             "alias": self.alias,
+            "host": {"name": self.host_name},
             "switch": {
                 "name": self.switch_name,
                 "style": self.switch_style,
@@ -202,6 +216,8 @@ class LabState:
                     "numvfs": p.numvfs,
                     "totalvfs": p.totalvfs,
                     "pci_address": p.pci_address,
+                    "mac": p.mac,
+                    "port_mtu": p.port_mtu,
                     "vfs": [
                         {"index": v.index, "netdev": v.netdev, "nic_link": v.nic_link, "mac": v.mac,
                          "config": v.config.as_dict()}
@@ -223,6 +239,8 @@ class LabState:
                 "drop_session_on": self.faults.drop_session_on,
                 "hang_on": self.faults.hang_on,
                 "garble": self.faults.garble,
+                "lldp_off": list(self.faults.lldp_off),
+                "port_mtu": dict(sorted(self.faults.port_mtu.items())),
             },
         }
 
@@ -322,7 +340,8 @@ def state_from_dict(data: object, file: Path) -> LabState:
                 raise _Reader._bad(file, f"{v.where}.config", "a VF configuration") from exc
             vfs.append(VfRecord(v.num("index"), v.text("netdev"), v.text("nic_link"), v.opt_text("mac"), cfg))
         pfs.append(PfRecord(p.text("name"), p.num("index"), p.text("nic_link"), p.text("switch_port"),
-                            p.num("numvfs"), p.num("totalvfs"), p.text("pci_address"), vfs))
+                            p.num("numvfs"), p.num("totalvfs"), p.text("pci_address"), vfs, p.opt_text("mac"),
+                            p.opt_num("port_mtu") or DEFAULT_PORT_MTU))
     vlans = [VlanRecord(v.num("id"), v.text("name"), v.text("l3_interface"), v.text("gateway"), v.num("prefixlen"),
                         v.text("bridge")) for v in r.subs("vlans")]
     removed: list[tuple[str, int]] = []
@@ -332,8 +351,16 @@ def state_from_dict(data: object, file: Path) -> LabState:
         removed.append((item[0], item[1]))
     gw_down = fl.items("gateway_down")
     pf_down = fl.items("pf_down")
-    if not all(isinstance(x, int) for x in gw_down) or not all(isinstance(x, str) for x in pf_down):
+    lldp_off = fl.items("lldp_off")
+    port_mtu = fl.data.get("port_mtu", {})
+    if (not all(isinstance(x, int) for x in gw_down) or not all(isinstance(x, str) for x in pf_down + lldp_off)
+            or not isinstance(port_mtu, dict)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in port_mtu.values())):
         raise _Reader._bad(file, "faults", "valid fault lists")
+    host = r.data.get("host", {})
+    host_name = host.get("name", "") if isinstance(host, dict) else None
+    if not isinstance(host_name, str):
+        raise _Reader._bad(file, "host.name", "a string")
     return LabState(
         topology=r.text("topology"),
         topology_fingerprint=r.text("topology_fingerprint"),
@@ -355,7 +382,9 @@ def state_from_dict(data: object, file: Path) -> LabState:
         vlans=vlans,
         emulator=EmulatorRecord(em.text("host"), em.num("port"), em.opt_num("pid"), em.opt_num("start_time")),
         faults=Faults(removed, list(gw_down), list(pf_down), fl.flag("refuse_login"),
-                      fl.opt_text("drop_session_on"), fl.opt_text("hang_on"), fl.flag("garble")),
+                      fl.opt_text("drop_session_on"), fl.opt_text("hang_on"), fl.flag("garble"),
+                      lldp_off=list(lldp_off), port_mtu=dict(port_mtu)),
+        host_name=host_name,
     )
 
 

@@ -5,7 +5,13 @@ once per kind (links, IPv4 addresses, bridge FDB, IPv4 neighbours), never once p
 - learned MACs: dynamic FDB entries of the VLAN bridges `vl<v>` on cable ports `s<i>v<v>`, shown on
   `<switch_port>.0` with their real age (NDA_CACHEINFO `updated`, in centiseconds);
 - ARP: the VLAN bridges' neighbour tables (the bridge is the L3 interface vlan.N / irb.N);
-- VLAN members: the ports whose cable end is plugged into the VLAN's bridge (a removed VLAN is not).
+- VLAN members: the ports whose cable end is plugged into the VLAN's bridge (a removed VLAN is not);
+- a port's physical MTU: its cables' kernel MTU plus the 14-byte Ethernet header (`port-mtu` faults);
+- LLDP: the host runs an agent as lldpd would, announcing on each PF with its link up: System Name =
+  the topology's host name, chassis id and port id = the PF's MAC (lldpd takes the chassis MAC from a
+  host interface; the PF's is the one the switch can know), port description = the PF's name. A PF
+  whose agent is stopped (`lldp-off`, as NIC firmware LLDP agents that swallow the frames do) or whose
+  port is down has no neighbour: immediately, where a real switch waits for the hold time (120 s).
 """
 
 from __future__ import annotations
@@ -19,10 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from sriovcheck.lab import state as lab_state
-from sriovcheck.lab.fabric import AF_INET, IFF_UP, NETNS_RUN_DIR, IprFactory, cable_sw, default_ipr_factory
+from sriovcheck.lab.fabric import (
+    AF_INET,
+    ETH_HLEN,
+    IFF_UP,
+    NETNS_RUN_DIR,
+    IprFactory,
+    cable_sw,
+    default_ipr_factory,
+    switch_port_mac,
+)
 from sriovcheck.lab.junos.view import (
     ArpView,
     InterfaceView,
+    LldpView,
     MacView,
     ServerFaults,
     SwitchSnapshot,
@@ -86,11 +102,17 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
 
     vlans: list[VlanView] = []
     interfaces: list[InterfaceView] = []
+    lldp: list[LldpView] = []
     for pf in state.pfs:
-        ends = [dump.links.get(cable_sw(pf.index, v.id)) for v in state.vlans]
-        link_up = any(e is not None and e["carrier"] for e in ends)
-        interfaces.append(InterfaceView(pf.switch_port, admin_up=True, link_up=link_up, mtu=1514,
+        ends = [e for e in (dump.links.get(cable_sw(pf.index, v.id)) for v in state.vlans) if e is not None]
+        link_up = any(e["carrier"] for e in ends)
+        mtus = [e["mtu"] for e in ends if e.get("mtu")]
+        mtu = min(mtus) + ETH_HLEN if mtus else state.port_mtu(pf)
+        interfaces.append(InterfaceView(pf.switch_port, admin_up=True, link_up=link_up, mtu=mtu,
+                                        mac=switch_port_mac(state.topology, pf.index),
                                         description=f"sriovcheck lab: {pf.name}"))
+        if link_up and pf.mac and pf.name not in state.faults.lldp_off:
+            lldp.append(LldpView(pf.switch_port, pf.mac, pf.mac, pf.name, state.host_name or state.topology))
     for v in state.vlans:
         br = dump.links.get(v.bridge)
         addresses = dump.addrs.get(br["index"], []) if br else []
@@ -136,6 +158,7 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
         macs=tuple(macs),
         arps=tuple(arps),
         interfaces=tuple(interfaces),
+        lldp=tuple(lldp),
     )
 
 

@@ -202,9 +202,10 @@ class JunosCli:
                 raise CliError(end, "syntax error, expecting <command>.")
             sub = complete(rest[0], {"interfaces": "Show interface information", "table": "Show media access control table"})
             if sub == "interfaces":
-                _options(rest[1:], {}, end)
-                # XML of this table is not emulated: the text answers both forms.
-                return lambda xml: render.render_switching_interfaces(snap)
+                swif = _options(rest[1:], {}, end, free="name").get("name")
+                return lambda xml: (render.render_switching_interfaces_xml if xml else render.render_switching_interfaces)(
+                    snap, interface=swif
+                )
             spec = {"brief": "", "interface": "<interface-name>"}
             spec |= {"vlan": "<vlan-name>"} if snap.style == "non-els" else {"vlan-id": "<vlan-id>", "vlan-name": "<vlan-name>"}
             opts = _options(rest[1:], spec, end)
@@ -236,12 +237,9 @@ class JunosCli:
                 snap, name=ifname
             )
 
-        def detail(xml: bool) -> str:
-            if xml:  # only the terse XML schema is emulated; its element paths are a subset of the full one
-                return render.render_interfaces_terse_xml(snap, name=ifname)
-            return render.render_interface_detail(snap, name=ifname)
-
-        return detail
+        return lambda xml: (render.render_interface_detail_xml if xml else render.render_interface_detail)(
+            snap, name=ifname
+        )
 
     def _pipes(self, tokens: list[Token], end: int) -> tuple[bool, list[Callable[[str], str]]]:
         xml = False

@@ -574,6 +574,43 @@ def render_interface_detail(snap: SwitchSnapshot, *, name: str | None = None) ->
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
+def render_interface_detail_xml(snap: SwitchSnapshot, *, name: str | None = None) -> str:
+    """`show interfaces [IF] | display xml` (normal style): the physical-interface elements that real
+    replies carry for state, MTU and addresses, and the logical units by name and state."""
+    sel = _select_devices(snap, name)
+    if isinstance(sel, str):
+        return xml_error(snap, sel.removeprefix("error: ").strip())
+    info = Node("interface-information", attrs={"xmlns": _ns(snap, "junos-interface"), "junos:style": "normal"})
+    for n, (p, units) in enumerate(sel):
+        pn = info.add("physical-interface")
+        pn.add("name", p.name)
+        pn.add("admin-status", _updown(p.admin_up), junos__format="Enabled" if p.admin_up else "Disabled")
+        pn.add("oper-status", _updown(p.link_up))
+        pn.add("local-index", str(128 + n))
+        pn.add("snmp-index", str(501 + n))
+        if p.description:
+            pn.add("description", p.description)
+        pn.add("if-type", "Ethernet")
+        pn.add("link-level-type", "Ethernet")
+        pn.add("mtu", str(p.mtu))
+        if p.mac:
+            pn.add("current-physical-address", p.mac, junos__format=f"MAC {p.mac}")
+            pn.add("hardware-physical-address", p.mac, junos__format=f"MAC {p.mac}")
+        pn.add("interface-flapped", "Never", junos__seconds="0")
+        for u in units:
+            ln = pn.add("logical-interface")
+            ln.add("name", u.name)
+            if u.proto:
+                af = ln.add("address-family")
+                af.add("address-family-name", u.proto)
+                if u.address:
+                    net = ipaddress.ip_interface(u.address)
+                    ia = af.add("interface-address")
+                    ia.add("ifa-destination", str(net.network))
+                    ia.add("ifa-local", str(net.ip))
+    return rpc_reply(snap, [info])
+
+
 # ---------------------------------------------------------------- show version
 
 
@@ -615,21 +652,36 @@ def render_version_xml(snap: SwitchSnapshot) -> str:
 
 
 # ---------------------------------------------------------------- show ethernet-switching interfaces, lldp
-# No real sample of these two is stored: layouts follow Juniper's documentation (best effort).
+# Layouts follow Juniper's documentation and public device captures (no sample of our own is stored):
+# non-ELS prints one row per (port, VLAN); ELS a row per logical interface (flags: DN = down) followed
+# by its VLAN members with their STP state. A port whose every VLAN was removed is not listed.
 
 
-def _port_vlans(snap: SwitchSnapshot) -> list[tuple[str, list[VlanView]]]:
+def _port_vlans(snap: SwitchSnapshot, interface: str | None = None) -> list[tuple[str, list[VlanView]]]:
     ports: dict[str, list[VlanView]] = {}
     for v in sorted(snap.vlans, key=lambda v: v.name):
         for m in v.members:
-            ports.setdefault(m, []).append(v)
+            if interface is None or interface_matches(interface, f"{m}.0"):
+                ports.setdefault(m, []).append(v)
     return sorted(ports.items(), key=lambda kv: natural_key(kv[0]))
 
 
-def render_switching_interfaces(snap: SwitchSnapshot) -> str:
+def _unknown_interface(snap: SwitchSnapshot, interface: str | None) -> str | None:
+    if interface is not None and base_name(interface) not in known_devices(snap):
+        return device_not_found(interface)
+    return None
+
+
+_ELS_MAC_LIMIT = "294912"
+
+
+def render_switching_interfaces(snap: SwitchSnapshot, *, interface: str | None = None) -> str:
+    err = _unknown_interface(snap, interface)
+    if err:
+        return err
     if snap.style == "non-els":
         lines = ["Interface    State  VLAN members        Tag   Tagging  Blocking"]
-        for port, vlans in _port_vlans(snap):
+        for port, vlans in _port_vlans(snap, interface):
             state = _updown(_iface_up(snap, port))
             for k, v in enumerate(vlans):
                 head = f"{port + '.0':<13}{state:<7}" if k == 0 else " " * 20
@@ -645,20 +697,92 @@ def render_switching_interfaces(snap: SwitchSnapshot) -> str:
         "Logical         Vlan          TAG     MAC         MAC+IP      STP         Logical           Tagging",
         "interface       members               limit       limit       state       interface flags",
     ]
-    for port, vlans in _port_vlans(snap):
+    for port, vlans in _port_vlans(snap, interface):
         up = _iface_up(snap, port)
-        lines.append(f"{port + '.0':<38}{'294912':<12}{'0':<12}{'':<12}{'' if up else 'DN':<18}tagged")
+        lines.append(f"{port + '.0':<38}{_ELS_MAC_LIMIT:<12}{'0':<12}{'':<12}{'' if up else 'DN':<18}tagged")
         for v in vlans:
             stp = "Forwarding" if up else "Discarding"
-            lines.append(f"{'':<16}{v.name:<14}{v.id!s:<8}{'294912':<12}{'0':<12}{stp:<12}{'':<18}tagged")
+            lines.append(f"{'':<16}{v.name:<14}{v.id!s:<8}{_ELS_MAC_LIMIT:<12}{'0':<12}{stp:<12}{'':<18}tagged")
     return "\n".join(lines) + "\n"
 
 
+def render_switching_interfaces_xml(snap: SwitchSnapshot, *, interface: str | None = None) -> str:
+    err = _unknown_interface(snap, interface)
+    if err:
+        return xml_error(snap, err.removeprefix("error: ").strip())
+    if snap.style == "non-els":
+        info = Node("switching-interface-information",
+                    attrs={"xmlns": _ns(snap, "junos-esw"), "junos:style": "brief"})
+        for port, vlans in _port_vlans(snap, interface):
+            n = info.add("interface", junos__style="brief")
+            n.add("interface-name", f"{port}.0")
+            n.add("interface-state", _updown(_iface_up(snap, port)))
+            members = n.add("interface-vlan-member-list")
+            for v in vlans:
+                m = members.add("interface-vlan-member")
+                m.add("interface-vlan-name", v.name)
+                m.add("interface-vlan-member-tagid", str(v.id))
+                m.add("interface-vlan-member-tagness", "tagged")
+                m.add("blocking-status", "unblocked", junos__emit="emit")
+        return rpc_reply(snap, [info])
+    info = Node("l2ng-l2ald-iff-interface-information", attrs={"xmlns": _ns(snap, "junos-l2al")})
+    outer = info.add("l2ng-l2ald-iff-interface-entry", junos__style="brief")
+    outer.add("l2iff-interface-lr-name", "")
+    outer.add("l2iff-interface-rtt-name", ROUTING_INSTANCE)
+    for port, vlans in _port_vlans(snap, interface):
+        up = _iface_up(snap, port)
+        e = outer.add("l2ng-l2ald-iff-interface-entry", junos__style="brief")
+        e.add("l2iff-interface-name", f"{port}.0")
+        e.children.append(Node("l2iff-interface-vlan-name", empty=True))
+        e.add("l2iff-interface-mac-limit", _ELS_MAC_LIMIT)
+        e.add("l2iff-interface-mac-ip-limit", "0")
+        e.children.append(Node("l2iff-interface-vlan-member-stp-state", empty=True))
+        e.add("l2iff-interface-flags", "" if up else "DN")
+        e.add("l2iff-interface-vlan-member-tagness", "tagged")
+        for v in vlans:
+            m = outer.add("l2ng-l2ald-iff-interface-entry", junos__style="brief")
+            m.children.append(Node("l2iff-interface-name", empty=True))
+            m.add("l2iff-interface-vlan-name", v.name)
+            m.add("l2iff-interface-vlan-id", str(v.id))
+            m.add("l2iff-interface-vlan-member-tagness", "tagged")
+            m.add("l2iff-interface-mac-limit", _ELS_MAC_LIMIT)
+            m.add("l2iff-interface-mac-ip-limit", "0")
+            m.add("l2iff-interface-vlan-member-stp-state", "Forwarding" if up else "Discarding")
+            m.add("l2iff-interface-flags", "")
+    return rpc_reply(snap, [info])
+
+
+def _lldp_local(snap: SwitchSnapshot, port: str) -> str:
+    # Non-ELS EX ties LLDP to the ethernet-switching unit and names it so; ELS names the port.
+    return f"{port}.0" if snap.style == "non-els" else port
+
+
 def render_lldp_neighbors(snap: SwitchSnapshot) -> str:
-    """The emulated switch has no LLDP neighbours; Junos then prints nothing."""
-    del snap
-    return ""
+    """Junos prints nothing at all when no neighbour is known."""
+    if not snap.lldp:
+        return ""
+    lines = ["Local Interface    Parent Interface    Chassis Id          Port info          System Name"]
+    for n in sorted(snap.lldp, key=lambda n: natural_key(n.local_port)):
+        cells = (_lldp_local(snap, n.local_port), n.parent_interface or "-", n.chassis_id,
+                 n.port_description or n.port_id)
+        # A value wider than its column pushes the rest right, with one space between.
+        row = "".join(f"{c:<{w - 1}} " for c, w in zip(cells, (19, 20, 20, 19), strict=True))
+        lines.append(row + n.system_name)
+    return "\n".join(lines) + "\n"
 
 
 def render_lldp_neighbors_xml(snap: SwitchSnapshot) -> str:
-    return rpc_reply(snap, [Node("lldp-neighbors-information", attrs={"junos:style": "brief"})])
+    info = Node("lldp-neighbors-information", attrs={"junos:style": "brief"})
+    for n in sorted(snap.lldp, key=lambda n: natural_key(n.local_port)):
+        e = info.add("lldp-neighbor-information")
+        # Older (non-ELS) releases call the local side lldp-local-interface, ELS lldp-local-port-id.
+        e.add("lldp-local-port-id" if snap.style == "els" else "lldp-local-interface", _lldp_local(snap, n.local_port))
+        e.add("lldp-local-parent-interface-name", n.parent_interface or "-")
+        e.add("lldp-remote-chassis-id-subtype", "Mac address")
+        e.add("lldp-remote-chassis-id", n.chassis_id)
+        e.add("lldp-remote-port-id-subtype", "Mac address")
+        e.add("lldp-remote-port-id", n.port_id)
+        if n.port_description:
+            e.add("lldp-remote-port-description", n.port_description)
+        e.add("lldp-remote-system-name", n.system_name)
+    return rpc_reply(snap, [info])

@@ -54,6 +54,18 @@ class InterfaceView:
 
 
 @dataclass(frozen=True)
+class LldpView:
+    """One LLDP neighbour heard on a switch port (what the host's agent sends, as lldpd would)."""
+
+    local_port: str  # ge-0/0/1 (the physical port; non-ELS shows it as ge-0/0/1.0)
+    chassis_id: str  # MAC form (chassis-id subtype "Mac address")
+    port_id: str  # the remote port's id (lldpd: its MAC)
+    port_description: str | None  # the remote port's description (lldpd: the interface name, eno2)
+    system_name: str  # the remote system's name (lldpd: the host name)
+    parent_interface: str | None = None  # the local LAG (ae0) the port belongs to, if any
+
+
+@dataclass(frozen=True)
 class SwitchSnapshot:
     hostname: str
     style: SwitchStyle
@@ -64,6 +76,7 @@ class SwitchSnapshot:
     macs: tuple[MacView, ...]
     arps: tuple[ArpView, ...]
     interfaces: tuple[InterfaceView, ...]
+    lldp: tuple[LldpView, ...] = ()
 
 
 @dataclass(frozen=True)
