@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import json
 import os
 import platform
@@ -112,7 +113,8 @@ def _docker_runtime() -> ContainerRuntime:
     return DockerRuntime()
 
 
-def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True) -> Context:
+def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True,
+                  repair_lab: bool = True) -> Context:
     runtime = _docker_runtime()
     if not lab:
         from sriovcheck.host.linux import LinuxHostDriver
@@ -132,9 +134,17 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     from sriovcheck.lab.host_driver import EmulatedHostDriver
 
     runtime.engine_version()
+    from sriovcheck.lab.state import exists as lab_exists
+    from sriovcheck.lab.state import lab_dir
+
     status = manager.lab_status(loaded.topology.name)
     brought_up = False
-    if not status.up:
+    if not status.up and not repair_lab and lab_exists(lab_dir(loaded.topology.name)):
+        # Verification observes; it must not mend what it is asked to look at (a stopped emulator,
+        # a missing cable): the checks report it instead.
+        progress(f"the emulated lab of {loaded.topology.name!r} is damaged; verifying it as it is: "
+                 + "; ".join(status.problems))
+    elif not status.up:
         if not bring_lab_up:
             raise LabError(f"the emulated lab of {loaded.topology.name!r} is not up",
                            hint=f"run `sriovcheck lab up {loaded.file}` first, or pass --lab to provision/run")
@@ -143,8 +153,6 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime._docker())  # type: ignore[attr-defined]
-    from sriovcheck.lab.state import lab_dir
-
     host = EmulatedHostDriver(lab_dir(loaded.topology.name))
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
@@ -271,7 +279,7 @@ def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_d
 
     t = ctx.loaded.topology
     started = datetime.now(UTC)
-    outcome = Verifier(t, host=ctx.host, runtime=ctx.runtime, probe=ctx.netns,  # type: ignore[arg-type]
+    outcome = Verifier(t, host=ctx.host, runtime=ctx.runtime, probe=ctx.netns,
                        open_switch=_open_switch_factory(ctx, switch_output), progress=progress).run()
     finished = datetime.now(UTC)
     sw = t.switch
@@ -361,7 +369,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
         raise UsageError(f"--switch-output {args.switch_output}: not a directory")
-    ctx = build_context(loaded, lab=args.lab, progress=progress)
+    ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
     return verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
                              switch_output=args.switch_output, as_json=args.json)
 
@@ -372,7 +380,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
         ctx = build_context(loaded, lab=args.lab, progress=progress)
         try:
             report = _provisioner(ctx, progress).provision()
-            _print_provision(report, out if not args.json else _Null(), False, "provisioned")
+            _print_provision(report, out if not args.json else io.StringIO(), False, "provisioned")
             code = verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
                                      switch_output=None, as_json=args.json)
         finally:
@@ -388,11 +396,6 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
         out.write(f"\nthe lab and the containers are still up; remove them with:\n"
                   f"  sriovcheck teardown {args.topology} --lab && sriovcheck lab down {args.topology}\n")
     return code
-
-
-class _Null:
-    def write(self, _s: str) -> int:
-        return 0
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
