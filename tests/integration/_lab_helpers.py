@@ -58,6 +58,7 @@ class Lab:
     password: str
     style: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)  # what a module fixture hands to its tests
 
     @property
     def targets(self) -> tuple[str, str]:
@@ -167,7 +168,7 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def make_lab(tmp: Path, *, prefix: str, style: str = "non-els", learn_timeout_s: int = 3,
-             switch_timeout_s: int = 4) -> Lab:
+             switch_timeout_s: int = 4, ping: str = "{count: 3, timeout_s: 1, max_loss_pct: 0}") -> Lab:
     """A copy of topologies/seed-lab[-els].yaml with unique names, written into `tmp`.
 
     Short timeouts keep failure cases fast: a MAC that is never learned costs `learn_timeout_s`.
@@ -181,7 +182,8 @@ def make_lab(tmp: Path, *, prefix: str, style: str = "non-els", learn_timeout_s:
     for old, new in ((f"name: {seed_name}\n", f"name: {name}\n"), ("eno2", pf), ("name: test-200", f"name: {containers[0]}"),
                      ("name: test-201", f"name: {containers[1]}"),
                      ("switch_learn_timeout_s: 15", f"switch_learn_timeout_s: {learn_timeout_s}"),
-                     ("timeout_s: 20", f"timeout_s: {switch_timeout_s}")):
+                     ("timeout_s: 20", f"timeout_s: {switch_timeout_s}"),
+                     ("ping: {count: 3, timeout_s: 2, max_loss_pct: 0}", f"ping: {ping}")):
         assert old in text, f"{src} changed: {old!r} not found"
         text = text.replace(old, new)
     path = tmp / f"{name}.yaml"
