@@ -18,10 +18,10 @@ MTUs: a veth drops a frame longer than the *receiving* end's MTU (plus its heade
 one longer than the egress port's. The NIC side (pf<i>, p<i>f<n>) is set to 9216 so that a VF can use
 any MTU an X540 VF takes (9000 and more); both ends of every VLAN cable carry the switch port's
 physical MTU minus the 14-byte Ethernet header (1514 -> 1500: Junos counts the header, Linux does not;
-no 802.1Q tag is on our cables; the kernel's own 4 bytes of slack for one match an EX trunk, which
-takes 1518-byte tagged frames at MTU 1514). So a frame the switch port would refuse is dropped on the
-cable, in both directions. Bridges keep the kernel's automatic MTU (the
-smallest of their ports), which only matters for what the gateway itself sends.
+no 802.1Q tag is ever on our cables). Measured: with `port-mtu ge-0/0/1 1414` a VF's do-not-fragment
+ping of 1400 IP bytes reaches the gateway and one of 1404 does not; both directions are limited.
+Bridges keep the kernel's automatic MTU (the smallest of their ports), which only matters for what the
+gateway itself sends.
 """
 
 from __future__ import annotations

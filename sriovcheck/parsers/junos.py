@@ -570,7 +570,10 @@ class PortVlan:
 
     @property
     def forwarding(self) -> bool | None:
-        """Whether frames of this VLAN pass the port (None when the output does not say)."""
+        """Whether frames of this VLAN pass the port: not when it is down or blocked (None when the
+        output does not say)."""
+        if self.port_up is False:
+            return False
         if self.blocking is not None:
             return self.blocking.lower() == "unblocked"
         if self.stp_state is not None:
