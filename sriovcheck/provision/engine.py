@@ -8,6 +8,7 @@ undoes the journal in reverse, so the host is left as it was before the run.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,6 +86,9 @@ def _action_whole() -> Iterator[None]:
     KeyboardInterrupt) once the action is done and journalled. Interrupted half-way, a netlink call,
     a docker create or the netns worker threads would leave a change that no journal entry knows
     about, so the rollback could not undo it (measured: VLANs and containers left behind)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
     pending: list[int] = []
 
     def note(signum: int, _frame: Any) -> None:
