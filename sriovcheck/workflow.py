@@ -167,7 +167,8 @@ def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: 
         out.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return
     if not report.changed:
-        out.write(f"{verb}: nothing to change, everything is already as the topology says\n")
+        out.write("torn down: nothing to tear down\n" if verb == "torn down"
+                  else f"{verb}: nothing to change, everything is already as the topology says\n")
         return
     width = max((len(o.target) for o in report.outcomes), default=10)
     out.write(f"{verb}:\n")
@@ -226,11 +227,19 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
     return open_real
 
 
-def _report_dir(name: str, report_dir: str | None, started: datetime) -> Path:
-    if report_dir:
-        return Path(report_dir)
-    base = Path("reports") / name
-    return base / started.strftime("%Y%m%dT%H%M%SZ")
+def prepare_report_dir(name: str, report_dir: str | None) -> Path:
+    """Make the report directory before anything is touched, so that an unusable one is found
+    out at once and not after provisioning and verifying."""
+    directory = Path(report_dir) if report_dir else Path("reports") / name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"--report-dir {directory}: it, or a folder above it, is a file",
+                         hint="give a directory (it is created if missing)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create the report directory {directory}: {exc.strerror or exc}",
+                         hint="give a writable directory with --report-dir") from None
+    return directory
 
 
 def _host_facts(ctx: Context) -> dict[str, Any]:
@@ -248,7 +257,7 @@ def _host_facts(ctx: Context) -> dict[str, Any]:
             info = ctx.host.pf_info(pf.name)
             if info.driver:
                 drivers.add(info.driver)
-        except Exception:  # facts are best effort; checks report real problems
+        except Exception:  # noqa: S112 - facts are best effort; the checks report real problems
             continue
     facts["nic_drivers"] = sorted(drivers)
     return facts
@@ -272,7 +281,7 @@ def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, 
     return out
 
 
-def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_dir: str | None,
+def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_dir: Path, default_dir: bool,
                       switch_output: str | None, as_json: bool) -> int:
     from sriovcheck.report.writer import write_reports
     from sriovcheck.verify.engine import Verifier
@@ -305,9 +314,9 @@ def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_d
         host=_host_facts(ctx), switch=switch_info, checks=outcome.checks, sriovcheck_version=__version__,
         run_by=_run_by(), attachments=_attachments(ctx, outcome.observed_macs), notes=notes,
     )
-    directory = _report_dir(t.name, report_dir, started)
+    directory = report_dir
     paths = write_reports(results, directory)
-    if not report_dir:
+    if default_dir:
         _point_latest(directory)
     if as_json:
         out.write(results.to_json())
@@ -368,20 +377,23 @@ def summary_table(results: RunResults) -> str:
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
-        raise UsageError(f"--switch-output {args.switch_output}: not a directory")
+        raise UsageError(f"--switch-output {args.switch_output}: not a directory",
+                         hint="give the directory that holds the saved switch outputs (file names: see README, offline verification)")
+    directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
-    return verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
+    return verify_and_report(ctx, out=out, progress=progress, report_dir=directory, default_dir=not args.report_dir,
                              switch_output=args.switch_output, as_json=args.json)
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     loaded = load_topology(args.topology)
+    directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     with topology_lock(loaded.topology.name, what="run"):
         ctx = build_context(loaded, lab=args.lab, progress=progress)
         try:
             report = _provisioner(ctx, progress).provision()
             _print_provision(report, out if not args.json else io.StringIO(), False, "provisioned")
-            code = verify_and_report(ctx, out=out, progress=progress, report_dir=args.report_dir,
+            code = verify_and_report(ctx, out=out, progress=progress, report_dir=directory, default_dir=not args.report_dir,
                                      switch_output=None, as_json=args.json)
         finally:
             if args.teardown:

@@ -6,6 +6,7 @@ engine executes the same actions in the same order, so the dry run is what reall
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,9 +60,11 @@ def vf_config_of(spec: VfSpec) -> VfConfig:
     )
 
 
-def temp_ifname(pf_index: int, vf: int) -> str:
-    """A name no real NIC uses, for the move into a namespace (avoids clashes with eth1 there)."""
-    return f"scx{pf_index}v{vf}"
+def temp_ifname(topology: str, pf_index: int, vf: int) -> str:
+    """A name no real NIC uses, for the move into a namespace (avoids clashes with eth1 there);
+    the topology's hash in it keeps two topologies provisioning at once apart."""
+    tag = hashlib.sha256(topology.encode()).hexdigest()[:4]
+    return f"sc{tag}p{pf_index}v{vf}"
 
 
 def build_plan(topology: Topology, *, image_override: str | None = None) -> list[Action]:
@@ -73,7 +76,7 @@ def build_plan(topology: Topology, *, image_override: str | None = None) -> list
 
     for pf in topology.host.pfs:
         add("set-numvfs", pf.name, pf=pf.name, numvfs=pf.numvfs)
-    for ct, spec in topology.attachments():
+    for _ct, spec in topology.attachments():
         add("set-vf-config", f"{spec.pf}/vf{spec.vf}", pf=spec.pf, vf=spec.vf, config=vf_config_of(spec).as_dict())
     for ct in topology.containers:
         add(
@@ -82,7 +85,7 @@ def build_plan(topology: Topology, *, image_override: str | None = None) -> list
         )
     pf_index = {pf.name: i for i, pf in enumerate(topology.host.pfs)}
     for ct, spec in topology.attachments():
-        tmp = temp_ifname(pf_index[spec.pf], spec.vf)
+        tmp = temp_ifname(topology.name, pf_index[spec.pf], spec.vf)
         steps = [f"link down, rename to {tmp}", "move into the container's network namespace", f"rename to {spec.ifname}"]
         if spec.mtu:
             steps.append(f"mtu {spec.mtu}")

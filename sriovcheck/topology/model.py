@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from sriovcheck.topology import names
 
+
 def _no_bool(value: object) -> object:
     # YAML 1.1 reads yes/no/on/off/true as booleans, and pydantic would take True as 1
     # (numvfs: yes -> 1 VF) or even as an address (subnet: true -> 0.0.0.1/32).

@@ -5,6 +5,7 @@ namespace, so it needs no tool inside the image.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -154,10 +155,8 @@ class Verifier:
         results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s))
         facts = session.facts if session else None
         if session:
-            try:
+            with contextlib.suppress(SriovcheckError):
                 session.close()
-            except SriovcheckError:
-                pass
         return VerifyOutcome(checks=results, switch_facts=facts,
                              observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error)
 

@@ -97,13 +97,7 @@ CASES: list[tuple[str, list[str], int, str, str]] = [
     ("report-dir-is-a-file", ["verify", SEED, "--report-dir", "{tmp}/a-file"], 2, r"--report-dir", r"director"),
     ("nul-in-topology-path", ["validate", "a\x00b.yaml"], 2, r"a\\x00b\.yaml|NUL", r"path"),
 ]
-BUGS = {
-    "switch-output-missing-dir": "BUG (minor): the --switch-output UsageError has no hint (e.g. 'give the directory "
-                                 "that holds the saved switch outputs')",
-    "report-dir-inside-a-file": "BUG: --report-dir is used only after verify (and, for run, provision) has done its work: a "
-                                "report dir that cannot be created is found out at the end; check it before touching anything",
-    "report-dir-is-a-file": "BUG: as report-dir-inside-a-file",
-}
+BUGS: dict[str, str] = {}
 PARAMS = [pytest.param(*c, id=c[0], marks=[pytest.mark.xfail(strict=True, reason=BUGS[c[0]])] if c[0] in BUGS else [])
           for c in CASES]
 

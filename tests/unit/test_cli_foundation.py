@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_plan_is_ordered_and_touches_nothing() -> None:
     ]
     assert actions[1]["detail"]["config"]["vlan"] == 200 and actions[2]["detail"]["config"]["vlan"] == 201
     assert actions[5]["detail"]["address"] == "192.168.200.2/24"
-    assert actions[5]["detail"]["temp_name"] == "scx0v0"
+    assert re.fullmatch(r"sc[0-9a-f]{4}p0v0", actions[5]["detail"]["temp_name"])
     code, text = run("plan", str(SEED))
     assert "  6. [attach-vf] move eno2 vf 0 into container test-200:" in text and "rename to eth1" in text
 
