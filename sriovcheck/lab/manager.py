@@ -282,6 +282,10 @@ def start_emulator(st: LabState, directory: Path, *, port: int) -> None:
         os.close(r)
     m = re.fullmatch(rb"ready (\d+)\n", buf)
     if m is None:
+        if time.monotonic() < deadline:
+            # The pipe reads EOF as soon as the child's files close, a moment before it can be reaped.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2.0)
         died = proc.poll() is not None
         stop_process(proc.pid, None)
         why = f"exited with status {proc.returncode}" if died else f"did not report ready within {READY_TIMEOUT_S:.0f} s"
