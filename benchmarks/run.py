@@ -121,7 +121,8 @@ def machine() -> dict[str, Any]:
     docker = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True,
                             check=False).stdout.strip()
     return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 1024 / 1024, 1), "kernel": platform.release(),
-            "docker": docker or None, "python": platform.python_version(), "os": _os_name()}
+            "docker": docker or None, "python": platform.python_version(), "os": _os_name(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _os_name() -> str | None:

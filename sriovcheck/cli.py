@@ -64,26 +64,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug detail on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("validate", help="check a topology file (schema and semantics), every problem at once",
-                       description="Check a topology file: schema (unknown keys are errors) and semantics "
-                       "(VF indexes, VLANs, addresses, MACs, names). Exit 0 when valid, 2 with every problem "
-                       "listed as FILE:LINE:COL: PATH: MESSAGE otherwise.")
+    p = sub.add_parser(
+        "validate",
+        help="check a topology file (schema and semantics), every problem at once",
+        description="Check a topology file: schema (unknown keys are errors) and semantics "
+        "(VF indexes, VLANs, addresses, MACs, names). Exit 0 when valid, 2 with every problem "
+        "listed as FILE:LINE:COL: PATH: MESSAGE otherwise.",
+    )
     _add_topology(p)
     _add_json(p)
 
-    sub.add_parser("schema", help="print the topology file's JSON Schema",
-                   description="Print the JSON Schema of the topology file (topologies/topology.schema.json is this output).")
+    sub.add_parser(
+        "schema",
+        help="print the topology file's JSON Schema",
+        description="Print the JSON Schema of the topology file (topologies/topology.schema.json is this output).",
+    )
 
-    p = sub.add_parser("plan", help="show the ordered provisioning actions without touching the system (dry run)",
-                       description="Compute, from the topology alone, the ordered actions `provision` takes.")
+    p = sub.add_parser(
+        "plan",
+        help="show the ordered provisioning actions without touching the system (dry run)",
+        description="Compute, from the topology alone, the ordered actions `provision` takes.",
+    )
     _add_topology(p)
     _add_json(p)
     p.add_argument("--lab", action="store_true", help="plan for the emulated lab (its offline image replaces the topology's)")
 
-    p = sub.add_parser("preflight", help="check the host before provisioning: PFs, VFs, IOMMU, privileges, docker",
-                       description="Report per PF whether it exists and can do SR-IOV, its VFs (PCI address, "
-                       "driver, netdev resolved through sysfs), IOMMU state, privileges and the docker engine. "
-                       "Exit 3 when something blocks provisioning.")
+    p = sub.add_parser(
+        "preflight",
+        help="check the host before provisioning: PFs, VFs, IOMMU, privileges, docker",
+        description="Report per PF whether it exists and can do SR-IOV, its VFs (PCI address, "
+        "driver, netdev resolved through sysfs), IOMMU state, privileges and the docker engine. "
+        "Exit 3 when something blocks provisioning.",
+    )
     _add_topology(p)
     _add_json(p)
     p.add_argument("--lab", action="store_true", help="check against the emulated lab of this topology")
@@ -92,9 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p)
     p.add_argument("--skeleton", action="store_true", help="print a starter topology file for this host")
 
-    p = sub.add_parser("persist", help="make the VF count and VF settings survive reboots (systemd unit)",
-                       description="Render a systemd unit that recreates the topology's VF count and VF settings at "
-                       "boot, install and enable it (or only print it with --print).")
+    p = sub.add_parser(
+        "persist",
+        help="make the VF count and VF settings survive reboots (systemd unit)",
+        description="Render a systemd unit that recreates the topology's VF count and VF settings at "
+        "boot, install and enable it (or only print it with --print).",
+    )
     _add_topology(p)
     p.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of installing it")
 
@@ -114,21 +129,30 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_topology(p)
         p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
-        p.add_argument("--report-dir", metavar="DIR", help="write results.json, report.html and junit.xml here "
-                       "(default: reports/<topology>/<UTC time>/, with reports/<topology>/latest)")
+        p.add_argument(
+            "--report-dir",
+            metavar="DIR",
+            help="write results.json, report.html and junit.xml here "
+            "(default: reports/<topology>/<UTC time>/, with reports/<topology>/latest)",
+        )
         p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
         if name == "verify":
             p.add_argument("--switch-output", metavar="DIR", help="read saved switch outputs from DIR instead of logging in")
         else:
-            p.add_argument("--teardown", action="store_true", help="tear down after verifying (lab: also bring it down if run brought it up)")
+            p.add_argument(
+                "--teardown", action="store_true", help="tear down after verifying (lab: also bring it down if run brought it up)"
+            )
 
     p = sub.add_parser("report", help="render report.html and junit.xml again from a saved results.json")
     p.add_argument("results", metavar="RESULTS.json")
     p.add_argument("--html", metavar="FILE", help="write the HTML report here (default: next to RESULTS.json)")
     p.add_argument("--junit", metavar="FILE", help="write the JUnit XML here (default: next to RESULTS.json)")
 
-    lab = sub.add_parser("lab", help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
-                         description="Bring up, inspect, break and remove the emulated lab of a topology.")
+    lab = sub.add_parser(
+        "lab",
+        help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
+        description="Bring up, inspect, break and remove the emulated lab of a topology.",
+    )
     lsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
     for name, text in (("up", "build the lab (idempotent)"), ("down", "remove everything `up` made (idempotent)")):
         p = lsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
@@ -137,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = lsub.add_parser("status", help="show the lab: emulator address, namespaces, fabric map, faults")
     _add_topology(p)
     _add_json(p)
-    p = lsub.add_parser("fault", help="inject or clear a fault", description=FAULT_HELP,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = lsub.add_parser(
+        "fault", help="inject or clear a fault", description=FAULT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     _add_topology(p)
     p.add_argument("kind", metavar="KIND", help="fault kind (see above)")
     p.add_argument("args", nargs="*", metavar="ARG", help="arguments of the fault kind")
@@ -164,6 +189,7 @@ Inject a fault into the emulated lab, or clear it:
 
 # --------------------------------------------------------------------------- output helpers
 
+
 def _print_json(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(obj, indent=2, default=str) + "\n")
 
@@ -173,6 +199,7 @@ def _progress(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from sriovcheck.topology import load_topology
@@ -186,12 +213,23 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         raise
     t = loaded.topology
     if args.json:
-        _print_json({"valid": True, "topology": t.name, "sha256": loaded.sha256,
-                     "pfs": len(t.host.pfs), "vlans": len(t.vlans), "containers": len(t.containers),
-                     "vfs": len(t.attachments())}, out)
+        _print_json(
+            {
+                "valid": True,
+                "topology": t.name,
+                "sha256": loaded.sha256,
+                "pfs": len(t.host.pfs),
+                "vlans": len(t.vlans),
+                "containers": len(t.containers),
+                "vfs": len(t.attachments()),
+            },
+            out,
+        )
     else:
-        out.write(f"{args.topology}: valid topology {t.name!r}: {len(t.host.pfs)} PF(s), {len(t.vlans)} VLAN(s), "
-                  f"{len(t.containers)} container(s), {len(t.attachments())} VF attachment(s)\n")
+        out.write(
+            f"{args.topology}: valid topology {t.name!r}: {len(t.host.pfs)} PF(s), {len(t.vlans)} VLAN(s), "
+            f"{len(t.containers)} container(s), {len(t.attachments())} VF attachment(s)\n"
+        )
     return ExitCode.OK
 
 
@@ -199,8 +237,7 @@ def schema_text() -> str:
     from sriovcheck.topology.model import Topology
 
     schema = Topology.model_json_schema()
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "title": "sriovcheck topology", **schema}
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "sriovcheck topology", **schema}
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
@@ -221,9 +258,15 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         image = LAB_IMAGE
     actions = build_plan(loaded.topology, image_override=image)
     if args.json:
-        _print_json({"topology": loaded.topology.name, "actions": [
-            {"step": a.step, "kind": a.kind, "target": a.target, "description": a.describe(), "detail": a.detail}
-            for a in actions]}, out)
+        _print_json(
+            {
+                "topology": loaded.topology.name,
+                "actions": [
+                    {"step": a.step, "kind": a.kind, "target": a.target, "description": a.describe(), "detail": a.detail} for a in actions
+                ],
+            },
+            out,
+        )
     else:
         out.write(f"plan for {loaded.topology.name!r} ({len(actions)} actions, nothing is changed):\n")
         for a in actions:
@@ -239,16 +282,15 @@ def _workflow() -> Any:
 
 def cmd_other(args: argparse.Namespace, out: TextIO) -> int:
     handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
-        _workflow(), "cmd_" + args.command.replace("-", "_"))
+        _workflow(), "cmd_" + args.command.replace("-", "_")
+    )
     return handler(args, out, _progress)
 
 
 def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     if not args.lab_command:
-        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault)",
-                         hint="see `sriovcheck lab --help`")
-    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
-        _workflow(), "cmd_lab_" + args.lab_command)
+        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault)", hint="see `sriovcheck lab --help`")
+    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(_workflow(), "cmd_lab_" + args.lab_command)
     return handler(args, out, _progress)
 
 
@@ -298,8 +340,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except Exception as exc:  # a bug: say so plainly, traceback only with --debug
         if debug:
             traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc}\n  this is a bug in sriovcheck; rerun with --debug "
-              "and report the traceback", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n  this is a bug in sriovcheck; rerun with --debug and report the traceback",
+            file=sys.stderr,
+        )
         return ExitCode.ENVIRONMENT
     finally:
         signal.signal(signal.SIGTERM, previous)

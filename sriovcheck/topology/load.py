@@ -50,11 +50,11 @@ class _MarkedLoader(yaml.SafeLoader):
 
     nodes = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _TooBig(self.peek_event().start_mark)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            raise _TooBig(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        return super().compose_node(parent, index)
 
 
 class _TooBig(Exception):
@@ -65,10 +65,19 @@ class _TooBig(Exception):
 def _compose(text: str, file: str) -> yaml.Node | None:
     loader = _MarkedLoader(text)
     try:
-        return loader.get_single_node()  # type: ignore[no-any-return]
+        return loader.get_single_node()
     except _TooBig as big:
-        raise TopologyError([Problem(file, big.mark.line + 1, big.mark.column + 1, "",
-                                     f"the document has more than {MAX_NODES} nodes; a topology is far smaller")]) from None
+        raise TopologyError(
+            [
+                Problem(
+                    file,
+                    big.mark.line + 1,
+                    big.mark.column + 1,
+                    "",
+                    f"the document has more than {MAX_NODES} nodes; a topology is far smaller",
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
 
@@ -87,15 +96,29 @@ class _Budget:
 
 
 def _walk(
-    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str,
-    budget: _Budget | None = None, key_mark: tuple[int, int] | None = None,
+    node: yaml.Node,
+    path: PathKey,
+    marks: dict[PathKey, tuple[int, int]],
+    problems: list[Problem],
+    file: str,
+    budget: _Budget | None = None,
+    key_mark: tuple[int, int] | None = None,
 ) -> Any:
     budget = budget or _Budget()
     budget.nodes += 1
     here = (node.start_mark.line + 1, node.start_mark.column + 1)
     if budget.nodes > MAX_NODES:
-        raise TopologyError([Problem(file, here[0], here[1], format_path(path),
-                                     f"the document has more than {MAX_NODES} nodes (an alias bomb?); a topology is far smaller")])
+        raise TopologyError(
+            [
+                Problem(
+                    file,
+                    here[0],
+                    here[1],
+                    format_path(path),
+                    f"the document has more than {MAX_NODES} nodes (an alias bomb?); a topology is far smaller",
+                )
+            ]
+        )
     if id(node) in budget.active:
         raise TopologyError([Problem(file, here[0], here[1], format_path(path), "a recursive YAML alias refers to itself")])
     # For a mapping or list, its key's line is where a person looks for it.
@@ -112,24 +135,41 @@ def _walk_node(
     node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str, budget: _Budget
 ) -> Any:
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_COLLECTION_TAGS:
-        problems.append(Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path),
-                                f"cannot read this value: tag {node.tag!r} is not allowed (only plain YAML values are allowed)"))
+        problems.append(
+            Problem(
+                file,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                format_path(path),
+                f"cannot read this value: tag {node.tag!r} is not allowed (only plain YAML values are allowed)",
+            )
+        )
         return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                            format_path(path), "a key must be a plain name, not a list or mapping")
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        format_path(path),
+                        "a key must be a plain name, not a list or mapping",
+                    )
                 )
                 continue
             key = key_node.value
             child = (*path, key)
             if key in out:
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                            format_path(child), f"duplicate key {key!r}: each key may appear once")
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        format_path(child),
+                        f"duplicate key {key!r}: each key may appear once",
+                    )
                 )
                 continue
             km = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -146,8 +186,15 @@ def _walk_node(
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        problems.append(Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path),
-                                f"cannot read this value: {getattr(exc, 'problem', None) or exc} (only plain YAML values are allowed)"))
+        problems.append(
+            Problem(
+                file,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                format_path(path),
+                f"cannot read this value: {getattr(exc, 'problem', None) or exc} (only plain YAML values are allowed)",
+            )
+        )
         return None
     finally:
         loader.dispose()
@@ -211,20 +258,37 @@ def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
     except yaml.YAMLError as exc:
         raise TopologyError([Problem(file, None, None, "", f"not valid YAML: {exc}")]) from None
     if node is None:
-        raise TopologyError([Problem(file, 1, None, "", "the file is empty; a topology is a mapping with name, host, switch, vlans and containers")])
+        raise TopologyError(
+            [Problem(file, 1, None, "", "the file is empty; a topology is a mapping with name, host, switch, vlans and containers")]
+        )
     marks: dict[PathKey, tuple[int, int]] = {}
     data = _walk(node, (), marks, problems, file)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        raise TopologyError([Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, "", f"the top level is {kind}; a topology is a mapping with keys name, host, switch, vlans, containers")])
+        raise TopologyError(
+            [
+                Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    node.start_mark.column + 1,
+                    "",
+                    f"the top level is {kind}; a topology is a mapping with keys name, host, switch, vlans, containers",
+                )
+            ]
+        )
     switch = data.get("switch")
     if isinstance(switch, dict) and "password" in switch:
         line, col = marks.get(("switch", "password", "__key__"), (None, None))
-        problems.append(Problem(
-            file, line, col, "switch.password",
-            "a literal password is refused: put it in an environment variable named by "
-            "switch.password_env (e.g. SRIOVCHECK_SWITCH_PASSWORD), or use switch.key_file",
-        ))
+        problems.append(
+            Problem(
+                file,
+                line,
+                col,
+                "switch.password",
+                "a literal password is refused: put it in an environment variable named by "
+                "switch.password_env (e.g. SRIOVCHECK_SWITCH_PASSWORD), or use switch.key_file",
+            )
+        )
         switch = {k: v for k, v in switch.items() if k != "password"}
         data = {**data, "switch": switch}
     topology: Topology | None = None
@@ -247,21 +311,32 @@ def load_topology(path: str | Path) -> LoadedTopology:
     p = Path(path)
     file = str(path)
     if not file or "\x00" in file:
-        raise TopologyError([Problem(repr(file), None, None, "", "not a usable file name (empty, or with a NUL byte): "
-                                     "give the path of a topology YAML file")])
+        raise TopologyError(
+            [
+                Problem(
+                    repr(file), None, None, "", "not a usable file name (empty, or with a NUL byte): give the path of a topology YAML file"
+                )
+            ]
+        )
     try:
         if p.is_dir():
             raise TopologyError([Problem(file, None, None, "", "is a directory; give the path of a topology YAML file")])
         st = p.stat()
         if not stat.S_ISREG(st.st_mode):
-            raise TopologyError([Problem(file, None, None, "", "is not a regular file (a device, FIFO or socket); give a topology YAML file")])
+            raise TopologyError(
+                [Problem(file, None, None, "", "is not a regular file (a device, FIFO or socket); give a topology YAML file")]
+            )
         size = st.st_size
         if size > MAX_FILE_BYTES:
-            raise TopologyError([Problem(file, None, None, "", f"the file is {size} bytes; a topology file may be at most {MAX_FILE_BYTES} bytes")])
+            raise TopologyError(
+                [Problem(file, None, None, "", f"the file is {size} bytes; a topology file may be at most {MAX_FILE_BYTES} bytes")]
+            )
         with p.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)  # the file may grow after stat()
         if len(raw) > MAX_FILE_BYTES:
-            raise TopologyError([Problem(file, None, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes; a topology file is far smaller")])
+            raise TopologyError(
+                [Problem(file, None, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes; a topology file is far smaller")]
+            )
     except FileNotFoundError:
         raise TopologyError([Problem(file, None, None, "", "no such file; check the path (topologies/ has examples)")]) from None
     except PermissionError:
@@ -276,5 +351,7 @@ def load_topology(path: str | Path) -> LoadedTopology:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise TopologyError([Problem(file, line, None, "", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]) from None
+        raise TopologyError(
+            [Problem(file, line, None, "", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]
+        ) from None
     return load_text(text, file=file)

@@ -38,9 +38,7 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
     # --- host / PFs
     for loc, first, value in _duplicates((("host", "pfs", i, "name"), pf.name) for i, pf in enumerate(t.host.pfs)):
         c.add(loc, f"PF {value!r} is declared twice (first at {format_path(first)}); each PF once")
-    for loc, first, value in _duplicates(
-        (("host", "pfs", i, "switch_port"), pf.switch_port) for i, pf in enumerate(t.host.pfs)
-    ):
+    for loc, first, value in _duplicates((("host", "pfs", i, "switch_port"), pf.switch_port) for i, pf in enumerate(t.host.pfs)):
         c.add(loc, f"switch port {value!r} is cabled to two PFs (also {format_path(first)}); one PF per switch port")
 
     # --- switch credentials
@@ -72,9 +70,12 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
         while enclosing and enclosing[-1][0] < start:
             enclosing.pop()
         for _end, j in enclosing:
-            first, later = (j, k) if j < k else (k, j)
-            c.add(("vlans", later, "subnet"), f"subnet {t.vlans[later].subnet} overlaps VLAN {t.vlans[first].id}'s subnet "
-                  f"{t.vlans[first].subnet} (vlans[{first}]); each VLAN needs its own subnet")
+            lo, hi = (j, k) if j < k else (k, j)
+            c.add(
+                ("vlans", hi, "subnet"),
+                f"subnet {t.vlans[hi].subnet} overlaps VLAN {t.vlans[lo].id}'s subnet "
+                f"{t.vlans[lo].subnet} (vlans[{lo}]); each VLAN needs its own subnet",
+            )
         enclosing.append((int(net.broadcast_address), k))
 
     pfs = {pf.name: pf for pf in t.host.pfs}
@@ -92,16 +93,23 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
         for vi, vf in enumerate(ct.vfs):
             base: PathKey = ("containers", ci, "vfs", vi)
             if vf.ifname in seen_if:
-                c.add((*base, "ifname"), f"ifname {vf.ifname!r} is used twice in container {ct.name!r} (first at {format_path(seen_if[vf.ifname])})")
+                c.add(
+                    (*base, "ifname"),
+                    f"ifname {vf.ifname!r} is used twice in container {ct.name!r} (first at {format_path(seen_if[vf.ifname])})",
+                )
             else:
                 seen_if[vf.ifname] = (*base, "ifname")
             if vf.ifname == "lo" or (vf.ifname == "eth0" and ct.network != "none"):
-                c.add((*base, "ifname"), f"ifname {vf.ifname!r} is taken inside the container (docker's {'loopback' if vf.ifname == 'lo' else 'eth0 on network ' + repr(ct.network)}); use e.g. eth1")
+                taken_by = "loopback" if vf.ifname == "lo" else f"eth0 on network {ct.network!r}"
+                c.add((*base, "ifname"), f"ifname {vf.ifname!r} is taken inside the container (docker's {taken_by}); use e.g. eth1")
             pf = pfs.get(vf.pf)
             if pf is None:
                 c.add((*base, "pf"), f"PF {vf.pf!r} is not declared under host.pfs (declared: {', '.join(sorted(pfs)) or 'none'})")
             elif vf.vf >= pf.numvfs:
-                c.add((*base, "vf"), f"VF index {vf.vf} does not exist on {pf.name}, which gets numvfs {pf.numvfs}: allowed 0..{pf.numvfs - 1}")
+                c.add(
+                    (*base, "vf"),
+                    f"VF index {vf.vf} does not exist on {pf.name}, which gets numvfs {pf.numvfs}: allowed 0..{pf.numvfs - 1}",
+                )
             key = (vf.pf, vf.vf)
             if key in seen_vf:
                 c.add((*base, "vf"), f"VF {vf.vf} of {vf.pf} is already given to {format_path(seen_vf[key])}; a VF can go to one container")
@@ -109,14 +117,20 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
                 seen_vf[key] = base
             vlan = vlans.get(vf.vlan)
             if vlan is None:
-                c.add((*base, "vlan"), f"VLAN {vf.vlan} is not declared under vlans (declared: {', '.join(str(v) for v in sorted(vlans)) or 'none'})")
+                c.add(
+                    (*base, "vlan"),
+                    f"VLAN {vf.vlan} is not declared under vlans (declared: {', '.join(str(v) for v in sorted(vlans)) or 'none'})",
+                )
             else:
                 addr = vf.address
                 net = vlan.subnet
                 if addr.ip not in net:
                     c.add((*base, "address"), f"address {addr.ip} is outside VLAN {vlan.id}'s subnet {net}")
                 elif addr.network != net:
-                    c.add((*base, "address"), f"prefix /{addr.network.prefixlen} differs from VLAN {vlan.id}'s subnet {net}: use {addr.ip}/{net.prefixlen}")
+                    c.add(
+                        (*base, "address"),
+                        f"prefix /{addr.network.prefixlen} differs from VLAN {vlan.id}'s subnet {net}: use {addr.ip}/{net.prefixlen}",
+                    )
                 elif addr.ip == vlan.gateway:
                     c.add((*base, "address"), f"address {addr.ip} is VLAN {vlan.id}'s gateway; give the VF a host address of its own")
                 elif net.prefixlen < 31 and addr.ip in (net.network_address, net.broadcast_address):
@@ -132,5 +146,7 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
                 else:
                     seen_mac[vf.mac] = (*base, "mac")
             if vf.max_tx_rate_mbps and vf.min_tx_rate_mbps > vf.max_tx_rate_mbps:
-                c.add((*base, "min_tx_rate_mbps"), f"min_tx_rate_mbps {vf.min_tx_rate_mbps} is above max_tx_rate_mbps {vf.max_tx_rate_mbps}")
+                c.add(
+                    (*base, "min_tx_rate_mbps"), f"min_tx_rate_mbps {vf.min_tx_rate_mbps} is above max_tx_rate_mbps {vf.max_tx_rate_mbps}"
+                )
     return c.problems

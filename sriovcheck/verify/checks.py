@@ -46,19 +46,39 @@ class Expectation:
         return f"{self.switch_port}.0"
 
     def details(self, **extra: Any) -> dict[str, Any]:
-        return {"container": self.container, "ifname": self.ifname, "pf": self.pf, "vf": self.vf,
-                "vlan": self.vlan_id, "vlan_name": self.vlan_name, "switch_port": self.switch_port, **extra}
+        return {
+            "container": self.container,
+            "ifname": self.ifname,
+            "pf": self.pf,
+            "vf": self.vf,
+            "vlan": self.vlan_id,
+            "vlan_name": self.vlan_name,
+            "switch_port": self.switch_port,
+            **extra,
+        }
 
 
 def expectations(t: Topology) -> list[Expectation]:
     out = []
     for ct, spec in t.attachments():
         vlan = t.vlan(spec.vlan)
-        out.append(Expectation(
-            container=ct.name, ifname=spec.ifname, pf=spec.pf, vf=spec.vf, vlan_id=vlan.id, vlan_name=vlan.name,
-            address=spec.address, gateway=str(vlan.gateway), l3_interface=vlan.l3_interface,
-            switch_port=t.pf(spec.pf).switch_port, pinned_mac=spec.mac, mtu=spec.mtu, config=vf_config_of(spec),
-        ))
+        out.append(
+            Expectation(
+                container=ct.name,
+                ifname=spec.ifname,
+                pf=spec.pf,
+                vf=spec.vf,
+                vlan_id=vlan.id,
+                vlan_name=vlan.name,
+                address=spec.address,
+                gateway=str(vlan.gateway),
+                l3_interface=vlan.l3_interface,
+                switch_port=t.pf(spec.pf).switch_port,
+                pinned_mac=spec.mac,
+                mtu=spec.mtu,
+                config=vf_config_of(spec),
+            )
+        )
     return out
 
 
@@ -117,17 +137,30 @@ def describe_link(link: LinkObs) -> str:
     return f"{link.name}: <{flags}> mtu {link.mtu} state {link.operstate or '?'} link/ether {link.mac} inet {addrs}"
 
 
-def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkObs | None,
-                      evidence: list[Evidence]) -> CheckResult:
+def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkObs | None, evidence: list[Evidence]) -> CheckResult:
     expected = f"{exp.ifname} in {exp.container} with {exp.address}" + (f", MAC {exp.pinned_mac}" if exp.pinned_mac else "") + ", up"
     if not container_running:
-        return _result("vf-attached", exp, exp.target, "fail", expected=expected, observed="container not running",
-                       message=f"container {exp.container} is not running: start it (sriovcheck provision repairs it)",
-                       evidence=evidence)
+        return _result(
+            "vf-attached",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed="container not running",
+            message=f"container {exp.container} is not running: start it (sriovcheck provision repairs it)",
+            evidence=evidence,
+        )
     if link is None:
-        return _result("vf-attached", exp, exp.target, "fail", expected=expected,
-                       observed=f"no interface {exp.ifname} in the container's namespace", evidence=evidence,
-                       message=f"{exp.pf} VF {exp.vf} is not inside {exp.container} as {exp.ifname}: run sriovcheck provision")
+        return _result(
+            "vf-attached",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"no interface {exp.ifname} in the container's namespace",
+            evidence=evidence,
+            message=f"{exp.pf} VF {exp.vf} is not inside {exp.container} as {exp.ifname}: run sriovcheck provision",
+        )
     problems = []
     if str(exp.address) not in link.addresses:
         problems.append(f"address {exp.address} missing (has {', '.join(link.addresses) or 'none'})")
@@ -140,16 +173,33 @@ def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkOb
     elif link.carrier is False or (link.operstate or "").upper() in ("DOWN", "LOWERLAYERDOWN"):
         problems.append("no carrier (operationally down): is the PF link up, is the VF link_state disabled?")
     status = "fail" if problems else "pass"
-    return _result("vf-attached", exp, exp.target, status, expected=expected, observed=describe_link(link),
-                   message="; ".join(problems), evidence=evidence, details={"mac": link.mac})
+    return _result(
+        "vf-attached",
+        exp,
+        exp.target,
+        status,
+        expected=expected,
+        observed=describe_link(link),
+        message="; ".join(problems),
+        evidence=evidence,
+        details={"mac": link.mac},
+    )
 
 
 def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | None, evidence: list[Evidence]) -> CheckResult:
     want = exp.config
     expected = _fmt_config(want)
     if observed is None:
-        return _result("vf-config", exp, exp.target, "error", expected=expected, observed="unreadable",
-                       message=f"cannot read {exp.pf} VF {exp.vf} settings from the PF: {error}", evidence=evidence)
+        return _result(
+            "vf-config",
+            exp,
+            exp.target,
+            "error",
+            expected=expected,
+            observed="unreadable",
+            message=f"cannot read {exp.pf} VF {exp.vf} settings from the PF: {error}",
+            evidence=evidence,
+        )
     diffs = []
     for name in ("vlan", "qos", "vlan_proto", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
         w, o = getattr(want, name), getattr(observed, name)
@@ -163,14 +213,20 @@ def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | No
     msg = "; ".join(diffs)
     if any(d.startswith("vlan ") for d in diffs):
         msg += f": the PF tags {exp.pf} VF {exp.vf} with another VLAN than the topology's {exp.vlan_id}"
-    return _result("vf-config", exp, exp.target, status, expected=expected, observed=_fmt_config(observed),
-                   message=msg, evidence=evidence)
+    return _result("vf-config", exp, exp.target, status, expected=expected, observed=_fmt_config(observed), message=msg, evidence=evidence)
 
 
 def _fmt_config(c: VfConfig) -> str:
-    parts = [f"vlan {c.vlan}", f"qos {c.qos}", f"proto {c.vlan_proto}", f"mac {c.mac or '-'}",
-             f"spoofchk {_onoff(c.spoofchk)}", f"trust {_onoff(c.trust)}", f"link_state {c.link_state}",
-             f"tx rate {c.min_tx_rate_mbps}-{c.max_tx_rate_mbps} Mbit/s"]
+    parts = [
+        f"vlan {c.vlan}",
+        f"qos {c.qos}",
+        f"proto {c.vlan_proto}",
+        f"mac {c.mac or '-'}",
+        f"spoofchk {_onoff(c.spoofchk)}",
+        f"trust {_onoff(c.trust)}",
+        f"link_state {c.link_state}",
+        f"tx rate {c.min_tx_rate_mbps}-{c.max_tx_rate_mbps} Mbit/s",
+    ]
     return ", ".join(parts)
 
 
@@ -188,14 +244,29 @@ def check_ping(exp: Expectation, ping: PingObs, *, count: int, max_loss_pct: flo
     if rtts:
         observed += f", rtt min/avg/max {stats['rtt_min_ms']}/{stats['rtt_avg_ms']}/{stats['rtt_max_ms']} ms"
     if ping.error:
-        return _result("gateway-ping", exp, exp.target, "error", expected=expected, observed=ping.error,
-                       message=f"could not ping from {exp.target}: {ping.error}", evidence=evidence, details=stats)
+        return _result(
+            "gateway-ping",
+            exp,
+            exp.target,
+            "error",
+            expected=expected,
+            observed=ping.error,
+            message=f"could not ping from {exp.target}: {ping.error}",
+            evidence=evidence,
+            details=stats,
+        )
     if ping.received == 0 or ping.loss_pct > max_loss_pct:
-        cause = (f"no reply from gateway {exp.gateway}: is VLAN {exp.vlan_id} ({exp.vlan_name}) carried on {exp.switch_port}, "
-                 f"is {exp.l3_interface} up, and is the VF tagged with VLAN {exp.vlan_id}?") if ping.received == 0 else (
-                 f"{ping.loss_pct:g}% loss exceeds the allowed {max_loss_pct:g}%")
-        return _result("gateway-ping", exp, exp.target, "fail", expected=expected, observed=observed, message=cause,
-                       evidence=evidence, details=stats)
+        cause = (
+            (
+                f"no reply from gateway {exp.gateway}: is VLAN {exp.vlan_id} ({exp.vlan_name}) carried on {exp.switch_port}, "
+                f"is {exp.l3_interface} up, and is the VF tagged with VLAN {exp.vlan_id}?"
+            )
+            if ping.received == 0
+            else (f"{ping.loss_pct:g}% loss exceeds the allowed {max_loss_pct:g}%")
+        )
+        return _result(
+            "gateway-ping", exp, exp.target, "fail", expected=expected, observed=observed, message=cause, evidence=evidence, details=stats
+        )
     return _result("gateway-ping", exp, exp.target, "pass", expected=expected, observed=observed, evidence=evidence, details=stats)
 
 
@@ -205,11 +276,27 @@ def check_container_arp(exp: Expectation, neighbours: Sequence[NeighObs], eviden
     good = [n for n in entries if n.mac and n.state.upper() in USABLE_NEIGH_STATES]
     if good:
         n = good[0]
-        return _result("container-arp", exp, exp.target, "pass", expected=expected, observed=f"{n.ip} at {n.mac} ({n.state})",
-                       evidence=evidence, details={"gateway_mac": n.mac}), n.mac
+        return _result(
+            "container-arp",
+            exp,
+            exp.target,
+            "pass",
+            expected=expected,
+            observed=f"{n.ip} at {n.mac} ({n.state})",
+            evidence=evidence,
+            details={"gateway_mac": n.mac},
+        ), n.mac
     observed = ", ".join(f"{n.ip} {n.mac or '(incomplete)'} {n.state}" for n in entries) or "no entry for the gateway"
-    return _result("container-arp", exp, exp.target, "fail", expected=expected, observed=observed, evidence=evidence,
-                   message=f"the container has no usable ARP entry for {exp.gateway}: the gateway did not answer ARP on VLAN {exp.vlan_id}"), None
+    return _result(
+        "container-arp",
+        exp,
+        exp.target,
+        "fail",
+        expected=expected,
+        observed=observed,
+        evidence=evidence,
+        message=f"the container has no usable ARP entry for {exp.gateway}: the gateway did not answer ARP on VLAN {exp.vlan_id}",
+    ), None
 
 
 def _fmt_mac_entry(e: MacObs) -> str:
@@ -217,8 +304,16 @@ def _fmt_mac_entry(e: MacObs) -> str:
     return f"{e.vlan_name}{vid} {e.kind} on {e.interface}"
 
 
-def check_switch_mac(exp: Expectation, mac: str, entries: Sequence[MacObs], *, waited_s: float, timeout_s: float,
-                     vlan_ids: dict[str, int], evidence: list[Evidence]) -> CheckResult:
+def check_switch_mac(
+    exp: Expectation,
+    mac: str,
+    entries: Sequence[MacObs],
+    *,
+    waited_s: float,
+    timeout_s: float,
+    vlan_ids: dict[str, int],
+    evidence: list[Evidence],
+) -> CheckResult:
     expected = f"{mac} learned on VLAN {exp.vlan_name} ({exp.vlan_id}) at {exp.switch_interface}"
     mine = [e for e in entries if e.mac == mac]
 
@@ -233,23 +328,45 @@ def check_switch_mac(exp: Expectation, mac: str, entries: Sequence[MacObs], *, w
     if good:
         e = good[0]
         age = f", age {e.age_s} s" if e.age_s is not None else ""
-        return _result("switch-mac", exp, exp.target, "pass", expected=expected, observed=_fmt_mac_entry(e) + age,
-                       evidence=evidence, details={"mac": mac})
+        return _result(
+            "switch-mac",
+            exp,
+            exp.target,
+            "pass",
+            expected=expected,
+            observed=_fmt_mac_entry(e) + age,
+            evidence=evidence,
+            details={"mac": mac},
+        )
     if not mine:
-        msg = (f"not learned within {timeout_s:g} s: is VLAN {exp.vlan_id} ({exp.vlan_name}) allowed on {exp.switch_port}? "
-               f"is the VF link up and tagged {exp.vlan_id}?")
-        return _result("switch-mac", exp, exp.target, "fail", expected=expected, observed=f"{mac} not in the MAC table",
-                       message=msg, evidence=evidence, details={"mac": mac, "waited_s": round(waited_s, 1)})
+        msg = (
+            f"not learned within {timeout_s:g} s: is VLAN {exp.vlan_id} ({exp.vlan_name}) allowed on {exp.switch_port}? "
+            f"is the VF link up and tagged {exp.vlan_id}?"
+        )
+        return _result(
+            "switch-mac",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"{mac} not in the MAC table",
+            message=msg,
+            evidence=evidence,
+            details={"mac": mac, "waited_s": round(waited_s, 1)},
+        )
     e = mine[0]
     observed = "; ".join(_fmt_mac_entry(x) for x in mine)
     if not on_vlan(e):
-        msg = (f"MAC {mac} learned on VLAN {e.vlan_name}" + (f" ({e.vlan_id})" if e.vlan_id is not None else "") +
-               f", expected {exp.vlan_name} ({exp.vlan_id}): {exp.pf} VF {exp.vf}'s VLAN and the switch port's VLAN membership disagree")
+        msg = (
+            f"MAC {mac} learned on VLAN {e.vlan_name}"
+            + (f" ({e.vlan_id})" if e.vlan_id is not None else "")
+            + f", expected {exp.vlan_name} ({exp.vlan_id}): {exp.pf} VF {exp.vf}'s VLAN and the switch port's VLAN membership disagree"
+        )
     else:
-        msg = (f"MAC {mac} learned on {e.interface}, expected {exp.switch_interface}: is {exp.pf} really cabled to "
-               f"{exp.switch_port}?")
-    return _result("switch-mac", exp, exp.target, "fail", expected=expected, observed=observed, message=msg,
-                   evidence=evidence, details={"mac": mac})
+        msg = f"MAC {mac} learned on {e.interface}, expected {exp.switch_interface}: is {exp.pf} really cabled to {exp.switch_port}?"
+    return _result(
+        "switch-mac", exp, exp.target, "fail", expected=expected, observed=observed, message=msg, evidence=evidence, details={"mac": mac}
+    )
 
 
 def check_switch_arp(exp: Expectation, mac: str, arps: Sequence[ArpObs], evidence: list[Evidence]) -> CheckResult:
@@ -258,41 +375,102 @@ def check_switch_arp(exp: Expectation, mac: str, arps: Sequence[ArpObs], evidenc
     mine = [a for a in arps if a.ip == ip]
     good = [a for a in mine if a.mac == mac and a.interface == exp.l3_interface]
     if good:
-        return _result("switch-arp", exp, exp.target, "pass", expected=expected, observed=f"{ip} at {good[0].mac} on {good[0].interface}",
-                       evidence=evidence)
+        return _result(
+            "switch-arp",
+            exp,
+            exp.target,
+            "pass",
+            expected=expected,
+            observed=f"{ip} at {good[0].mac} on {good[0].interface}",
+            evidence=evidence,
+        )
     if not mine:
-        return _result("switch-arp", exp, exp.target, "fail", expected=expected, observed=f"no ARP entry for {ip}",
-                       message=f"the switch has no ARP entry for {ip}: did the VF's traffic reach {exp.l3_interface}?", evidence=evidence)
+        return _result(
+            "switch-arp",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"no ARP entry for {ip}",
+            message=f"the switch has no ARP entry for {ip}: did the VF's traffic reach {exp.l3_interface}?",
+            evidence=evidence,
+        )
     a = mine[0]
-    why = (f"{ip} belongs to {a.mac}, not this VF's {mac}: an address conflict on VLAN {exp.vlan_id}?" if a.mac != mac
-           else f"{ip} is on {a.interface}, expected {exp.l3_interface}")
-    return _result("switch-arp", exp, exp.target, "fail", expected=expected, observed=f"{ip} at {a.mac} on {a.interface}",
-                   message=why, evidence=evidence)
+    why = (
+        f"{ip} belongs to {a.mac}, not this VF's {mac}: an address conflict on VLAN {exp.vlan_id}?"
+        if a.mac != mac
+        else f"{ip} is on {a.interface}, expected {exp.l3_interface}"
+    )
+    return _result(
+        "switch-arp",
+        exp,
+        exp.target,
+        "fail",
+        expected=expected,
+        observed=f"{ip} at {a.mac} on {a.interface}",
+        message=why,
+        evidence=evidence,
+    )
 
 
 def check_gateway_mac(exp: Expectation, container_gw_mac: str, switch_mac: str | None, evidence: list[Evidence]) -> CheckResult:
     expected = f"gateway {exp.gateway} resolves to the switch's MAC of {exp.l3_interface}"
     if switch_mac is None:
-        return _result("gateway-mac", exp, exp.target, "error", expected=expected, observed=f"container resolved {container_gw_mac}",
-                       message=f"the switch did not report a MAC for {exp.l3_interface}", evidence=evidence)
+        return _result(
+            "gateway-mac",
+            exp,
+            exp.target,
+            "error",
+            expected=expected,
+            observed=f"container resolved {container_gw_mac}",
+            message=f"the switch did not report a MAC for {exp.l3_interface}",
+            evidence=evidence,
+        )
     if container_gw_mac == switch_mac:
-        return _result("gateway-mac", exp, exp.target, "pass", expected=expected,
-                       observed=f"{container_gw_mac} (switch {exp.l3_interface}: {switch_mac})", evidence=evidence)
-    return _result("gateway-mac", exp, exp.target, "fail", expected=expected,
-                   observed=f"container resolved {container_gw_mac}, switch {exp.l3_interface} is {switch_mac}",
-                   message=f"something else answers for {exp.gateway} on VLAN {exp.vlan_id}: a duplicate gateway address?",
-                   evidence=evidence)
+        return _result(
+            "gateway-mac",
+            exp,
+            exp.target,
+            "pass",
+            expected=expected,
+            observed=f"{container_gw_mac} (switch {exp.l3_interface}: {switch_mac})",
+            evidence=evidence,
+        )
+    return _result(
+        "gateway-mac",
+        exp,
+        exp.target,
+        "fail",
+        expected=expected,
+        observed=f"container resolved {container_gw_mac}, switch {exp.l3_interface} is {switch_mac}",
+        message=f"something else answers for {exp.gateway} on VLAN {exp.vlan_id}: a duplicate gateway address?",
+        evidence=evidence,
+    )
 
 
 def check_mac_unique(exp: Expectation, mac: str, entries: Iterable[MacObs], evidence: list[Evidence]) -> CheckResult:
     places = sorted({(e.vlan_name, e.interface) for e in entries if e.mac == mac and e.kind not in ("flood",)})
     expected = f"{mac} on at most one VLAN and port"
     if len(places) <= 1:
-        return _result("mac-unique", exp, exp.target, "pass", expected=expected,
-                       observed=", ".join(f"{v} on {i}" for v, i in places) or "not in the table", evidence=evidence)
-    return _result("mac-unique", exp, exp.target, "fail", expected=expected,
-                   observed="; ".join(f"{v} on {i}" for v, i in places), evidence=evidence,
-                   message=f"the switch sees {mac} on {len(places)} VLAN/port pairs: a duplicated MAC or a loop")
+        return _result(
+            "mac-unique",
+            exp,
+            exp.target,
+            "pass",
+            expected=expected,
+            observed=", ".join(f"{v} on {i}" for v, i in places) or "not in the table",
+            evidence=evidence,
+        )
+    return _result(
+        "mac-unique",
+        exp,
+        exp.target,
+        "fail",
+        expected=expected,
+        observed="; ".join(f"{v} on {i}" for v, i in places),
+        evidence=evidence,
+        message=f"the switch sees {mac} on {len(places)} VLAN/port pairs: a duplicated MAC or a loop",
+    )
 
 
 @dataclass

@@ -89,8 +89,13 @@ class Verifier:
                 info = self.runtime.get(exp.container)
                 ns = info.netns_path if info else None
                 link = self.probe.read_link(ns, exp.ifname) if ns else None
-                ev = [_ev(f"container:{exp.container}", f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
-                          C.describe_link(link) if link else "not found")]
+                ev = [
+                    _ev(
+                        f"container:{exp.container}",
+                        f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
+                        C.describe_link(link) if link else "not found",
+                    )
+                ]
                 r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
                 r.duration_s = round(self.monotonic() - t0, 3)
                 results.append(r)
@@ -103,8 +108,9 @@ class Verifier:
                     observed = self.host.get_vf_config(exp.pf, exp.vf)
                 except SriovcheckError as exc:
                     err = str(exc)
-                cfg_ev = [_ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)",
-                              repr(observed.as_dict()) if observed else str(err))]
+                cfg_ev = [
+                    _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
+                ]
                 r = C.check_vf_config(exp, observed, err, cfg_ev)
                 r.duration_s = round(self.monotonic() - t0, 3)
                 results.append(r)
@@ -117,14 +123,32 @@ class Verifier:
                 self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
             pol = self.t.checks.ping
             t0 = self.monotonic()
-            pings = self.probe.ping_many([
-                {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": e.gateway, "count": pol.count,
-                 "timeout_s": pol.timeout_s} for e in todo
-            ]) if todo else []
+            pings = (
+                self.probe.ping_many(
+                    [
+                        {
+                            "netns_path": attached[e.target][1],
+                            "ifname": e.ifname,
+                            "dst": e.gateway,
+                            "count": pol.count,
+                            "timeout_s": pol.timeout_s,
+                        }
+                        for e in todo
+                    ]
+                )
+                if todo
+                else []
+            )
             ping_s = self.monotonic() - t0
             for exp, ping in zip(todo, pings, strict=True):
-                ev = [_ev(f"container:{exp.container}", f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
-                          f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}" + (f", error {ping.error}" if ping.error else ""))]
+                ev = [
+                    _ev(
+                        f"container:{exp.container}",
+                        f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
+                        f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}"
+                        + (f", error {ping.error}" if ping.error else ""),
+                    )
+                ]
                 r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
                 r.duration_s = round(ping_s, 3)
                 results.append(r)
@@ -143,8 +167,13 @@ class Verifier:
                     continue
                 ns = attached[exp.target][1]
                 neigh = self.probe.neighbours(ns, exp.ifname)
-                ev = [_ev(f"container:{exp.container}", f"netlink: neighbours on {exp.ifname} (arp -a)",
-                          "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)")]
+                ev = [
+                    _ev(
+                        f"container:{exp.container}",
+                        f"netlink: neighbours on {exp.ifname} (arp -a)",
+                        "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)",
+                    )
+                ]
                 r, mac = C.check_container_arp(exp, neigh, ev)
                 results.append(r)
                 if mac:
@@ -157,8 +186,9 @@ class Verifier:
         if session:
             with contextlib.suppress(SriovcheckError):
                 session.close()
-        return VerifyOutcome(checks=results, switch_facts=facts,
-                             observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error)
+        return VerifyOutcome(
+            checks=results, switch_facts=facts, observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error
+        )
 
     def _open_switch(self) -> tuple[SwitchSession | None, str | None, float]:
         t0 = self.monotonic()
@@ -168,20 +198,36 @@ class Verifier:
             return None, str(exc), self.monotonic() - t0
 
     def _switch_checks(
-        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], ping_ok: dict[str, bool],
-        gw_macs: dict[str, str], session: SwitchSession | None, login_error: str | None, login_s: float,
+        self,
+        exps: list[C.Expectation],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        ping_ok: dict[str, bool],
+        gw_macs: dict[str, str],
+        session: SwitchSession | None,
+        login_error: str | None,
+        login_s: float,
     ) -> list[CheckResult]:
         sw = self.t.switch
         out: list[CheckResult] = []
         if session is None:
-            out.append(CheckResult(kind="switch-login", target=sw.name, status="error",
-                                   expected=f"login to {sw.name} and answers to commands", observed="no session",
-                                   message=login_error or "unknown error", duration_s=round(login_s, 3)))
+            out.append(
+                CheckResult(
+                    kind="switch-login",
+                    target=sw.name,
+                    status="error",
+                    expected=f"login to {sw.name} and answers to commands",
+                    observed="no session",
+                    message=login_error or "unknown error",
+                    duration_s=round(login_s, 3),
+                )
+            )
             for exp in exps:
                 for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
                     out.append(C.skipped(kind, exp, "switch-login", "errored"))
             return out
-        self.progress(f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)")
+        self.progress(
+            f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)"
+        )
         expected_macs = {attached[e.target][2]: e for e in exps if e.target in attached}
         vlan_ids = {v.name.lower(): v.id for v in self.t.vlans}
         deadline = self.monotonic() + self.t.checks.switch_learn_timeout_s
@@ -202,10 +248,15 @@ class Verifier:
         waited = self.monotonic() - t0
         facts = session.facts
         login = CheckResult(
-            kind="switch-login", target=sw.name, status="pass" if error is None else "error",
+            kind="switch-login",
+            target=sw.name,
+            status="pass" if error is None else "error",
             expected=f"login to {sw.name} and answers to commands",
-            observed=f"{facts.model or 'model ?'} Junos {facts.junos_version or '?'} ({facts.source})" if error is None else "session failed",
-            message=error or "", duration_s=round(login_s, 3),
+            observed=f"{facts.model or 'model ?'} Junos {facts.junos_version or '?'} ({facts.source})"
+            if error is None
+            else "session failed",
+            message=error or "",
+            duration_s=round(login_s, 3),
             evidence=tables.evidence if tables and error is None else [],
         )
         out.append(login)
@@ -223,8 +274,17 @@ class Verifier:
                     out.append(C.skipped(kind, exp, "vf-attached", "failed"))
                 continue
             mac = attached[exp.target][2]
-            out.append(C.check_switch_mac(exp, mac, tables.macs, waited_s=waited, timeout_s=self.t.checks.switch_learn_timeout_s,
-                                          vlan_ids=vlan_ids, evidence=mac_ev))
+            out.append(
+                C.check_switch_mac(
+                    exp,
+                    mac,
+                    tables.macs,
+                    waited_s=waited,
+                    timeout_s=self.t.checks.switch_learn_timeout_s,
+                    vlan_ids=vlan_ids,
+                    evidence=mac_ev,
+                )
+            )
             if ping_ok.get(exp.target):
                 out.append(C.check_switch_arp(exp, mac, tables.arps, arp_ev))
             else:

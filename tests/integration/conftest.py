@@ -1,8 +1,8 @@
 """Integration tests: root, network namespaces and the docker engine.
 
-In CI (CI=true) a missing prerequisite is a failure, never a skip. Every integration test is
-checked for leaks (per test module, so that a module can share one lab): namespaces, root-namespace links, containers and processes that were not
-there before the test must be gone after it.
+In CI (CI=true) a missing prerequisite is a failure, never a skip. Every integration test
+module is checked for leaks (per module, so that a module can share one lab): namespaces,
+root-namespace links, containers and processes that were not there before it must be gone after it.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def machine_picture() -> dict[str, set[str]]:
         "namespaces": {line.split()[0] for line in _lines(["ip", "netns", "list"])},
         "links": links,
         "containers": _lines(["docker", "ps", "-a", "--format", "{{.Names}}"]) if os.path.exists("/var/run/docker.sock") else set(),
-        "processes": {line for line in _lines(["ps", "-eo", "pid,args"]) if "sriovcheck" in line and "pytest" not in line and " ps " not in line},
+        "processes": {
+            line for line in _lines(["ps", "-eo", "pid,args"]) if "sriovcheck" in line and "pytest" not in line and " ps " not in line
+        },
     }
 
 

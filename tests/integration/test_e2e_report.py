@@ -68,7 +68,7 @@ def test_report_of_a_real_run_in_chromium(lab_run: dict[str, object], tmp_path: 
     html = d / "report.html"
     png = tmp_path / "shot.png"
     chromium(tmp_path, f"--screenshot={png}", html.as_uri())
-    width, _height, rows, bpp = decode_png(png.read_bytes())
+    _width, _height, rows, bpp = decode_png(png.read_bytes())
     pixels = [row[i : i + 3] for row in rows[::2] for i in range(0, len(row), bpp * 2)]
     assert len(set(pixels)) > 200 and sum(p != b"\xff\xff\xff" for p in pixels) / len(pixels) > 0.1
     dom = Dom(chromium(tmp_path, "--dump-dom", html.as_uri()).stdout.decode())

@@ -9,10 +9,9 @@ from sriovcheck.statefiles import read_json, topology_lock, write_json_atomic
 
 
 def test_second_run_is_refused_with_the_holder(tmp_path: Path) -> None:
-    with topology_lock("t1", tmp_path, what="provision"):
-        with pytest.raises(StateError, match=r"another sriovcheck run holds the lock of topology 't1' \(pid \d+ \(provision\)\)"):
-            with topology_lock("t1", tmp_path):
-                pass
+    refused = r"another sriovcheck run holds the lock of topology 't1' \(pid \d+ \(provision\)\)"
+    with topology_lock("t1", tmp_path, what="provision"), pytest.raises(StateError, match=refused), topology_lock("t1", tmp_path):
+        pass
     # released: a new run gets it, and nothing is left behind
     with topology_lock("t1", tmp_path):
         pass

@@ -48,8 +48,10 @@ class Probe(FakeNetns):
 
     def ping_many(self, requests):  # type: ignore[no-untyped-def]
         self.pinged = requests
-        return [Ping(r["count"], 0 if r["dst"] in self.lost else r["count"], [] if r["dst"] in self.lost else [0.2] * r["count"])
-                for r in requests]
+        return [
+            Ping(r["count"], 0 if r["dst"] in self.lost else r["count"], [] if r["dst"] in self.lost else [0.2] * r["count"])
+            for r in requests
+        ]
 
 
 class Switch:
@@ -66,7 +68,8 @@ class Switch:
         if command == "show ethernet-switching table":
             rows = "".join(f"  {v:<17} {m:<17} Learn          0 {i}\n" for v, m, i in self.macs)
             rows += "".join(f"  {v:<17} {ROUTER} Static         - Router\n" for v in ("SRIOV_200", "SRIOV_201"))
-            return f"Ethernet-switching table: {len(self.macs)} unicast entries\n  VLAN              MAC address       Type         Age Interfaces\n{rows}"
+            header = "  VLAN              MAC address       Type         Age Interfaces\n"
+            return f"Ethernet-switching table: {len(self.macs)} unicast entries\n{header}{rows}"
         if command == "show arp no-resolve":
             rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in self.arps)
             return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(self.arps)}\n"
@@ -108,8 +111,15 @@ class Clock:
 
 def verify(topo, w, switch, probe=None, clock=None):  # type: ignore[no-untyped-def]
     clock = clock or Clock()
-    return Verifier(topo, host=FakeHost(w), runtime=FakeRuntime(w), probe=probe or Probe(w), open_switch=lambda: switch,
-                    monotonic=clock.monotonic, sleep=clock.sleep).run()
+    return Verifier(
+        topo,
+        host=FakeHost(w),
+        runtime=FakeRuntime(w),
+        probe=probe or Probe(w),
+        open_switch=lambda: switch,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+    ).run()
 
 
 def by(outcome, kind, target):  # type: ignore[no-untyped-def]
@@ -117,8 +127,10 @@ def by(outcome, kind, target):  # type: ignore[no-untyped-def]
 
 
 def healthy_switch(macs: dict[str, str]) -> Switch:
-    return Switch([("SRIOV_200", macs["test-200"], "ge-0/0/1.0"), ("SRIOV_201", macs["test-201"], "ge-0/0/1.0")],
-                  [(macs["test-200"], "192.168.200.2", "vlan.200"), (macs["test-201"], "192.168.201.2", "vlan.201")])
+    return Switch(
+        [("SRIOV_200", macs["test-200"], "ge-0/0/1.0"), ("SRIOV_201", macs["test-201"], "ge-0/0/1.0")],
+        [(macs["test-200"], "192.168.200.2", "vlan.200"), (macs["test-201"], "192.168.201.2", "vlan.201")],
+    )
 
 
 def test_healthy_lab_passes_every_check(lab) -> None:  # type: ignore[no-untyped-def]
@@ -126,8 +138,19 @@ def test_healthy_lab_passes_every_check(lab) -> None:  # type: ignore[no-untyped
     sw = healthy_switch(macs)
     out = verify(topo, w, sw)
     kinds = sorted({c.kind for c in out.checks})
-    assert kinds == sorted(["vf-attached", "vf-config", "gateway-ping", "container-arp", "switch-login", "switch-mac",
-                            "switch-arp", "gateway-mac", "mac-unique"])
+    assert kinds == sorted(
+        [
+            "vf-attached",
+            "vf-config",
+            "gateway-ping",
+            "container-arp",
+            "switch-login",
+            "switch-mac",
+            "switch-arp",
+            "gateway-mac",
+            "mac-unique",
+        ]
+    )
     assert [c for c in out.checks if c.status != "pass"] == []
     assert sw.commands.count("show ethernet-switching table") == 1  # everything learned: no polling
     assert len(out.checks) == 1 + 8 * 2
