@@ -183,6 +183,9 @@ Inject a fault into the emulated lab, or clear it:
   session-drop REGEX|off    the switch drops the SSH session on a matching command
   command-hang REGEX|off    the switch never answers a matching command
   garble on|off             the switch mangles its outputs
+  lldp-off PF               the host stops sending LLDP on PF (NIC firmware agents do that)
+  lldp-on PF
+  port-mtu PORT MTU         the switch port's MTU (256-9216; the configured value again clears it)
   clear                     remove every fault
 """
 

@@ -222,9 +222,47 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
                                 known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
                                 timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env)
         session.open()
+        expected = ctx.lab_status.emulator.get("host_key_fingerprint") if ctx.lab else None
+        try:
+            if known_hosts is None:
+                check_host_key(sw.name, host, port, session.facts.host_key_fingerprint, expected=expected)
+        except SwitchError:
+            session.close()
+            raise
         return session
 
     return open_real
+
+
+KNOWN_SWITCHES = "known-switches.json"
+
+
+def check_host_key(name: str, host: str, port: int, fingerprint: str | None, *, expected: str | None = None,
+                   root: Path | None = None) -> None:
+    """Without a known_hosts file, the switch's host key is trusted on first use and recorded;
+    a different key on a later run is a failure, never a silent accept (a man in the middle, or a
+    replaced switch that someone must confirm). In the lab, the key the lab made is expected."""
+    from sriovcheck.statefiles import read_json, state_root, write_json_atomic
+
+    if fingerprint is None:
+        raise SwitchError(f"switch {name} ({host}:{port}) presented no host key fingerprint", hint="report this as a bug")
+    if expected is not None:
+        if fingerprint != expected:
+            raise SwitchError(f"the host key of switch {name} ({host}:{port}) is {fingerprint}, but the lab made {expected}",
+                              hint="something else answers on the lab's port; run `sriovcheck lab down` and `lab up`")
+        return
+    path = (root or state_root()) / KNOWN_SWITCHES
+    known = read_json(path) or {}
+    key = f"{host}:{port}"
+    recorded = known.get(key)
+    if recorded is None:
+        write_json_atomic(path, {**known, key: fingerprint})
+    elif recorded != fingerprint:
+        raise SwitchError(
+            f"the host key of switch {name} ({key}) changed: it was {recorded}, it is now {fingerprint}",
+            hint=f"if the switch was really replaced or re-keyed, remove the entry {key!r} from {path} (or set "
+                 "switch.known_hosts); otherwise something may be intercepting the session",
+        )
 
 
 def prepare_report_dir(name: str, report_dir: str | None) -> Path:
@@ -486,6 +524,7 @@ FAULT_ARGS: dict[str, tuple[str, ...]] = {
     "vlan-remove": ("port", "vlan"), "vlan-add": ("port", "vlan"), "gateway-down": ("vlan",), "gateway-up": ("vlan",),
     "pf-down": ("pf",), "pf-up": ("pf",), "login-refuse": (), "login-accept": (), "session-drop": ("pattern",),
     "command-hang": ("pattern",), "garble": ("on",), "clear": (),
+    "lldp-off": ("pf",), "lldp-on": ("pf",), "port-mtu": ("port", "mtu"),
 }
 
 
@@ -499,9 +538,9 @@ def fault_arguments(kind: str, values: list[str]) -> dict[str, Any]:
         raise UsageError(f"lab fault {kind} takes {want}; got {len(values)} argument(s)", hint="see `sriovcheck lab fault --help`")
     out: dict[str, Any] = {}
     for name, value in zip(names, values, strict=True):
-        if name == "vlan":
+        if name in ("vlan", "mtu"):
             if not value.isdigit():
-                raise UsageError(f"lab fault {kind}: VLAN must be a number, got {value!r}")
+                raise UsageError(f"lab fault {kind}: {name.upper()} must be a number, got {value!r}")
             out[name] = int(value)
         elif name == "on":
             if value not in ("on", "off"):
