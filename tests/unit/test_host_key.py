@@ -13,7 +13,8 @@ def test_first_use_records_then_a_change_fails(tmp_path: Path) -> None:
     check_host_key("ex-switch", "192.0.2.10", 22, "SHA256:aaa", root=tmp_path)
     assert json.loads((tmp_path / KNOWN_SWITCHES).read_text()) == {"192.0.2.10:22": "SHA256:aaa"}
     check_host_key("ex-switch", "192.0.2.10", 22, "SHA256:aaa", root=tmp_path)  # same key: fine
-    with pytest.raises(SwitchError, match=r"host key of switch ex-switch \(192.0.2.10:22\) changed: it was SHA256:aaa, it is now SHA256:bbb") as e:
+    changed = r"host key of switch ex-switch \(192.0.2.10:22\) changed: it was SHA256:aaa, it is now SHA256:bbb"
+    with pytest.raises(SwitchError, match=changed) as e:
         check_host_key("ex-switch", "192.0.2.10", 22, "SHA256:bbb", root=tmp_path)
     assert "remove the entry" in (e.value.hint or "")
     # another switch is recorded separately
