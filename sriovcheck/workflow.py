@@ -90,6 +90,11 @@ class KernelNetns:
 
         return probe.ping_many([probe.PingRequest(**r) for r in requests])
 
+    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None:
+        from sriovcheck.host import probe
+
+        return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip)
+
 
 @dataclass
 class Context:

@@ -329,3 +329,56 @@ def announce(netns_path: str, ifname: str, ip: str, *, mac: str | None = None, c
                 sock.send(frame)
         except OSError as exc:
             raise HostError(f"gratuitous ARP for {ip} out of {ifname} in {netns_path} failed: {exc}") from exc
+
+
+def build_arp_request(mac: str, sender_ip: str, target_ip: str) -> bytes:
+    """A broadcast ARP who-has `target_ip`, from `mac` / `sender_ip`, Ethernet framed."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    if len(hw) != 6:
+        raise ValueError(f"{mac!r} is not a MAC address")
+    spa = socket.inet_aton(str(ipaddress.IPv4Address(sender_ip)))
+    tpa = socket.inet_aton(str(ipaddress.IPv4Address(target_ip)))
+    eth = b"\xff" * 6 + hw + struct.pack("!H", _ETH_P_ARP)
+    return eth + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + spa + b"\0" * 6 + tpa
+
+
+def parse_arp_reply(frame: bytes, target_ip: str) -> str | None:
+    """The MAC that answers for `target_ip` in an Ethernet-framed ARP reply, else None."""
+    if len(frame) < 42 or struct.unpack("!H", frame[12:14])[0] != _ETH_P_ARP:
+        return None
+    _htype, ptype, hlen, plen, op = struct.unpack("!HHBBH", frame[14:22])
+    if ptype != 0x0800 or hlen != 6 or plen != 4 or op != 2:
+        return None
+    if frame[28:32] != socket.inet_aton(str(ipaddress.IPv4Address(target_ip))):
+        return None
+    return ":".join(f"{b:02x}" for b in frame[22:28])
+
+
+def arp_probe(netns_path: str, ifname: str, *, sender_ip: str, target_ip: str, timeout_s: float = 1.0,
+              tries: int = 2) -> str | None:
+    """Ask, at layer 2 and out of `ifname` only, who has `target_ip`; the answering MAC or None.
+
+    Used to prove VLAN isolation: an IP ping to another VLAN's gateway fails anyway for lack of a
+    route, which proves nothing; an ARP request stays in the VF's broadcast domain, so a reply
+    means that domain reaches the other VLAN's gateway."""
+    link = read_link(netns_path, ifname)
+    if link is None or not link.mac:
+        raise HostError(f"no interface {ifname} with a MAC address in network namespace {netns_path}")
+    frame = build_arp_request(link.mac, sender_ip, target_ip)
+    sock = socket_in_netns(netns_path, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP))
+    with sock:
+        try:
+            sock.bind((ifname, 0))
+            for _ in range(tries):
+                sock.send(frame)
+                deadline = time.monotonic() + timeout_s / tries
+                while (left := deadline - time.monotonic()) > 0:
+                    ready, _, _ = select.select([sock], [], [], left)
+                    if not ready:
+                        break
+                    mac = parse_arp_reply(sock.recv(2048), target_ip)
+                    if mac:
+                        return mac
+        except OSError as exc:
+            raise HostError(f"ARP probe for {target_ip} out of {ifname} in {netns_path} failed: {exc}") from exc
+    return None

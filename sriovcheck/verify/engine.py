@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sriovcheck.containers.runtime import ContainerRuntime
 from sriovcheck.errors import SriovcheckError
-from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.host.driver import HostDriver, PfInfo, VfConfig
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
@@ -36,6 +36,8 @@ class ProbeOps(Protocol):
     def neighbours(self, ns: str, ifname: str | None = None) -> list[C.NeighObs]: ...
 
     def ping_many(self, requests: list[dict[str, Any]]) -> list[C.PingObs]: ...
+
+    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None: ...
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Verifier:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval_s: float = 1.0,
+        acceptance: bool = True,
     ) -> None:
         self.t = topology
         self.host = host
@@ -73,11 +76,13 @@ class Verifier:
         self.monotonic = monotonic
         self.sleep = sleep
         self.poll_interval_s = poll_interval_s
+        self.acceptance = acceptance
 
     def run(self) -> VerifyOutcome:
         exps = C.expectations(self.t)
         results: list[CheckResult] = []
         attached: dict[str, tuple[C.Expectation, str, str]] = {}  # target -> (exp, ns, mac)
+        links: dict[str, C.LinkObs] = {}
         # Open the switch session in the background while the host side is probed.
         with ThreadPoolExecutor(max_workers=1) as pool:
             switch_future = pool.submit(self._open_switch)
@@ -101,6 +106,7 @@ class Verifier:
                 results.append(r)
                 if r.status == "pass" and ns and link and link.mac:
                     attached[exp.target] = (exp, ns, link.mac)
+                    links[exp.target] = link
                 t0 = self.monotonic()
                 observed: VfConfig | None = None
                 err = None
@@ -182,6 +188,9 @@ class Verifier:
             # --- the switch
             session, login_error, login_s = switch_future.result()
         results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s))
+        switch_ok = any(c.kind == "switch-login" and c.status == "pass" for c in results)
+        if self.acceptance:
+            results.extend(self._acceptance(exps, attached, links, ping_ok, session if switch_ok else None, results))
         facts = session.facts if session else None
         if session:
             with contextlib.suppress(SriovcheckError):
@@ -189,6 +198,158 @@ class Verifier:
         return VerifyOutcome(
             checks=results, switch_facts=facts, observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error
         )
+
+    def _acceptance(
+        self,
+        exps: list[C.Expectation],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        links: dict[str, C.LinkObs],
+        ping_ok: dict[str, bool],
+        session: SwitchSession | None,
+        results: list[CheckResult],
+    ) -> list[CheckResult]:
+        from sriovcheck.verify import acceptance as A
+
+        out: list[CheckResult] = []
+        src = f"switch:{self.t.switch.name}"
+        data = None
+        if session is not None:
+            self.progress("acceptance: switch port membership, LLDP cabling, port MTU")
+            data = A.read_switch_data(session, self.t, src if session.facts.source == "ssh" else session.facts.source)
+        pf_infos: dict[str, PfInfo | None] = {}
+        for pf in self.t.host.pfs:
+            try:
+                pf_infos[pf.name] = self.host.pf_info(pf.name)
+            except SriovcheckError:
+                pf_infos[pf.name] = None
+        working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
+        pol = self.t.checks.ping
+        # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
+        self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
+        df = (
+            self.probe.ping_many(
+                [
+                    {
+                        "netns_path": attached[e.target][1],
+                        "ifname": e.ifname,
+                        "dst": e.gateway,
+                        "count": 2,
+                        "timeout_s": pol.timeout_s,
+                        "payload_size": (e.mtu or 1500) - A.IP_ICMP_HEADERS,
+                        "dont_fragment": True,
+                    }
+                    for e in working
+                ]
+            )
+            if working
+            else []
+        )
+        df_by = {e.target: p for e, p in zip(working, df, strict=True)}
+        peers = {e.target: A.pick_peer(e, working) for e in working}
+        path_pings = (
+            self.probe.ping_many(
+                [
+                    {
+                        "netns_path": attached[e.target][1],
+                        "ifname": e.ifname,
+                        "dst": str(p.address.ip),
+                        "count": 2,
+                        "timeout_s": pol.timeout_s,
+                    }
+                    for e in working
+                    if (p := peers[e.target]) is not None
+                ]
+            )
+            if working
+            else []
+        )
+        path_by = dict(zip([e.target for e in working if peers[e.target] is not None], path_pings, strict=True))
+        others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
+
+        def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
+            other = others[e.target]
+            if other is None:
+                return None, None
+            try:
+                return self.probe.arp_probe(
+                    attached[e.target][1], e.ifname, sender_ip=str(e.address.ip), target_ip=str(other.gateway)
+                ), None
+            except SriovcheckError as exc:
+                return None, str(exc)
+
+        with ThreadPoolExecutor(max_workers=min(32, max(1, len(working)))) as pool:
+            iso = dict(zip([e.target for e in working], pool.map(isolation, working), strict=True))
+
+        by_kind = {(c.kind, c.target): c for c in results}
+        for e in exps:
+            if e.target not in attached:
+                for kind in ("mtu", "switch-port", "vf-path", "vlan-isolation"):
+                    out.append(C.skipped(kind, e, "vf-attached", "failed"))
+                continue
+            if data is None:
+                out.append(C.skipped("switch-port", e, "switch-login", "errored"))
+            else:
+                sp = A.check_switch_port(e, data)
+                out.append(sp)
+                sm = by_kind.get(("switch-mac", e.target))
+                if sm is not None and sm.status == "fail" and sp.status == "fail":
+                    sm.message += f" -- the switch says: {sp.message}"
+            if not ping_ok.get(e.target):
+                for kind in ("mtu", "vf-path", "vlan-isolation"):
+                    out.append(C.skipped(kind, e, "gateway-ping", "failed"))
+                continue
+            info = pf_infos.get(e.pf)
+            link = links[e.target]
+            ping = df_by[e.target]
+            ev = [
+                _ev(
+                    f"container:{e.container}",
+                    f"ping -M do -s {(e.mtu or 1500) - A.IP_ICMP_HEADERS} -c 2 -I {e.ifname} {e.gateway}",
+                    f"{ping.received}/{ping.sent} received" + (f", error {ping.error}" if ping.error else ""),
+                )
+            ]
+            port = data.ports.get(e.switch_port) if data else None
+            if data and f"port:{e.switch_port}" in data.evidence:
+                ev.append(data.evidence[f"port:{e.switch_port}"])
+            out.append(A.check_mtu(e, link_mtu=link.mtu, pf_mtu=info.mtu if info else None, df_ping=ping, port=port, evidence=ev))
+            peer = peers[e.target]
+            pp = path_by.get(e.target)
+            pev = (
+                [_ev(f"container:{e.container}", f"ping -c 2 -I {e.ifname} {peer.address.ip}", f"{pp.received}/{pp.sent} received")]
+                if peer and pp
+                else []
+            )
+            out.append(A.check_vf_path(e, peer, pp, pev))
+            mac, err = iso[e.target]
+            other = others[e.target]
+            iev = (
+                [
+                    _ev(
+                        f"container:{e.container}",
+                        f"arping -I {e.ifname} {other.gateway} (layer-2 probe from the host)",
+                        f"reply from {mac}" if mac else (err or "no reply"),
+                    )
+                ]
+                if other
+                else []
+            )
+            out.append(A.check_vlan_isolation(e, other, mac, err, iev))
+        if data is None:
+            for pf in self.t.host.pfs:
+                out.append(
+                    CheckResult(
+                        kind="cabling",
+                        target=f"{self.t.host.name}:{pf.name}",
+                        status="skip",
+                        message="not run: prerequisite switch-login errored",
+                        details={"pf": pf.name},
+                    )
+                )
+        else:
+            for pf in self.t.host.pfs:
+                info = pf_infos.get(pf.name)
+                out.append(A.check_cabling(self.t.host.name, pf.name, info.mac if info else None, pf.switch_port, data))
+        return out
 
     def _open_switch(self) -> tuple[SwitchSession | None, str | None, float]:
         t0 = self.monotonic()

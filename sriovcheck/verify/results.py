@@ -25,6 +25,12 @@ CHECK_KINDS = (
     "switch-arp",
     "gateway-mac",
     "mac-unique",
+    "mtu",
+    "switch-port",
+    "vf-path",
+    "vlan-isolation",
+    "cabling",
+    "teardown-clean",
 )
 
 

@@ -42,11 +42,24 @@ class Probe(FakeNetns):
     def __init__(self, w: FakeWorld, *, lost: set[str] | None = None) -> None:
         super().__init__(w)
         self.lost = lost or set()
+        self.arp_probes: list[tuple[str, str, str]] = []
+        self.arp_answer: str | None = None
+        self.df_lost = False
 
     def neighbours(self, ns: str, ifname: str | None = None) -> list[Neigh]:
         return [Neigh(ip=a["dst"], mac=ROUTER, state="REACHABLE") for a in self.pinged if a["netns_path"] == ns]
 
+    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None:
+        self.arp_probes.append((ifname, sender_ip, target_ip))
+        return self.arp_answer
+
     def ping_many(self, requests):  # type: ignore[no-untyped-def]
+        if any(r.get("dont_fragment") for r in requests):
+            self.df = requests
+            return [Ping(r["count"], 0 if self.df_lost else r["count"], [0.3] * r["count"]) for r in requests]
+        if not any(r["dst"].endswith(".1") for r in requests):
+            self.paths = requests
+            return [Ping(r["count"], r["count"], [0.1] * r["count"]) for r in requests]
         self.pinged = requests
         return [
             Ping(r["count"], 0 if r["dst"] in self.lost else r["count"], [] if r["dst"] in self.lost else [0.2] * r["count"])
@@ -60,6 +73,7 @@ class Switch:
         self.macs, self.arps = macs, arps
         self.commands: list[str] = []
         self.closed = False
+        self.port_mtu = 1514
 
     def run(self, command: str) -> str:
         self.commands.append(command)
@@ -73,6 +87,22 @@ class Switch:
         if command == "show arp no-resolve":
             rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in self.arps)
             return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(self.arps)}\n"
+        if command == "show ethernet-switching interfaces":
+            return (
+                "Interface    State  VLAN members        Tag   Tagging  Blocking\n"
+                "ge-0/0/1.0   up     SRIOV_200           200   tagged   unblocked\n"
+                "                    SRIOV_201           201   tagged   unblocked\n"
+            )
+        if command == "show lldp neighbors":
+            return (
+                "Local Interface    Parent Interface    Chassis Id          Port info          System Name\n"
+                "ge-0/0/1.0         -                   02:00:00:00:aa:01   eno2               worker2\n"
+            )
+        if command == "show interfaces ge-0/0/1":
+            return (
+                "Physical interface: ge-0/0/1, Enabled, Physical link is Up\n"
+                f"  Link-level type: Ethernet, MTU: {self.port_mtu}, Speed: Auto\n"
+            )
         if command == "show interfaces vlan":
             return f"Physical interface: vlan, Enabled, Physical link is Up\n  Current address: {ROUTER}, Hardware address: {ROUTER}\n"
         raise SwitchError(f"unexpected {command}")
@@ -137,23 +167,16 @@ def test_healthy_lab_passes_every_check(lab) -> None:  # type: ignore[no-untyped
     topo, w, macs = lab
     sw = healthy_switch(macs)
     out = verify(topo, w, sw)
-    kinds = sorted({c.kind for c in out.checks})
-    assert kinds == sorted(
-        [
-            "vf-attached",
-            "vf-config",
-            "gateway-ping",
-            "container-arp",
-            "switch-login",
-            "switch-mac",
-            "switch-arp",
-            "gateway-mac",
-            "mac-unique",
-        ]
-    )
-    assert [c for c in out.checks if c.status != "pass"] == []
+    from sriovcheck.verify.results import CHECK_KINDS
+
+    assert sorted({c.kind for c in out.checks}) == sorted(k for k in CHECK_KINDS if k != "teardown-clean")
+    assert [(c.kind, c.target, c.message) for c in out.checks if c.status != "pass"] == [
+        ("vf-path", "test-200/eth1", "not run: no other working VF on VLAN 200 to reach"),
+        ("vf-path", "test-201/eth1", "not run: no other working VF on VLAN 201 to reach"),
+    ]
     assert sw.commands.count("show ethernet-switching table") == 1  # everything learned: no polling
-    assert len(out.checks) == 1 + 8 * 2
+    assert len(out.checks) == 1 + 12 * 2 + 1  # login, 12 kinds per VF, cabling of the one PF
+    assert by(out, "cabling", "worker2:eno2").observed.startswith("ge-0/0/1: worker2 eno2")
     assert by(out, "switch-mac", "test-200/eth1").observed.startswith("SRIOV_200 learned on ge-0/0/1.0")
     assert by(out, "gateway-ping", "test-201/eth1").details["rtt_avg_ms"] == 0.2
     assert sw.closed
@@ -175,7 +198,7 @@ def test_mac_on_wrong_vlan_is_diagnosed(lab) -> None:  # type: ignore[no-untyped
     for kind in ("container-arp", "switch-arp", "gateway-mac"):
         c = by(out, kind, "test-200/eth1")
         assert c.status == "skip" and "prerequisite" in c.message
-    assert {c.status for c in out.checks if c.target == "test-201/eth1"} == {"pass"}
+    assert {c.status for c in out.checks if c.target == "test-201/eth1" and c.kind != "vf-path"} == {"pass"}
 
 
 def test_not_learned_names_the_likely_causes(lab) -> None:  # type: ignore[no-untyped-def]
@@ -233,3 +256,40 @@ def test_mac_on_two_ports_fails_mac_unique(lab) -> None:  # type: ignore[no-unty
     out = verify(topo, w, sw)
     r = by(out, "mac-unique", "test-200/eth1")
     assert r.status == "fail" and "2 VLAN/port pairs" in r.message
+
+
+def test_acceptance_diagnoses_port_mtu_membership_and_isolation(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    sw.port_mtu = 1400
+    probe = Probe(w)
+    probe.df_lost = True
+    probe.arp_answer = ROUTER
+    out = verify(topo, w, sw, probe)
+    mtu = by(out, "mtu", "test-200/eth1")
+    assert mtu.status == "fail"
+    assert "switch port ge-0/0/1 has MTU 1400, smaller than the VF MTU 1500 plus the 14-byte Ethernet header" in mtu.message
+    assert [r["payload_size"] for r in probe.df] == [1472, 1472]
+    iso = by(out, "vlan-isolation", "test-200/eth1")
+    assert iso.status == "fail" and "not isolated" in iso.message
+    assert probe.arp_probes[0] == ("eth1", "192.168.200.2", "192.168.201.1")
+
+
+def test_vlan_missing_on_the_port_turns_not_learned_into_a_cause(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+    del sw.macs[1]
+    original = sw.run
+
+    def run(command: str) -> str:
+        text = original(command)
+        if command == "show ethernet-switching interfaces":
+            text = "\n".join(line for line in text.splitlines() if "SRIOV_201" not in line) + "\n"
+        return text
+
+    sw.run = run  # type: ignore[method-assign]
+    out = verify(topo, w, sw)
+    port = by(out, "switch-port", "test-201/eth1")
+    assert port.status == "fail" and port.message.startswith("VLAN 201 (SRIOV_201) is not a member of ge-0/0/1")
+    assert "the switch says: VLAN 201 (SRIOV_201) is not a member of ge-0/0/1" in by(out, "switch-mac", "test-201/eth1").message
+    assert by(out, "switch-port", "test-200/eth1").status == "pass"

@@ -1,0 +1,321 @@
+"""Acceptance-grade checks: MTU end to end, the switch port's VLAN membership, cabling by LLDP,
+VF-to-VF paths and VLAN isolation. Pure judging functions plus the gathering that feeds them;
+they run after the core checks, over the same switch session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sriovcheck.errors import SriovcheckError
+from sriovcheck.switch.client import SwitchSession
+from sriovcheck.topology.model import Topology
+from sriovcheck.verify import checks as C
+from sriovcheck.verify.results import CheckResult, Evidence
+
+ETHERNET_HEADER = 14
+IP_ICMP_HEADERS = 28
+LLDP_HOWTO = (
+    "enable LLDP on the host (e.g. `apt install lldpd`); NIC firmware LLDP agents can swallow the frames "
+    "(Intel i40e/ice: `ethtool --set-priv-flags PF disable-fw-lldp on`)"
+)
+
+
+@dataclass
+class SwitchAcceptanceData:
+    port_vlans: list[Any] | None = None  # PortVlan from parse_switching_interfaces
+    lldp: list[Any] | None = None  # LldpNeighbor
+    ports: dict[str, Any] = field(default_factory=dict)  # port -> InterfaceInfo
+    errors: dict[str, str] = field(default_factory=dict)  # what -> why it could not be read
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+
+
+def read_switch_data(session: SwitchSession, t: Topology, source: str) -> SwitchAcceptanceData:
+    from sriovcheck.parsers import junos as P
+
+    data = SwitchAcceptanceData()
+
+    def read(what: str, command: str, parse: Callable[[str], Any]) -> Any:
+        try:
+            output = session.run(command)
+            data.evidence[what] = Evidence(source=source, command=command, output=output)
+            return parse(output)
+        except (SriovcheckError, P.ParseError) as exc:
+            data.errors[what] = f"`{command}`: {exc}"
+            return None
+
+    data.port_vlans = read("port-vlans", "show ethernet-switching interfaces", P.parse_switching_interfaces)
+    data.lldp = read("lldp", "show lldp neighbors", P.parse_lldp_neighbors)
+    for pf in t.host.pfs:
+        info = read(f"port:{pf.switch_port}", f"show interfaces {pf.switch_port}", partial(P.parse_interface, name=pf.switch_port))
+        if info is not None:
+            data.ports[pf.switch_port] = info
+    return data
+
+
+def _r(kind: str, exp: C.Expectation | None, target: str, status: str, **kw: Any) -> CheckResult:
+    return C._result(kind, exp, target, status, **kw)
+
+
+def check_mtu(
+    exp: C.Expectation, *, link_mtu: int | None, pf_mtu: int | None, df_ping: C.PingObs | None, port: Any | None, evidence: list[Evidence]
+) -> CheckResult:
+    want = exp.mtu or 1500
+    expected = f"VF MTU {want} in the container, PF MTU >= {want}, a {want}-byte do-not-fragment ping to {exp.gateway} answered"
+    problems = []
+    if link_mtu != want:
+        problems.append(f"{exp.ifname} has MTU {link_mtu}, expected {want}")
+    if pf_mtu is not None and pf_mtu < want:
+        problems.append(f"PF {exp.pf} has MTU {pf_mtu}, below the VF's {want}: raise the PF MTU first")
+    if df_ping is not None and df_ping.received == 0:
+        why = f"a {want}-byte packet with DF set got no answer from {exp.gateway}"
+        port_mtu = getattr(port, "mtu", None)
+        if port_mtu is not None and port_mtu - ETHERNET_HEADER < want:
+            why += (
+                f": switch port {exp.switch_port} has MTU {port_mtu}, smaller than the VF MTU {want} plus the "
+                f"{ETHERNET_HEADER}-byte Ethernet header; set `mtu {want + ETHERNET_HEADER}` or more on {exp.switch_port}"
+            )
+        elif df_ping.error:
+            why += f" ({df_ping.error})"
+        else:
+            why += "; somewhere on the path the MTU is smaller (NIC, switch port, gateway interface)"
+        problems.append(why)
+    observed = f"VF MTU {link_mtu}, PF MTU {pf_mtu if pf_mtu is not None else '?'}"
+    if df_ping is not None:
+        observed += f", DF ping {df_ping.received}/{df_ping.sent}"
+    if port is not None and getattr(port, "mtu", None) is not None:
+        observed += f", switch port {exp.switch_port} MTU {port.mtu}"
+    return _r(
+        "mtu",
+        exp,
+        exp.target,
+        "fail" if problems else "pass",
+        expected=expected,
+        observed=observed,
+        message="; ".join(problems),
+        evidence=evidence,
+    )
+
+
+def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckResult:
+    expected = f"{exp.switch_port} up, VLAN {exp.vlan_name} ({exp.vlan_id}) a tagged member, forwarding"
+    ev = [data.evidence["port-vlans"]] if "port-vlans" in data.evidence else []
+    if data.port_vlans is None:
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "error",
+            expected=expected,
+            observed="unreadable",
+            message=f"cannot read the port's VLAN membership: {data.errors.get('port-vlans', '?')}",
+            evidence=ev,
+        )
+    rows = [p for p in data.port_vlans if p.port == exp.switch_port]
+    if not rows:
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"{exp.switch_port} is not an ethernet-switching port",
+            message=f"{exp.switch_port} carries no VLAN: configure it as a trunk (family ethernet-switching, "
+            f"interface-mode/port-mode trunk) with VLAN {exp.vlan_name}",
+            evidence=ev,
+        )
+    member = [p for p in rows if p.vlan_id == exp.vlan_id or (p.vlan_name or "").lower() == exp.vlan_name.lower()]
+    carried = ", ".join(sorted({f"{p.vlan_name} ({p.vlan_id})" for p in rows if p.vlan_name})) or "none"
+    if any(p.port_up is False for p in rows):
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"{exp.switch_port} is down; VLANs {carried}",
+            message=f"switch port {exp.switch_port} is down: check the cable to {exp.pf} and the PF link",
+            evidence=ev,
+        )
+    if not member:
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"{exp.switch_port} carries {carried}",
+            message=f"VLAN {exp.vlan_id} ({exp.vlan_name}) is not a member of {exp.switch_port}: add it to the port's vlan members",
+            evidence=ev,
+        )
+    row = member[0]
+    if row.tagging and row.tagging.lower() != "tagged":
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"VLAN {exp.vlan_id} {row.tagging} on {exp.switch_port}",
+            message=f"VLAN {exp.vlan_id} is untagged on {exp.switch_port}, but the PF tags the VF's traffic: "
+            "make it a tagged (trunk) member",
+            evidence=ev,
+        )
+    if not row.forwarding:
+        return _r(
+            "switch-port",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"VLAN {exp.vlan_id} on {exp.switch_port}: {row.blocking or row.stp_state}",
+            message=f"VLAN {exp.vlan_id} on {exp.switch_port} is not forwarding (STP or blocking)",
+            evidence=ev,
+        )
+    return _r("switch-port", exp, exp.target, "pass", expected=expected, observed=f"{exp.switch_port} up, VLANs {carried}", evidence=ev)
+
+
+def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str, data: SwitchAcceptanceData) -> CheckResult:
+    target = f"{host_name}:{pf}"
+    expected = f"LLDP neighbour on {switch_port}: host {host_name}, port {pf}"
+    ev = [data.evidence["lldp"]] if "lldp" in data.evidence else []
+    details = {"pf": pf, "switch_port": switch_port}
+    if data.lldp is None:
+        return _r(
+            "cabling",
+            None,
+            target,
+            "error",
+            expected=expected,
+            observed="unreadable",
+            details=details,
+            message=f"cannot read the switch's LLDP neighbours: {data.errors.get('lldp', '?')}",
+            evidence=ev,
+        )
+    here = [n for n in data.lldp if n.port == switch_port]
+    if not here:
+        return _r(
+            "cabling",
+            None,
+            target,
+            "skip",
+            expected=expected,
+            observed=f"no LLDP neighbour on {switch_port}",
+            details=details,
+            message=f"not run: the host sends no LLDP on {pf}, so the cabling cannot be proven; {LLDP_HOWTO}",
+            evidence=ev,
+        )
+
+    def mine(n: Any) -> bool:
+        names = {str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
+        chassis = (n.chassis_id or "").lower()
+        return (n.system_name or "").split(".")[0].lower() == host_name.split(".")[0].lower() and (
+            pf.lower() in names or (pf_mac is not None and pf_mac.lower() in names | {chassis})
+        )
+
+    if any(mine(n) for n in here):
+        n = next(n for n in here if mine(n))
+        return _r(
+            "cabling",
+            None,
+            target,
+            "pass",
+            expected=expected,
+            details=details,
+            evidence=ev,
+            observed=f"{switch_port}: {n.system_name} {n.port_info or n.port_id} (chassis {n.chassis_id})",
+        )
+    seen = "; ".join(f"{n.system_name} {n.port_info}" for n in here)
+    return _r(
+        "cabling",
+        None,
+        target,
+        "fail",
+        expected=expected,
+        observed=f"{switch_port} sees {seen}",
+        details=details,
+        evidence=ev,
+        message=f"{switch_port} is cabled to {seen}, not to {host_name} {pf}: check the cabling plan",
+    )
+
+
+def check_vf_path(exp: C.Expectation, peer: C.Expectation | None, ping: C.PingObs | None, evidence: list[Evidence]) -> CheckResult:
+    if peer is None or ping is None:
+        return _r(
+            "vf-path",
+            exp,
+            exp.target,
+            "skip",
+            expected="a ping to another VF of the same VLAN",
+            message=f"not run: no other working VF on VLAN {exp.vlan_id} to reach",
+        )
+    across = peer.pf != exp.pf
+    path = (
+        f"across the switch ({exp.pf} -> {exp.switch_port} -> {peer.switch_port} -> {peer.pf})"
+        if across
+        else f"inside the NIC ({exp.pf}'s embedded switch; it may never reach the switch)"
+    )
+    expected = f"{peer.address.ip} ({peer.target}) answers, {path}"
+    details = {"peer": peer.target, "path": "switch" if across else "nic"}
+    if ping.received == 0:
+        return _r(
+            "vf-path",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"0/{ping.sent} replies" + (f" ({ping.error})" if ping.error else ""),
+            message=f"{exp.target} cannot reach {peer.target} on VLAN {exp.vlan_id} {path}",
+            evidence=evidence,
+            details=details,
+        )
+    return _r(
+        "vf-path",
+        exp,
+        exp.target,
+        "pass",
+        expected=expected,
+        observed=f"{ping.received}/{ping.sent} replies; path proven: {path}",
+        evidence=evidence,
+        details=details,
+    )
+
+
+def check_vlan_isolation(
+    exp: C.Expectation, other: Any | None, reply_mac: str | None, error: str | None, evidence: list[Evidence]
+) -> CheckResult:
+    if other is None:
+        return _r(
+            "vlan-isolation",
+            exp,
+            exp.target,
+            "skip",
+            expected="no answer from another VLAN's gateway",
+            message="not run: the topology has a single VLAN",
+        )
+    expected = f"no ARP answer for VLAN {other.id}'s gateway {other.gateway} on {exp.ifname} (VLAN {exp.vlan_id})"
+    if error:
+        return _r("vlan-isolation", exp, exp.target, "error", expected=expected, observed="probe failed", message=error, evidence=evidence)
+    if reply_mac:
+        return _r(
+            "vlan-isolation",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed=f"{other.gateway} answered from {reply_mac}",
+            message=f"VLAN {exp.vlan_id}'s VF reaches VLAN {other.id}'s gateway at layer 2: the VLANs are not isolated "
+            f"(is {exp.switch_port} untagged in both, or the VF's VLAN unset?)",
+            evidence=evidence,
+        )
+    return _r("vlan-isolation", exp, exp.target, "pass", expected=expected, observed=f"no answer for {other.gateway}", evidence=evidence)
+
+
+def pick_peer(exp: C.Expectation, candidates: Sequence[C.Expectation]) -> C.Expectation | None:
+    """Another VF of the same VLAN, preferring one on another PF (its path crosses the switch)."""
+    same = [c for c in candidates if c.vlan_id == exp.vlan_id and c.target != exp.target]
+    other_pf = [c for c in same if c.pf != exp.pf]
+    pool = other_pf or same
+    return pool[0] if pool else None
