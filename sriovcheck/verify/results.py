@@ -55,6 +55,12 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def waiver_of(check: CheckResult) -> str | None:
+    """The reason a failed check was accepted by the customer, if it was."""
+    reason = check.details.get("waiver") if isinstance(check.details, dict) else None
+    return str(reason) if reason else None
+
+
 @dataclass
 class RunResults:
     topology: dict[str, Any]  # name, file, sha256, description
@@ -67,16 +73,20 @@ class RunResults:
     run_by: str = ""
     attachments: list[dict[str, Any]] = field(default_factory=list)  # one per VF: container, ifname, pf, vf, vlan, mac ...
     notes: list[str] = field(default_factory=list)
+    # Handover: customer, site, rack, executed_by, witnessed_by, notes (all optional text).
+    handover: dict[str, Any] = field(default_factory=dict)
+    evidence_bundle: str | None = None  # directory (relative to results.json) with the raw evidence, on failure
     schema_version: int = SCHEMA_VERSION
 
     @property
     def verdict(self) -> Literal["pass", "fail"]:
-        # No evidence is never a pass: zero checks is a failure.
+        # No evidence is never a pass: zero checks is a failure. A failed check the customer
+        # waived (details["waiver"] holds the reason) is a deviation, shown apart; it does not
+        # fail the run, an error always does.
         if not self.checks:
             return "fail"
-        return "pass" if all(c.status in ("pass", "skip") for c in self.checks) and any(
-            c.status == "pass" for c in self.checks
-        ) else "fail"
+        ok = all(c.status in ("pass", "skip") or (c.status == "fail" and waiver_of(c)) for c in self.checks)
+        return "pass" if ok and any(c.status == "pass" for c in self.checks) else "fail"
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = dict.fromkeys(STATUSES, 0)
@@ -98,6 +108,8 @@ class RunResults:
             "switch": self.switch,
             "attachments": self.attachments,
             "notes": self.notes,
+            "handover": self.handover,
+            "evidence_bundle": self.evidence_bundle,
             "checks": [asdict(c) for c in self.checks],
         }
 
@@ -127,6 +139,8 @@ class RunResults:
             run_by=data.get("run_by", ""),
             attachments=data.get("attachments", []),
             notes=data.get("notes", []),
+            handover=data.get("handover") or {},
+            evidence_bundle=data.get("evidence_bundle"),
         )
 
     @classmethod
