@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: reports/<topology>/<UTC time>/, with reports/<topology>/latest)",
         )
         p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
+        h = p.add_argument_group("handover (shown on the report's first page; override the topology's handover section)")
+        for opt, what in (("--customer", "customer name"), ("--site", "site"), ("--rack", "rack"),
+                          ("--executed-by", "who ran the acceptance"), ("--witnessed-by", "who witnessed it for the customer")):
+            h.add_argument(opt, metavar="TEXT", help=what)
         if name == "verify":
             p.add_argument("--switch-output", metavar="DIR", help="read saved switch outputs from DIR instead of logging in")
         else:

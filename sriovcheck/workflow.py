@@ -9,43 +9,49 @@ image; nothing else changes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import io
 import json
 import os
 import platform
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sriovcheck import __version__
 from sriovcheck.containers.runtime import ContainerRuntime
-from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
+from sriovcheck.errors import ExitCode, LabError, SriovcheckError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
 from sriovcheck.provision.state import StateStore
 from sriovcheck.statefiles import forget_topology_dir, topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.topology import LoadedTopology, load_topology
-from sriovcheck.verify.results import RunResults
+from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
 
 Progress = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- adapters over the kernel
 
+
 class KernelNetns:
     """NetnsOps / ProbeOps over sriovcheck.host.netns and sriovcheck.host.probe (pyroute2, raw sockets)."""
 
-    def attach_vf(self, host_ifname: str, *, netns_path: str, ifname: str, address_cidr: str,
-                  mtu: int | None, mac: str | None, temp_name: str) -> Any:
+    def attach_vf(
+        self, host_ifname: str, *, netns_path: str, ifname: str, address_cidr: str, mtu: int | None, mac: str | None, temp_name: str
+    ) -> Any:
         from sriovcheck.host import netns
 
-        return netns.attach_vf(host_ifname, netns_path=netns_path, ifname=ifname, address_cidr=address_cidr,
-                               mtu=mtu, mac=mac, temp_name=temp_name)
+        return netns.attach_vf(
+            host_ifname, netns_path=netns_path, ifname=ifname, address_cidr=address_cidr, mtu=mtu, mac=mac, temp_name=temp_name
+        )
 
     def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None:
         from sriovcheck.host import netns
@@ -118,8 +124,7 @@ def _docker_runtime() -> ContainerRuntime:
     return DockerRuntime()
 
 
-def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True,
-                  repair_lab: bool = True) -> Context:
+def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True, repair_lab: bool = True) -> Context:
     runtime = _docker_runtime()
     if not lab:
         from sriovcheck.host.linux import LinuxHostDriver
@@ -132,8 +137,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
             return IPRoute()
 
         _ = with_iproute
-        return Context(loaded, False, LinuxHostDriver(default_sysfs_root(), ipr_factory=ipr_factory), runtime,
-                       KernelNetns(), None)
+        return Context(loaded, False, LinuxHostDriver(default_sysfs_root(), ipr_factory=ipr_factory), runtime, KernelNetns(), None)
     from sriovcheck.containers.image import LAB_IMAGE, ensure_lab_image
     from sriovcheck.lab import manager
     from sriovcheck.lab.host_driver import EmulatedHostDriver
@@ -147,12 +151,13 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     if not status.up and not repair_lab and lab_exists(lab_dir(loaded.topology.name)):
         # Verification observes; it must not mend what it is asked to look at (a stopped emulator,
         # a missing cable): the checks report it instead.
-        progress(f"the emulated lab of {loaded.topology.name!r} is damaged; verifying it as it is: "
-                 + "; ".join(status.problems))
+        progress(f"the emulated lab of {loaded.topology.name!r} is damaged; verifying it as it is: " + "; ".join(status.problems))
     elif not status.up:
         if not bring_lab_up:
-            raise LabError(f"the emulated lab of {loaded.topology.name!r} is not up",
-                           hint=f"run `sriovcheck lab up {loaded.file}` first, or pass --lab to provision/run")
+            raise LabError(
+                f"the emulated lab of {loaded.topology.name!r} is not up",
+                hint=f"run `sriovcheck lab up {loaded.file}` first, or pass --lab to provision/run",
+            )
         progress(f"bringing the emulated lab of {loaded.topology.name!r} up")
         status = manager.lab_up(loaded.topology)
         brought_up = True
@@ -163,8 +168,15 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
 
 
 def _provisioner(ctx: Context, progress: Progress) -> Provisioner:
-    return Provisioner(ctx.loaded.topology, host=ctx.host, runtime=ctx.runtime, netns=ctx.netns,
-                       store=StateStore(ctx.name), image_override=ctx.image_override, progress=progress)
+    return Provisioner(
+        ctx.loaded.topology,
+        host=ctx.host,
+        runtime=ctx.runtime,
+        netns=ctx.netns,
+        store=StateStore(ctx.name),
+        image_override=ctx.image_override,
+        progress=progress,
+    )
 
 
 def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: str) -> None:
@@ -172,8 +184,11 @@ def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: 
         out.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return
     if not report.changed:
-        out.write("torn down: nothing to tear down\n" if verb == "torn down"
-                  else f"{verb}: nothing to change, everything is already as the topology says\n")
+        out.write(
+            "torn down: nothing to tear down\n"
+            if verb == "torn down"
+            else f"{verb}: nothing to change, everything is already as the topology says\n"
+        )
         return
     width = max((len(o.target) for o in report.outcomes), default=10)
     out.write(f"{verb}:\n")
@@ -182,6 +197,7 @@ def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: 
 
 
 # --------------------------------------------------------------------------- commands
+
 
 def cmd_provision(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     loaded = load_topology(args.topology)
@@ -220,12 +236,21 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
             if password is None:
                 key_file = ctx.lab_status.client_key_path
         elif password is None and key_file is None:
-            raise SwitchError(f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
-                              hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)")
-        session = NetmikoSwitch(host=host, port=port, username=sw.username, password=password,
-                                key_file=os.path.expanduser(key_file) if key_file else None,
-                                known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
-                                timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env)
+            raise SwitchError(
+                f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
+                hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)",
+            )
+        session = NetmikoSwitch(
+            host=host,
+            port=port,
+            username=sw.username,
+            password=password,
+            key_file=os.path.expanduser(key_file) if key_file else None,
+            known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
+            timeout_s=sw.timeout_s,
+            name=sw.name,
+            password_env=sw.password_env,
+        )
         session.open()
         expected = ctx.lab_status.emulator.get("host_key_fingerprint") if ctx.lab else None
         try:
@@ -242,8 +267,9 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
 KNOWN_SWITCHES = "known-switches.json"
 
 
-def check_host_key(name: str, host: str, port: int, fingerprint: str | None, *, expected: str | None = None,
-                   root: Path | None = None) -> None:
+def check_host_key(
+    name: str, host: str, port: int, fingerprint: str | None, *, expected: str | None = None, root: Path | None = None
+) -> None:
     """Without a known_hosts file, the switch's host key is trusted on first use and recorded;
     a different key on a later run is a failure, never a silent accept (a man in the middle, or a
     replaced switch that someone must confirm). In the lab, the key the lab made is expected."""
@@ -253,8 +279,10 @@ def check_host_key(name: str, host: str, port: int, fingerprint: str | None, *, 
         raise SwitchError(f"switch {name} ({host}:{port}) presented no host key fingerprint", hint="report this as a bug")
     if expected is not None:
         if fingerprint != expected:
-            raise SwitchError(f"the host key of switch {name} ({host}:{port}) is {fingerprint}, but the lab made {expected}",
-                              hint="something else answers on the lab's port; run `sriovcheck lab down` and `lab up`")
+            raise SwitchError(
+                f"the host key of switch {name} ({host}:{port}) is {fingerprint}, but the lab made {expected}",
+                hint="something else answers on the lab's port; run `sriovcheck lab down` and `lab up`",
+            )
         return
     path = (root or state_root()) / KNOWN_SWITCHES
     known = read_json(path) or {}
@@ -266,7 +294,7 @@ def check_host_key(name: str, host: str, port: int, fingerprint: str | None, *, 
         raise SwitchError(
             f"the host key of switch {name} ({key}) changed: it was {recorded}, it is now {fingerprint}",
             hint=f"if the switch was really replaced or re-keyed, remove the entry {key!r} from {path} (or set "
-                 "switch.known_hosts); otherwise something may be intercepting the session",
+            "switch.known_hosts); otherwise something may be intercepting the session",
         )
 
 
@@ -277,11 +305,13 @@ def prepare_report_dir(name: str, report_dir: str | None) -> Path:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"--report-dir {directory}: it, or a folder above it, is a file",
-                         hint="give a directory (it is created if missing)") from None
+        raise UsageError(
+            f"--report-dir {directory}: it, or a folder above it, is a file", hint="give a directory (it is created if missing)"
+        ) from None
     except OSError as exc:
-        raise UsageError(f"cannot create the report directory {directory}: {exc.strerror or exc}",
-                         hint="give a writable directory with --report-dir") from None
+        raise UsageError(
+            f"cannot create the report directory {directory}: {exc.strerror or exc}", hint="give a writable directory with --report-dir"
+        ) from None
     return directory
 
 
@@ -317,29 +347,48 @@ def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, 
             pci = ctx.host.vf_info(spec.pf, spec.vf).pci_address
         except Exception:
             pci = None
-        out.append({"container": ct.name, "ifname": spec.ifname, "pf": spec.pf, "vf": spec.vf, "pci_address": pci,
-                    "vlan": vlan.id, "vlan_name": vlan.name, "address": str(spec.address), "gateway": str(vlan.gateway),
-                    "l3_interface": vlan.l3_interface, "switch_port": t.pf(spec.pf).switch_port,
-                    "mac": observed_macs.get(target) or spec.mac, "image": ctx.image_override or ct.image})
+        out.append(
+            {
+                "container": ct.name,
+                "ifname": spec.ifname,
+                "pf": spec.pf,
+                "vf": spec.vf,
+                "pci_address": pci,
+                "vlan": vlan.id,
+                "vlan_name": vlan.name,
+                "address": str(spec.address),
+                "gateway": str(vlan.gateway),
+                "l3_interface": vlan.l3_interface,
+                "switch_port": t.pf(spec.pf).switch_port,
+                "mac": observed_macs.get(target) or spec.mac,
+                "image": ctx.image_override or ct.image,
+            }
+        )
     return out
 
 
-def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_dir: Path, default_dir: bool,
-                      switch_output: str | None, as_json: bool) -> int:
-    from sriovcheck.report.writer import write_reports
+HANDOVER_FIELDS = ("customer", "site", "rack", "executed_by", "witnessed_by", "notes")
+
+
+def collect_results(
+    ctx: Context, *, progress: Progress, switch_output: str | None, handover_overrides: dict[str, str | None] | None = None
+) -> RunResults:
+    """Run every check and put the results together (nothing written yet)."""
     from sriovcheck.verify.engine import Verifier
 
     t = ctx.loaded.topology
     started = datetime.now(UTC)
-    outcome = Verifier(t, host=ctx.host, runtime=ctx.runtime, probe=ctx.netns,
-                       open_switch=_open_switch_factory(ctx, switch_output), progress=progress).run()
+    outcome = Verifier(
+        t, host=ctx.host, runtime=ctx.runtime, probe=ctx.netns, open_switch=_open_switch_factory(ctx, switch_output), progress=progress
+    ).run()
     finished = datetime.now(UTC)
     sw = t.switch
     facts = outcome.switch_facts
     switch_info: dict[str, Any] = {
         "name": sw.name,
-        "address": (f"{ctx.lab_status.emulator['host']}:{ctx.lab_status.emulator['port']} (emulated)" if ctx.lab
-                    else f"{sw.host}:{sw.port}"),
+        "address": (
+            f"{ctx.lab_status.emulator['host']}:{ctx.lab_status.emulator['port']} (emulated)" if ctx.lab else f"{sw.host}:{sw.port}"
+        ),
         "username": sw.username,
         "model": facts.model if facts else None,
         "junos_version": facts.junos_version if facts else None,
@@ -351,22 +400,119 @@ def verify_and_report(ctx: Context, *, out: TextIO, progress: Progress, report_d
     notes = []
     if switch_output:
         notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
-    results = RunResults(
+    handover = {k: v for k, v in (t.handover.model_dump(exclude={"waivers"}) if t.handover else {}).items() if v}
+    handover.update({k: v for k, v in (handover_overrides or {}).items() if v})
+    checks = outcome.checks
+    apply_waivers(t, checks)
+    return RunResults(
         topology={"name": t.name, "file": ctx.loaded.file, "sha256": ctx.loaded.sha256, "description": t.description},
-        started=started.isoformat(timespec="seconds"), finished=finished.isoformat(timespec="seconds"),
-        host=_host_facts(ctx), switch=switch_info, checks=outcome.checks, sriovcheck_version=__version__,
-        run_by=_run_by(), attachments=_attachments(ctx, outcome.observed_macs), notes=notes,
+        started=started.isoformat(timespec="seconds"),
+        finished=finished.isoformat(timespec="seconds"),
+        host=_host_facts(ctx),
+        switch=switch_info,
+        checks=checks,
+        sriovcheck_version=__version__,
+        run_by=_run_by(),
+        attachments=_attachments(ctx, outcome.observed_macs),
+        notes=notes,
+        handover=handover,
     )
-    directory = report_dir
-    paths = write_reports(results, directory)
+
+
+def apply_waivers(t: Any, checks: list[CheckResult]) -> None:
+    """A failed check the customer accepted keeps status fail and carries the reason; errors
+    (a check that could not run) cannot be waived."""
+    if not t.handover:
+        return
+    waivers = {(w.check, w.target): w.reason for w in t.handover.waivers}
+    for c in checks:
+        reason = waivers.get((c.kind, c.target))
+        if reason and c.status == "fail":
+            c.details["waiver"] = reason
+
+
+def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool) -> int:
+    from sriovcheck.report.writer import write_reports
+
+    if results.verdict != "pass" and results.evidence_bundle is None:
+        results.evidence_bundle = write_evidence_bundle(ctx, results, report_dir)
+    paths = write_reports(results, report_dir)
     if default_dir:
-        _point_latest(directory)
+        _point_latest(report_dir)
     if as_json:
         out.write(results.to_json())
     else:
         out.write(summary_table(results))
         out.write(f"\nreport: {paths.html}\njunit:  {paths.junit}\nresults: {paths.results_json}\n")
+        if results.evidence_bundle:
+            out.write(f"raw evidence for support: {report_dir / results.evidence_bundle}\n")
     return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
+
+
+def write_evidence_bundle(ctx: Context, results: RunResults, report_dir: Path) -> str | None:
+    """On a failure, everything support needs without a rerun, as plain files beside the report:
+    the host's links, each PF's VF table, every switch output that was read, each container's
+    neighbour table. Best effort: a part that cannot be read says why in its file."""
+    from sriovcheck.host import netns
+
+    bundle = report_dir / "evidence"
+    try:
+        bundle.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+
+    def put(name: str, produce: Callable[[], str]) -> None:
+        try:
+            text = produce()
+        except Exception as exc:
+            text = f"(could not read: {type(exc).__name__}: {exc})\n"
+        with contextlib.suppress(OSError):
+            (bundle / name).write_text(text)
+
+    def links(ns: str | None) -> str:
+        return "".join(
+            f"{lk.index}: {lk.name}: <{'UP' if lk.admin_up else 'DOWN'}> mtu {lk.mtu} state {lk.operstate} kind {lk.kind or '-'} "
+            f"link/ether {lk.mac} {' '.join(lk.addresses)}\n"
+            for lk in netns.list_links(ns)
+        )
+
+    put("host-links.txt", lambda: links(None))
+    for pf in ctx.loaded.topology.host.pfs:
+
+        def vf_table(pf: Any = pf) -> str:
+            info = ctx.host.pf_info(pf.name)
+            rows = [
+                f"PF {pf.name}: exists {info.exists}, driver {info.driver}, numvfs {info.numvfs}/{info.totalvfs}, "
+                f"link {info.operstate}, mtu {info.mtu}, mac {info.mac}"
+            ]
+            for vf in info.vfs:
+                cfg = ctx.host.get_vf_config(pf.name, vf.index)
+                rows.append(
+                    f"  vf {vf.index} pci {vf.pci_address} driver {vf.driver} netdev {vf.netdev or '(not on host)'} "
+                    + " ".join(f"{k} {v}" for k, v in cfg.as_dict().items())
+                )
+            return "\n".join(rows) + "\n"
+
+        put(f"pf-{pf.name}-vfs.txt", vf_table)
+    seen: set[str] = set()
+    for c in results.checks:
+        for e in c.evidence:
+            if e.source.startswith(("switch:", "files:")) and e.command not in seen:
+                seen.add(e.command)
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", e.command).strip("_")[:80]
+                put(f"switch-{name}.txt", partial(str, e.output))
+    for ct in ctx.loaded.topology.containers:
+
+        def neigh(ct: Any = ct) -> str:
+            info = ctx.runtime.get(ct.name)
+            if info is None or info.netns_path is None:
+                return "container not running\n"
+            return links(info.netns_path) + "".join(
+                f"{n.ip} dev {n.ifname} lladdr {n.mac} {n.state}\n" for n in netns.neighbours(info.netns_path)
+            )
+
+        put(f"container-{ct.name}.txt", neigh)
+    return "evidence"
 
 
 def _run_by() -> str:
@@ -397,60 +543,132 @@ def summary_table(results: RunResults) -> str:
     for c in results.checks:
         if c.target not in targets:
             targets.append(c.target)
-    cell = {(c.target, c.kind): c.status for c in results.checks}
-    short = {"pass": "ok", "fail": "FAIL", "error": "ERR", "skip": "skip"}
+    cell = {(c.target, c.kind): ("waived" if waiver_of(c) else c.status) for c in results.checks}
+    short = {"pass": "ok", "fail": "FAIL", "error": "ERR", "skip": "skip", "waived": "waived"}
     tw = max(len(t) for t in targets) if targets else 6
     widths = [max(len(k), 4) for k in kinds]
     lines = ["", "target".ljust(tw) + "  " + "  ".join(k.ljust(w) for k, w in zip(kinds, widths, strict=True))]
     for t in targets:
-        lines.append(t.ljust(tw) + "  " + "  ".join(short.get(cell.get((t, k), ""), "-").ljust(w)
-                                                   for k, w in zip(kinds, widths, strict=True)))
+        lines.append(
+            t.ljust(tw) + "  " + "  ".join(short.get(cell.get((t, k), ""), "-").ljust(w) for k, w in zip(kinds, widths, strict=True))
+        )
     problems = [c for c in results.checks if c.status in ("fail", "error")]
     if problems:
         lines.append("")
         for c in problems:
-            lines.append(f"{c.status.upper()} {c.kind} {c.target}: {c.message or c.observed}")
+            waived = waiver_of(c)
+            label = "WAIVED" if waived else c.status.upper()
+            lines.append(f"{label} {c.kind} {c.target}: {c.message or c.observed}" + (f" [accepted: {waived}]" if waived else ""))
     counts = results.counts()
+    n_waived = sum(1 for c in results.checks if waiver_of(c))
     lines.append("")
-    lines.append(f"verdict: {results.verdict.upper()}  ({counts['pass']} passed, {counts['fail']} failed, "
-                 f"{counts['error']} errors, {counts['skip']} skipped)")
+    lines.append(
+        f"verdict: {results.verdict.upper()}  ({counts['pass']} passed, {counts['fail'] - n_waived} failed, "
+        + (f"{n_waived} waived, " if n_waived else "")
+        + f"{counts['error']} errors, {counts['skip']} skipped)"
+    )
     return "\n".join(lines) + "\n"
+
+
+def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {k: getattr(args, k, None) for k in HANDOVER_FIELDS}
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
-        raise UsageError(f"--switch-output {args.switch_output}: not a directory",
-                         hint="give the directory that holds the saved switch outputs (file names: see README, offline verification)")
+        raise UsageError(
+            f"--switch-output {args.switch_output}: not a directory",
+            hint="give the directory that holds the saved switch outputs (file names: see README, offline verification)",
+        )
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
-    return verify_and_report(ctx, out=out, progress=progress, report_dir=directory, default_dir=not args.report_dir,
-                             switch_output=args.switch_output, as_json=args.json)
+    results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
+    return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     loaded = load_topology(args.topology)
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
+    results: RunResults | None = None
     with topology_lock(loaded.topology.name, what="run"):
         ctx = build_context(loaded, lab=args.lab, progress=progress)
         try:
             report = _provisioner(ctx, progress).provision()
             _print_provision(report, out if not args.json else io.StringIO(), False, "provisioned")
-            code = verify_and_report(ctx, out=out, progress=progress, report_dir=directory, default_dir=not args.report_dir,
-                                     switch_output=None, as_json=args.json)
+            results = collect_results(ctx, progress=progress, switch_output=None, handover_overrides=_handover_overrides(args))
+            if results.verdict != "pass":  # while the host is still as verified, before any teardown
+                results.evidence_bundle = write_evidence_bundle(ctx, results, directory)
         finally:
             if args.teardown:
                 progress("tearing down")
+                before = StateStore(ctx.name).load()
                 _provisioner(ctx, progress).teardown()
+                if results is not None and before is not None:
+                    results.checks.extend(teardown_clean_checks(ctx, before))
+                    results.finished = datetime.now(UTC).isoformat(timespec="seconds")
                 if ctx.lab and ctx.lab_brought_up:
                     from sriovcheck.lab import manager
 
                     progress("bringing the emulated lab down (run brought it up)")
                     manager.lab_down(ctx.name)
+        assert results is not None  # an exception above has left already
+        code = write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
     if args.lab and not args.teardown and not args.json:
-        out.write(f"\nthe lab and the containers are still up; remove them with:\n"
-                  f"  sriovcheck teardown {args.topology} --lab && sriovcheck lab down {args.topology}\n")
+        out.write(
+            f"\nthe lab and the containers are still up; remove them with:\n"
+            f"  sriovcheck teardown {args.topology} --lab && sriovcheck lab down {args.topology}\n"
+        )
     return code
+
+
+def teardown_clean_checks(ctx: Context, before: Any) -> list[CheckResult]:
+    """After teardown: no VF keeps the MAC or VLAN sriovcheck gave it, and each is home under its
+    original name (found through the PF, not by name)."""
+    from sriovcheck.host.driver import VfConfig
+
+    out = []
+    targets = {(spec.pf, spec.vf): (ct.name, spec.ifname) for ct, spec in ctx.loaded.topology.attachments()}
+    for r in before.vfs:
+        container, ifname = targets.get((r.pf, r.vf), (r.container or "?", r.ifname or "?"))
+        target = f"{container}/{ifname}"
+        expected = f"{r.pf} VF {r.vf} home as {r.original_netdev} with its original settings"
+        problems = []
+        try:
+            now = ctx.host.get_vf_config(r.pf, r.vf)
+            original = VfConfig.from_dict(r.original_config)
+            for name in ("vlan", "qos", "vlan_proto", "mac", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
+                if getattr(now, name) != getattr(original, name):
+                    problems.append(f"{name} is {getattr(now, name)}, was {getattr(original, name)} before sriovcheck")
+            info = ctx.host.vf_info(r.pf, r.vf)
+            if info.netdev != r.original_netdev:
+                problems.append(f"its netdev is {info.netdev or 'not on the host'}, was {r.original_netdev}")
+            observed = f"netdev {info.netdev}, " + ", ".join(f"{k} {v}" for k, v in now.as_dict().items())
+        except SriovcheckError as exc:
+            out.append(
+                CheckResult(
+                    kind="teardown-clean",
+                    target=target,
+                    status="error",
+                    expected=expected,
+                    observed="unreadable",
+                    message=str(exc),
+                    details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
+                )
+            )
+            continue
+        out.append(
+            CheckResult(
+                kind="teardown-clean",
+                target=target,
+                status="fail" if problems else "pass",
+                expected=expected,
+                observed=observed,
+                message="; ".join(problems),
+                details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
+            )
+        )
+    return out
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
@@ -465,6 +683,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
 
 
 # --------------------------------------------------------------------------- lab
+
 
 def cmd_lab_up(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.lab import manager
@@ -507,8 +726,10 @@ def _print_lab_status(status: Any, out: TextIO, as_json: bool) -> None:
         out.write("the lab is down\n")
         return
     emu = data.get("emulator", {})
-    out.write(f"lab is up: switch emulator at {emu.get('host')}:{emu.get('port')} (pid {emu.get('pid')}, "
-              f"{'alive' if emu.get('alive') else 'NOT RUNNING'})\n")
+    out.write(
+        f"lab is up: switch emulator at {emu.get('host')}:{emu.get('port')} (pid {emu.get('pid')}, "
+        f"{'alive' if emu.get('alive') else 'NOT RUNNING'})\n"
+    )
     out.write(f"  namespaces: {', '.join(data.get('namespaces', []))}\n")
     faults = data.get("faults") or {}
     out.write(f"  faults: {json.dumps(faults) if faults else 'none'}\n")
@@ -526,10 +747,21 @@ def cmd_lab_fault(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
 
 
 FAULT_ARGS: dict[str, tuple[str, ...]] = {
-    "vlan-remove": ("port", "vlan"), "vlan-add": ("port", "vlan"), "gateway-down": ("vlan",), "gateway-up": ("vlan",),
-    "pf-down": ("pf",), "pf-up": ("pf",), "login-refuse": (), "login-accept": (), "session-drop": ("pattern",),
-    "command-hang": ("pattern",), "garble": ("on",), "clear": (),
-    "lldp-off": ("pf",), "lldp-on": ("pf",), "port-mtu": ("port", "mtu"),
+    "vlan-remove": ("port", "vlan"),
+    "vlan-add": ("port", "vlan"),
+    "gateway-down": ("vlan",),
+    "gateway-up": ("vlan",),
+    "pf-down": ("pf",),
+    "pf-up": ("pf",),
+    "login-refuse": (),
+    "login-accept": (),
+    "session-drop": ("pattern",),
+    "command-hang": ("pattern",),
+    "garble": ("on",),
+    "clear": (),
+    "lldp-off": ("pf",),
+    "lldp-on": ("pf",),
+    "port-mtu": ("port", "mtu"),
 }
 
 
@@ -559,6 +791,7 @@ def fault_arguments(kind: str, values: list[str]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- host preparation
+
 
 def cmd_discover(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.host import discover as disc

@@ -126,6 +126,25 @@ class Checks(_Strict):
     switch_learn_timeout_s: Float = Field(default=15, ge=0, le=600)
 
 
+HandoverText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Waiver(_Strict):
+    check: str = Field(min_length=1, max_length=40, description="check kind, e.g. gateway-mac")
+    target: str = Field(min_length=1, max_length=200, description="<container>/<ifname>, <host>:<pf> or the switch name")
+    reason: str = Field(min_length=1, max_length=2000, description="why the customer accepts this check failing")
+
+
+class Handover(_Strict):
+    customer: HandoverText | None = None
+    site: HandoverText | None = None
+    rack: HandoverText | None = None
+    executed_by: HandoverText | None = None
+    witnessed_by: HandoverText | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+    waivers: list[Waiver] = Field(default_factory=list, max_length=1000)
+
+
 class Lab(_Strict):
     switch_style: Literal["non-els", "els"] = "non-els"
 
@@ -139,6 +158,7 @@ class Topology(_Strict):
     containers: list[Container] = Field(min_length=1, max_length=1024)
     checks: Checks = Checks()
     lab: Lab = Lab()
+    handover: Handover | None = None
 
     # Convenience lookups (pure; the model is frozen).
     def vlan(self, vlan_id: int) -> Vlan:

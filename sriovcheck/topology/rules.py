@@ -149,4 +149,15 @@ def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, in
                 c.add(
                     (*base, "min_tx_rate_mbps"), f"min_tx_rate_mbps {vf.min_tx_rate_mbps} is above max_tx_rate_mbps {vf.max_tx_rate_mbps}"
                 )
+    if t.handover is not None:
+        from sriovcheck.verify.results import CHECK_KINDS
+
+        targets = {f"{ct.name}/{vf.ifname}" for ct in t.containers for vf in ct.vfs}
+        targets |= {f"{t.host.name}:{pf.name}" for pf in t.host.pfs} | {t.switch.name}
+        for i, w in enumerate(t.handover.waivers):
+            if w.check not in CHECK_KINDS:
+                c.add(("handover", "waivers", i, "check"), f"unknown check {w.check!r}; one of {', '.join(CHECK_KINDS)}")
+            if w.target not in targets:
+                shown = ", ".join(sorted(targets)[:6]) + (" ..." if len(targets) > 6 else "")
+                c.add(("handover", "waivers", i, "target"), f"target {w.target!r} is not in this topology; e.g. {shown}")
     return c.problems
