@@ -200,6 +200,9 @@ def test_install_writes_atomically_and_enables(rich: Topology, tmp_path: Path) -
     link = etc / "systemd/system/multi-user.target.wants/sriovcheck-vfs-rack7.service"
     assert link.is_symlink() and os.readlink(link) == str(path) and link.resolve() == path
     assert sorted(p.name for p in path.parent.iterdir()) == ["multi-user.target.wants", path.name]  # no temp files
+    # nothing else under /etc: no boot configuration (GRUB, kernel command line) is ever written
+    assert sorted(p.relative_to(etc).as_posix() for p in etc.rglob("*") if not p.is_dir()) == [
+        "systemd/system/multi-user.target.wants/sriovcheck-vfs-rack7.service", "systemd/system/sriovcheck-vfs-rack7.service"]
     # again, after a change: replaced in place, still enabled
     path.write_text("old")
     assert persist.install_unit(rich, etc_root=etc) == path
