@@ -125,6 +125,17 @@ def machine() -> dict[str, Any]:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+def sriovcheck_commit() -> str | None:
+    """The commit measured, with "+dirty" when sriovcheck/ has uncommitted changes."""
+    root = HERE.parent
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    if head.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "sriovcheck"], capture_output=True, text=True,
+                           check=False).stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def _os_name() -> str | None:
     with contextlib.suppress(OSError):
         for line in Path("/etc/os-release").read_text().splitlines():
@@ -393,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "SRIOVCHECK_STATE_DIR": str(state_root), "BENCH_IMAGE": LAB_IMAGE}
     env.setdefault("SRIOVCHECK_SWITCH_PASSWORD", "bench-secret")
     doc: dict[str, Any] = {"machine": machine(), "config": {"sizes": sizes, "reps": args.reps, "pfs": 2, "vlans": 16,
-                                                            "image": LAB_IMAGE, "network": "none"}, "sizes": {}}
+                                                            "image": LAB_IMAGE, "network": "none",
+                                                            "sriovcheck_commit": sriovcheck_commit()}, "sizes": {}}
     try:
         for n in sizes:
             name = f"bench{n}-{os.getpid() % 100000}"
@@ -406,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    end_commit = sriovcheck_commit()
+    if end_commit != doc["config"]["sriovcheck_commit"]:  # someone committed to the product while we measured
+        doc["config"]["sriovcheck_commit_at_end"] = end_commit
+        log(f"sriovcheck changed during the run: {doc['config']['sriovcheck_commit']} -> {end_commit}")
     text = json.dumps(doc, indent=2)
     print(text)
     print(table(doc), file=sys.stderr)
