@@ -152,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="write the HTML report here (default: next to RESULTS.json)")
     p.add_argument("--junit", metavar="FILE", help="write the JUnit XML here (default: next to RESULTS.json)")
 
+    p = sub.add_parser("diff", help="compare two runs: new failures, fixed checks, changed observations (CI gating)",
+                       description="Compare two results.json check by check: new failures, fixed checks, vanished checks, "
+                       "a VF MAC that moved port or VLAN or changed, an RTT that grew past --rtt-factor x the old one, a changed "
+                       "switch host key. Ages, timestamps, durations and counters are ignored. Exit 1 when anything got worse.")
+    p.add_argument("old", metavar="OLD/results.json")
+    p.add_argument("new", metavar="NEW/results.json")
+    p.add_argument("--junit", metavar="FILE", help="also write the comparison as JUnit XML (a failure per regression)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--rtt-factor", type=float, default=2.0, metavar="X",
+                   help="an RTT counts as grown past X times the old one (and at least 1 ms more); default 2")
+
     lab = sub.add_parser(
         "lab",
         help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",

@@ -49,6 +49,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
                          "(SRIOVCHECK_STATE_DIR or /var/lib/sriovcheck)") from exc
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a user-requested output file (not state): the old file or the new one, never half."""
+    from sriovcheck.errors import ReportError
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc.strerror or exc}", hint="check that its directory exists and is writable") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ReportError(f"cannot write {path}: {exc.strerror or exc}", hint="check free space and permissions") from exc
+
+
 def read_json(path: Path) -> Any | None:
     """None when the file does not exist; StateError when it exists but cannot be used."""
     try:

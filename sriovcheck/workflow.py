@@ -682,6 +682,20 @@ def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     return ExitCode.OK
 
 
+def cmd_diff(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.report.diff import diff_results, render_diff_junit
+    from sriovcheck.report.writer import load_results
+    from sriovcheck.statefiles import write_text_atomic
+
+    if not args.rtt_factor > 1:
+        raise UsageError(f"--rtt-factor {args.rtt_factor}: must be above 1")
+    diff = diff_results(load_results(Path(args.old)), load_results(Path(args.new)), rtt_factor=args.rtt_factor)
+    if args.junit:
+        write_text_atomic(Path(args.junit), render_diff_junit(diff))
+    out.write(json.dumps(diff.as_dict(), indent=2) + "\n" if args.json else diff.render_text())
+    return ExitCode.CHECK_FAILED if diff.worse else ExitCode.OK
+
+
 # --------------------------------------------------------------------------- lab
 
 
