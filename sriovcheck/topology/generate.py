@@ -8,13 +8,16 @@ import yaml
 
 
 def generate(name: str, *, vfs: int, pfs: int = 2, vlans: int = 16, vfs_per_container: int = 1,
-             style: str = "non-els", image: str = "nginx:alpine") -> str:
-    """A topology with `vfs` VFs spread round-robin over `pfs` PFs and `vlans` VLANs."""
+             style: str = "non-els", image: str = "nginx:alpine", pf_prefix: str = "ens") -> str:
+    """A topology with `vfs` VFs spread round-robin over `pfs` PFs and `vlans` VLANs.
+
+    `pf_prefix` names the PFs (<prefix>1f0 ...): labs of different topologies that run at the
+    same time need different PF names, because PFs and VFs live in the root namespace."""
     if vfs < 1 or pfs < 1 or vlans < 1:
         raise ValueError("vfs, pfs and vlans must be >= 1")
     per_pf = -(-vfs // pfs)
     l3 = "irb" if style == "els" else "vlan"
-    pf_list = [{"name": f"ens{1 + i}f0", "numvfs": per_pf, "switch_port": f"ge-0/0/{1 + i}"} for i in range(pfs)]
+    pf_list = [{"name": f"{pf_prefix}{1 + i}f0", "numvfs": per_pf, "switch_port": f"ge-0/0/{1 + i}"} for i in range(pfs)]
     vlan_list: list[dict[str, Any]] = []
     for j in range(vlans):
         vid = 200 + j
