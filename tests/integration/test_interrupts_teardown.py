@@ -4,8 +4,8 @@ holding the topology's lock. Whatever happens, the state file stays readable and
 `ip -d link` of the root namespace, `ip netns`, `docker ps -a`.
 
 The pictures leave out what other actors on a shared machine change meanwhile: docker's own
-veths and docker0's carrier, the emulated labs of other topologies (alias and namespace name say
-whose they are), the /var/run/netns/<pid> links of the scripted seed procedure (sriovcheck never
+veths and docker0's carrier, the emulated labs of other topologies (alias, peer namespace and
+namespace name say whose they are), the /var/run/netns/<pid> links of the scripted seed procedure (sriovcheck never
 makes such names), and containers that are neither named after nor labelled with this topology.
 """
 
@@ -15,6 +15,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,6 +52,7 @@ def _lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypa
 
 
 ALIAS = re.compile(r"\balias sriovcheck-lab:(\S+)")
+LAB_PEER = re.compile(r"\blink-netns sc-(\S+)-(?:nic|sw)\b")  # a lab link before its alias is set
 
 
 def host_picture(lab: Lab) -> dict[str, list[str]]:
@@ -57,8 +60,8 @@ def host_picture(lab: Lab) -> dict[str, list[str]]:
     for line in run("ip", "-d", "-o", "link", "show").stdout.splitlines():
         _index, rest = line.split(": ", 1)  # ifindex: a link moved out and back may get a new one
         name = rest.split(":", 1)[0].split("@")[0]
-        alias = ALIAS.search(rest)
-        if name.startswith("veth") or name == "docker0" or (alias and alias.group(1) != lab.name):
+        owner = ALIAS.search(rest) or LAB_PEER.search(rest)
+        if name.startswith("veth") or name == "docker0" or (owner and owner.group(1) != lab.name):
             continue
         links.append(" ".join(rest.replace("\\", " ").split()))
     namespaces = [
@@ -71,6 +74,12 @@ def host_picture(lab: Lab) -> dict[str, list[str]]:
         if line.split()[1].startswith(lab.name) or line.split()[-1] == lab.name
     ]
     return {"links": sorted(links), "namespaces": sorted(namespaces), "containers": sorted(containers)}
+
+
+def assert_same_host(before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    diff = {k: {"gone": sorted(set(before[k]) - set(after[k])), "new": sorted(set(after[k]) - set(before[k]))}
+            for k in before if before[k] != after[k]}
+    assert not diff, diff
 
 
 @pytest.fixture
@@ -104,24 +113,46 @@ def mtime(path: Any) -> int | None:
         return None
 
 
+class ContainerGone:
+    """Notices the moment docker destroys a container (its events stream, read in a thread):
+    polling `docker ps` is too slow to land inside teardown's next step."""
+
+    def __init__(self, name: str) -> None:
+        self.seen = threading.Event()
+        self.proc = subprocess.Popen(
+            ["docker", "events", "--filter", "type=container", "--filter", "event=destroy", "--filter",
+             f"container={name}", "--format", "{{.Actor.Attributes.name}}"],
+            stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self._read, args=(name,), daemon=True)
+        self.thread.start()
+        time.sleep(0.3)  # the stream only reports what happens once it is subscribed
+
+    def _read(self, name: str) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip() == name:
+                self.seen.set()
+                return
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.thread.join(timeout=5)
+
+
 # Points in a teardown, each a condition seen from outside once teardown has printed its progress line.
-def _at_progress_line(lab: Lab, start: int | None) -> bool:
-    return True
+# Returns (reached?, stop watching).
+def point_reached(lab: Lab, point: str) -> tuple[Callable[[], bool], Callable[[], None]]:
+    if point == "progress-line":
+        return (lambda: True), (lambda: None)
+    if point == "first-vf-home":  # the state file is rewritten once a VF is home
+        start = mtime(lab.provision_state)
+        return (lambda: mtime(lab.provision_state) != start), (lambda: None)
+    assert point == "first-container-removed"
+    gone = ContainerGone(lab.containers[1])  # teardown removes the containers last first
+    return gone.seen.is_set, gone.close
 
 
-def _after_first_vf_home(lab: Lab, start: int | None) -> bool:
-    return mtime(lab.provision_state) != start  # the state file is rewritten once a VF is home
-
-
-def _after_first_container_removed(lab: Lab, start: int | None) -> bool:
-    return len(lab.containers_seen()) < len(lab.containers)
-
-
-POINTS: dict[str, Callable[[Lab, int | None], bool]] = {
-    "progress-line": _at_progress_line,
-    "first-vf-home": _after_first_vf_home,
-    "first-container-removed": _after_first_container_removed,
-}
 TEARDOWN_IGNORES_SIGNALS = pytest.mark.xfail(
     strict=True, raises=KnownBug,
     reason="BUG: Provisioner.teardown runs under _signals_deferred (SIG_IGN): a SIGINT/SIGTERM that arrives "
@@ -142,8 +173,7 @@ TEARDOWN_IGNORES_SIGNALS = pytest.mark.xfail(
 )
 def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: str, point: str) -> None:
     sig = signal.Signals[signame]
-    reached = POINTS[point]
-    start = mtime(lab.provision_state)
+    reached, stop_watching = point_reached(lab, point)
     t0 = time.monotonic()
     proc = lab.spawn("teardown", "TOPOLOGY", "--lab")
     lines: list[str] = []
@@ -153,7 +183,7 @@ def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: s
         for line in proc.stderr:
             lines.append(line)
             if line.startswith("lab image:"):  # teardown's progress line: lock held, drivers ready
-                assert wait_for(lambda: reached(lab, start) or proc.poll() is not None, timeout=20, interval=0.002)
+                assert wait_for(lambda: reached() or proc.poll() is not None, timeout=20, interval=0.002)
                 if proc.poll() is None:
                     proc.send_signal(sig)
                     sent = True
@@ -163,6 +193,7 @@ def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: s
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        stop_watching()
     err = "".join(lines) + rest
     assert sent, f"teardown finished before {point} could be seen: {err}"
     assert "Traceback" not in err and "internal error" not in err, err
@@ -173,7 +204,7 @@ def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: s
     r = lab.cli("teardown", "TOPOLOGY", "--lab")
     assert r.code == 0, r.text
     assert not lab.provision_state.exists()
-    assert host_picture(lab) == before
+    assert_same_host(before, host_picture(lab))
     r = lab.cli("teardown", "TOPOLOGY", "--lab")
     assert r.code == 0 and "nothing to tear down" in r.out, r.text
 
@@ -210,10 +241,10 @@ def test_run_meets_a_teardown_holding_the_lock(lab: Lab, before: dict[str, list[
     assert "torn down:" in out and f"home as {lab.pf}v0" in out, out
     state_readable(lab)
     assert not lab.provision_state.exists()
-    assert host_picture(lab) == before  # the refused run changed nothing; the first finished its work
+    assert_same_host(before, host_picture(lab))  # the refused run changed nothing; the first finished its work
     r = lab.cli("teardown", "TOPOLOGY", "--lab")
     assert r.code == 0 and "nothing to tear down" in r.out, r.text
-    assert host_picture(lab) == before
+    assert_same_host(before, host_picture(lab))
 
 
 def test_pictures_are_taken_from_outside(lab: Lab, _lab_env: None) -> None:
