@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from sriovcheck.verify.results import CheckResult, RunResults
+from sriovcheck.verify.results import STATUSES, CheckResult, RunResults, waiver_of
 
 # Terminal colour/cursor sequences mean nothing outside a terminal: drop them. Every other control
 # character (NUL, BEL, a lone ESC, C1, DEL), bidi overrides (which can make text read differently
@@ -24,7 +24,8 @@ _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
 )
 
-SEVERITY = {"error": 4, "fail": 3, "skip": 1, "pass": 2}
+# "waived" is a failed check the customer accepted (a deviation): it outranks a pass, never a failure.
+SEVERITY = {"error": 5, "fail": 4, "waived": 3, "pass": 2, "skip": 1}
 VLAN_COLOURS = ("#2563eb", "#9333ea", "#0d9488", "#c2410c", "#db2777", "#4d7c0f", "#0369a1", "#a16207")
 
 
@@ -42,8 +43,16 @@ def printable(value: object) -> str:
     return _INVISIBLE.sub(_visible, text)
 
 
+def shown_status(check: CheckResult) -> str:
+    """The status the reports show: results' status, "waived" for an accepted failure, "error" for
+    anything a hand-edited file made up."""
+    if check.status == "fail" and waiver_of(check):
+        return "waived"
+    return check.status if check.status in STATUSES else "error"
+
+
 def worst(statuses: list[str]) -> str:
-    """The status that matters most for a part: error > fail > pass > skip; "" when nothing ran."""
+    """The status that matters most for a part: error > fail > waived > pass > skip; "" when nothing ran."""
     known = [s for s in statuses if s in SEVERITY]
     return max(known, key=SEVERITY.__getitem__) if known else ""
 
@@ -65,7 +74,8 @@ class VfNode:
 class PfNode:
     name: str
     switch_port: str
-    port_status: str  # worst switch-mac on VFs behind this port
+    port_status: str  # worst switch-mac / switch-port on VFs behind this port
+    status: str = ""  # worst PF-level check (cabling, target "<host>:<pf>")
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ class Diagram:
 
 
 _VF_KINDS = ("vf-attached", "vf-config")
-_PORT_KINDS = ("switch-mac",)
+_PORT_KINDS = ("switch-mac", "switch-port")
 _GATEWAY_KINDS = ("gateway-ping", "container-arp", "gateway-mac", "switch-arp")
 
 
@@ -130,20 +140,37 @@ def place(check: CheckResult, switch_name: str, vf_keys: dict[tuple[str, str], d
     return None, target
 
 
+def pf_of(check: CheckResult, host: str) -> str | None:
+    """The PF a PF-level check is about (target "<host>:<pf>", e.g. cabling), else None."""
+    target = str(check.target or "")
+    details = check.details if isinstance(check.details, dict) else {}
+    pf = str(details.get("pf") or "")
+    if pf and target == f"{host}:{pf}":
+        return pf
+    if check.kind == "cabling" and ":" in target and "/" not in target:
+        return target.rsplit(":", 1)[1]
+    return None
+
+
 def build_diagram(results: RunResults) -> Diagram:
     vf_keys = attachment_keys(results)
     by_vf: dict[tuple[str, str], list[tuple[str, str]]] = {}
     by_container: dict[str, list[str]] = {}
     switch_name = str(results.switch.get("name") or "")
     switch_statuses: list[str] = []
+    pf_statuses: dict[str, list[str]] = {}
     for check in results.checks:
         container, ifname = place(check, switch_name, vf_keys)
+        status = shown_status(check)
         if container is None:
-            if ifname == switch_name or check.kind.startswith("switch"):
-                switch_statuses.append(check.status)
+            pf = pf_of(check, str(results.host.get("name") or ""))
+            if pf is not None:
+                pf_statuses.setdefault(pf, []).append(status)
+            elif ifname == switch_name or check.kind.startswith("switch"):
+                switch_statuses.append(status)
             continue
-        by_vf.setdefault((container, ifname), []).append((check.kind, check.status))
-        by_container.setdefault(container, []).append(check.status)
+        by_vf.setdefault((container, ifname), []).append((check.kind, status))
+        by_container.setdefault(container, []).append(status)
 
     vfs: list[VfNode] = []
     pf_ports: dict[str, str] = {}
@@ -185,7 +212,10 @@ def build_diagram(results: RunResults) -> Diagram:
         )
         for i, v in enumerate(vlan_order)
     )
-    pfs = tuple(PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p])) for p, port in pf_ports.items())
+    pfs = tuple(
+        PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p]), status=worst(pf_statuses.get(p, [])))
+        for p, port in pf_ports.items()
+    )
     host = results.host
     switch = results.switch
     host_note = " · ".join(x for x in (_s(host.get("kernel")), "emulated" if host.get("lab") else "") if x)
@@ -209,8 +239,8 @@ def build_diagram(results: RunResults) -> Diagram:
 _W = 1100
 _ROW = 58
 _TOP = 56
-_STROKE = {"fail": "#cf222e", "error": "#cf222e"}
-_FILL = {"fail": "#ffebe9", "error": "#ffebe9"}
+_STROKE = {"fail": "#cf222e", "error": "#cf222e", "waived": "#9a6700"}
+_FILL = {"fail": "#ffebe9", "error": "#ffebe9", "waived": "#fff8c5"}
 _STYLE = (
     "<style>text{font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,'Liberation Sans',"
     "sans-serif;font-size:12px;fill:#1f2328}.h{font-size:13px;font-weight:600}.m{font-family:ui-monospace,"
@@ -242,12 +272,13 @@ def _box(x: float, y: float, w: float, h: float, status: str, *, rx: int = 6, fi
 
 
 def _badge(right: float, y: float, status: str) -> str:
-    """A small FAIL/ERROR tag whose right edge is at `right`; nothing for other statuses."""
+    """A small FAIL/ERROR/WAIVED tag whose right edge is at `right`; nothing for other statuses."""
     if status not in _STROKE:
         return ""
+    width = 52 if status == "waived" else 44
     return (
-        f'<rect x="{right - 44:g}" y="{y:g}" width="44" height="16" rx="3" fill="#cf222e"/>'
-        f'<text x="{right - 22:g}" y="{y + 12:g}" text-anchor="middle" class="badge">{status.upper()}</text>'
+        f'<rect x="{right - width:g}" y="{y:g}" width="{width}" height="16" rx="3" fill="{_STROKE[status]}"/>'
+        f'<text x="{right - width / 2:g}" y="{y + 12:g}" text-anchor="middle" class="badge">{status.upper()}</text>'
     )
 
 
@@ -288,9 +319,10 @@ def render_svg(diagram: Diagram) -> str:
         mid = y + pf_h / 2
         pf_y[pf.name] = mid
         out += [
-            _box(px, y, pw, pf_h, ""),
+            _box(px, y, pw, pf_h, pf.status),
             _text(px + 10, y + 19, f"PF {pf.name or '—'}", limit=15, cls="h"),
             _text(px + 10, y + 35, "physical function", limit=18, cls="c"),
+            _badge(px + pw - 4, y - 17, pf.status),
             f'<line x1="{px + pw:g}" y1="{mid:g}" x2="{sx + 14:g}" y2="{mid:g}" stroke="#57606a" stroke-width="3"/>',
             _box(sx + 14, y + 3, 112, pf_h - 6, pf.port_status, rx=4),
             _text(sx + 24, y + 20, pf.switch_port or "port —", limit=14, cls="m"),
@@ -345,7 +377,10 @@ def render_svg(diagram: Diagram) -> str:
     ly = height - 14
     out.append(_text(cx, ly, "Legend", limit=10, cls="c"))
     x = cx + 52
-    for vlan in diagram.vlans[:6]:
+    parts = [diagram.switch_status, *(v.status for v in diagram.vfs), *(v.container_status for v in diagram.vfs),
+             *(p.status for p in diagram.pfs), *(p.port_status for p in diagram.pfs), *(v.status for v in diagram.vlans)]
+    waived = "waived" in parts
+    for vlan in diagram.vlans[: 3 if waived else 6]:  # room for the waived swatch on the one legend line
         out.append(f'<rect x="{x:g}" y="{ly - 6:g}" width="18" height="4" fill="{vlan.colour}"/>')
         out.append(_text(x + 24, ly, f"VLAN {vlan.id}", limit=10, cls="c"))
         x += 92
@@ -353,6 +388,12 @@ def render_svg(diagram: Diagram) -> str:
         f'<rect x="{x:g}" y="{ly - 10:g}" width="16" height="12" rx="2" fill="#ffebe9" stroke="#cf222e" stroke-width="2"/>'
     )
     out.append(_text(x + 22, ly, "a check on this part failed or could not run", limit=48, cls="c"))
+    if waived:
+        x += 300
+        out.append(
+            f'<rect x="{x:g}" y="{ly - 10:g}" width="16" height="12" rx="2" fill="#fff8c5" stroke="#9a6700" stroke-width="2"/>'
+        )
+        out.append(_text(x + 22, ly, "failed, accepted by the customer (waived)", limit=48, cls="c"))
     out.append("</svg>")
     return "".join(out)
 

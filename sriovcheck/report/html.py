@@ -20,8 +20,8 @@ import jinja2
 from markupsafe import Markup
 
 from sriovcheck.errors import ReportError
-from sriovcheck.report.diagram import attachment_keys, place, printable, svg_for, worst
-from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults
+from sriovcheck.report.diagram import attachment_keys, pf_of, place, printable, shown_status, svg_for, worst
+from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults, waiver_of
 
 TEMPLATE = "report.html.j2"
 DASH = "\u2014"
@@ -78,13 +78,21 @@ def finite_seconds(value: object) -> float:
 
 @dataclass(frozen=True)
 class CheckGroup:
-    """The checks of one container VF (container set) or of one other target (the switch, the run)."""
+    """The checks of one container VF (container set) or of one other target: a host port (PF-level
+    checks such as cabling, target "<host>:<pf>"; `pf` set), the switch, the run."""
 
     container: str | None
     ifname: str
     target: str
     attachment: dict[str, Any]
     checks: tuple[CheckResult, ...]
+    pf: str | None = None
+
+    @property
+    def switch_port(self) -> str:
+        """The switch port the checks name (details["switch_port"]), "" when none does."""
+        ports = (c.details.get("switch_port") for c in self.checks if isinstance(c.details, dict))
+        return printable(next((p for p in ports if p), ""))
 
 
 def _kind_rank(kind: str) -> int:
@@ -100,22 +108,35 @@ def group_checks(results: RunResults) -> list[CheckGroup]:
     for check in results.checks:
         buckets.setdefault(place(check, switch_name, vf_keys), []).append(check)
 
+    host = str(results.host.get("name") or "")
+    pfs: dict[str, str] = {}  # target -> PF, for the targets whose every check is PF-level
+    for (container, target), checks in buckets.items():
+        found = {pf_of(c, host) for c in checks}
+        if container is None and checks and len(found) == 1 and None not in found:
+            pfs[target] = str(found.pop())
+
     containers = list(dict.fromkeys(c for c, _ in buckets if c is not None))
-    others = sorted((k for k in buckets if k[0] is None), key=lambda k: k[1] != switch_name)
+    # Then host ports, the switch, anything else (run-level).
+    others = sorted((k for k in buckets if k[0] is None), key=lambda k: (k[1] not in pfs, k[1] != switch_name))
     order = [k for c in containers for k in buckets if k[0] == c] + others
     groups = []
     for container, ifname in order:
         checks = sorted(buckets[(container, ifname)], key=lambda c: _kind_rank(c.kind))
         target = f"{container}/{ifname}" if container is not None else ifname
         attachment = vf_keys.get((container, ifname), {}) if container is not None else {}
-        groups.append(CheckGroup(container, ifname, target, attachment, tuple(checks)))
+        pf = pfs.get(ifname) if container is None else None
+        groups.append(CheckGroup(container, ifname, target, attachment, tuple(checks), pf))
     return groups
 
 
+SHOWN_STATUSES = ("pass", "fail", "waived", "error", "skip")
+
+
 def count_statuses(checks: list[CheckResult] | tuple[CheckResult, ...]) -> dict[str, int]:
-    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    """Counts as the report shows them: a waived failure counts as "waived", not as "fail"."""
+    counts: dict[str, int] = dict.fromkeys(SHOWN_STATUSES, 0)
     for check in checks:
-        counts[status_of(check)] += 1
+        counts[shown_status(check)] += 1
     return counts
 
 
@@ -165,6 +186,8 @@ class CheckView:
     duration: str
     evidence: list[EvidenceView]
     details: list[tuple[str, str]]
+    waiver: str = ""  # why the customer accepted this failure (status "waived")
+    target: str = ""
 
 
 @dataclass
@@ -176,6 +199,7 @@ class GroupView:
     facts: list[tuple[str, str]]
     checks: list[CheckView]
     cells: dict[str, CheckView] = field(default_factory=dict)
+    pf: str = ""  # host port groups only
 
 
 @dataclass
@@ -218,8 +242,8 @@ def _attachment_facts(att: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-# Already shown by the group heading (and, with an attachment, by its chips).
-_DETAIL_SKIP = ("container", "ifname")
+# Already shown by the group heading (and, with an attachment, by its chips); the waiver has its own line.
+_DETAIL_SKIP = ("container", "ifname", "waiver")
 _DETAIL_SKIP_ATTACHED = (*_DETAIL_SKIP, "pf", "vf", "vlan")
 
 
@@ -233,33 +257,40 @@ def _check_view(check: CheckResult, anchor: str, skip: tuple[str, ...]) -> Check
         for ev in (check.evidence or [])
     ]
     seconds = finite_seconds(check.duration_s)
+    status = shown_status(check)
     return CheckView(
         anchor=anchor,
         kind=show(check.kind),
-        status=status_of(check),
+        status=status,
         expected=show(check.expected),
         observed=show(check.observed),
         message=show(check.message),
         duration=_duration(seconds) if seconds else DASH,
         evidence=evidence,
         details=facts(check.details, skip),
+        waiver=show(waiver_of(check)) if status == "waived" else "",
+        target=show(check.target),
     )
 
 
 def _group_view(group: CheckGroup, index: int) -> GroupView:
-    skip = _DETAIL_SKIP_ATTACHED if group.attachment else _DETAIL_SKIP
+    skip = _DETAIL_SKIP_ATTACHED if group.attachment else (*_DETAIL_SKIP, "pf", "switch_port") if group.pf else _DETAIL_SKIP
     checks = [_check_view(c, f"check-{index}-{j}", skip) for j, c in enumerate(group.checks)]
     cells: dict[str, CheckView] = {}
     for view in checks:
         if view.kind not in cells or view.status == worst([view.status, cells[view.kind].status]):
             cells[view.kind] = view
     att = group.attachment
+    chips = _attachment_facts(att) if att else []
+    if group.pf is not None:
+        chips = [("PF", show(group.pf)), ("Switch port", show(group.switch_port))]
     return GroupView(
         anchor=f"group-{index}",
         title=show(group.target),
         ifname=show(group.ifname),
         status=worst([c.status for c in checks]),
-        facts=_attachment_facts(att) if att else [],
+        facts=chips,
+        pf=show(group.pf) if group.pf is not None else "",
         checks=checks,
         cells=cells,
     )
@@ -296,15 +327,56 @@ def _lab_note(results: RunResults) -> str:
     return note
 
 
+_HANDOVER = (
+    ("customer", "Customer"),
+    ("site", "Site"),
+    ("rack", "Rack"),
+    ("executed_by", "Executed by"),
+    ("witnessed_by", "Witnessed by"),
+)
+
+
+@dataclass
+class HandoverView:
+    facts: list[tuple[str, str]]
+    notes: str
+    executed_by: str
+    witnessed_by: str
+
+
+def _handover(results: RunResults) -> HandoverView | None:
+    """The handover block of the first page; None when results.json has none (nothing is shown)."""
+    data = results.handover if isinstance(results.handover, dict) else {}
+    if not any(v not in (None, "", [], {}) for v in data.values()):
+        return None
+    known = [(label, show(data.get(key))) for key, label in _HANDOVER]
+    others = facts(data, (*(k for k, _ in _HANDOVER), "notes", "waivers"))
+    notes = data.get("notes")
+    text = "\n".join(show(n) for n in notes) if isinstance(notes, list) else printable(notes).strip() if notes else ""
+    return HandoverView(known + others, text, printable(data.get("executed_by")), printable(data.get("witnessed_by")))
+
+
+def _signed_what(results: RunResults, summary: str) -> str:
+    """What the signatures confirm: this run of this topology file, and its verdict."""
+    sha = printable(str(results.topology.get("sha256") or "")[:12])
+    of = f" (topology file SHA-256 {sha}…)" if sha else ""
+    return (
+        f"The signatories confirm that sriovcheck verified topology {show(results.topology.get('name'))}{of} "
+        f"on host {show(results.host.get('name'))} from {show(results.started)} to {show(results.finished)} "
+        f"with the verdict {results.verdict.upper()}: {summary}"
+    )
+
+
 def _view(results: RunResults) -> dict[str, Any]:
     topo, host, switch = results.topology, results.host, results.switch
     groups = group_checks(results)
     group_views = [_group_view(g, i) for i, g in enumerate(groups)]
     containers: list[ContainerView] = []
     others: list[GroupView] = []
+    host_ports: list[GroupView] = []
     for group, view in zip(groups, group_views, strict=True):
         if group.container is None:
-            others.append(view)
+            (host_ports if group.pf is not None else others).append(view)
             continue
         if not containers or containers[-1].name != show(group.container):
             containers.append(ContainerView(f"container-{len(containers)}", show(group.container), "", {}, []))
@@ -316,8 +388,12 @@ def _view(results: RunResults) -> dict[str, Any]:
     counts = count_statuses(results.checks)
     total = len(results.checks)
     verdict = results.verdict
+    waived = counts["waived"]
+    deviations = f"{waived} deviation{'s' if waived != 1 else ''} accepted by the customer (waived)"
     if not total:
         summary = "No checks ran: no evidence is not a pass."
+    elif verdict == "pass" and waived:
+        summary = f"{counts['pass']} checks passed; {deviations}" + (f"; {counts['skip']} skipped." if counts["skip"] else ".")
     elif verdict == "pass":
         summary = f"All {total - counts['skip']} checks that ran passed" + (
             f"; {counts['skip']} skipped." if counts["skip"] else "."
@@ -325,7 +401,9 @@ def _view(results: RunResults) -> dict[str, Any]:
     else:
         parts = [f"{counts['fail']} failed"] if counts["fail"] else []
         parts += [f"{counts['error']} could not run (error)"] if counts["error"] else []
-        summary = f"{', '.join(parts) or 'no check passed'} out of {total} checks."
+        summary = f"{', '.join(parts) or 'no check passed'} out of {total} checks" + (f"; {deviations}." if waived else ".")
+    every_check = [c for g in group_views for c in g.checks]
+    handover = _handover(results)
     sha = str(topo.get("sha256") or "")
     kinds = list(dict.fromkeys(k for g in group_views for k in g.cells))
     kinds.sort(key=_kind_rank)
@@ -350,6 +428,7 @@ def _view(results: RunResults) -> dict[str, Any]:
             ("Duration", _run_duration(results.started, results.finished)),
             ("Run by", show(results.run_by)),
             *extra("topology", topo),
+            *([("Raw evidence for support", f"{show(results.evidence_bundle)}/")] if results.evidence_bundle else []),
         ],
         "sha_short": printable(sha[:12]) or DASH,
         "sha_full": printable(sha) or DASH,
@@ -376,7 +455,14 @@ def _view(results: RunResults) -> dict[str, Any]:
         "kinds": kinds,
         "matrix": group_views,
         "containers": containers,
+        "host_ports": host_ports,
+        "host_status": worst([g.status for g in host_ports]),
+        "host_name": show(host.get("name")),
         "others": others,
+        "handover": handover,
+        "failures": [c for c in every_check if c.status in ("fail", "error")],
+        "deviations": [c for c in every_check if c.status == "waived"],
+        "signed_what": _signed_what(results, summary),
         "schema_version": show(results.schema_version),
     }
 

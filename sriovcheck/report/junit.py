@@ -11,6 +11,12 @@ Choices a CI user can rely on:
 - failure message is "expected ...; observed ..." (+ the check's message); the evidence (commands and
   outputs) is the failure text; error -> <error>, skip -> <skipped>; a pass keeps its evidence in
   system-out so that CI shows what was seen.
+- A failed check the customer waived at handover (details["waiver"]) is <skipped> with the message
+  "waived: <reason>" and the expected/observed/evidence as its text: it did not pass, yet it must
+  not turn the job red (the run's verdict passes), and Jenkins, GitLab and GitHub all list skipped
+  cases with their message, where a passing case's reason would be invisible.
+- PF-level checks (target "<host>:<pf>", e.g. cabling) form one suite "host-ports", classname
+  `sriovcheck.<host>.<pf>`, with properties host, pf and switch_port.
 - A run without any check gets one error testcase (sriovcheck.run / no-checks): no evidence is not a
   pass, and a CI job must not turn green on an empty file.
 - Times come from results (suite timestamp = results.started in UTC), never from the clock.
@@ -26,7 +32,7 @@ from junit_xml import TestCase, TestSuite
 
 from sriovcheck.report.diagram import printable
 from sriovcheck.report.html import CheckGroup, facts, finite_seconds, group_checks, show, status_of
-from sriovcheck.verify.results import CheckResult, RunResults
+from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
 
 _PROPERTIES = ("pf", "vf", "pci_address", "vlan", "mac", "switch_port")
 
@@ -60,7 +66,12 @@ def _test_case(check: CheckResult, classname: str) -> TestCase:
     evidence = _evidence_text(check)
     message = printable(check.message)
     status = status_of(check)
-    if status == "fail":
+    waiver = waiver_of(check) if status == "fail" else None
+    if waiver:
+        summary = f"expected {show(check.expected)}; observed {show(check.observed)}"
+        text = "\n\n".join(x for x in (f"{summary}: {message}" if message else summary, evidence) if x)
+        case.add_skipped_info(message=f"waived: {printable(waiver)}", output=text)
+    elif status == "fail":
         summary = f"expected {show(check.expected)}; observed {show(check.observed)}"
         case.add_failure_info(message=f"{summary}: {message}" if message else summary, output=evidence or None)
     elif status == "error":
@@ -93,8 +104,11 @@ def _suites(results: RunResults) -> list[TestSuite]:
     timestamp = _timestamp(results.started)
     by_container: dict[str, list[CheckGroup]] = {}
     others: list[CheckGroup] = []
+    ports: list[CheckGroup] = []
     for group in group_checks(results):
-        if group.container is None:
+        if group.pf is not None:
+            ports.append(group)
+        elif group.container is None:
             others.append(group)
         else:
             by_container.setdefault(group.container, []).append(group)
@@ -110,6 +124,17 @@ def _suites(results: RunResults) -> list[TestSuite]:
             TestSuite(printable(container), cases, hostname=host or None, timestamp=timestamp,
                       properties=_properties(host, groups))
         )
+    if ports:
+        cases = [
+            _test_case(check, ".".join(x for x in ("sriovcheck", host, printable(g.pf)) if x))
+            for g in ports
+            for check in g.checks
+        ]
+        properties = {"host": host, "pf": ", ".join(printable(g.pf) for g in ports)}
+        properties["switch_port"] = (
+            ports[0].switch_port if len(ports) == 1 else ", ".join(f"{printable(g.pf)}={g.switch_port}" for g in ports)
+        )
+        suites.append(TestSuite("host-ports", cases, hostname=host or None, timestamp=timestamp, properties=properties))
     for group in others:
         classname = f"sriovcheck.{printable(group.target)}" if group.target else "sriovcheck.run"
         cases = [_test_case(check, classname) for check in group.checks]

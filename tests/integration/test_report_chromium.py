@@ -7,6 +7,7 @@ Skipped only when /usr/bin/chromium is missing outside CI; in CI a missing chrom
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import tempfile
@@ -157,3 +158,30 @@ def test_browser_keeps_hostile_strings_inert(workdir: Path) -> None:
     assert not [a for _, attrs in dom.tags for a in attrs if a.startswith("on")]
     text = "".join(dom.text)
     assert "<script>alert(1)</script>" in text and "</pre><img src=x onerror=alert(3)>" in text
+
+
+WAIVED_BACKGROUND = (0xFF, 0xF8, 0xC5)  # --waived-bg: the waived count chip and badges
+DEVIATIONS_BACKGROUND = (0xFF, 0xFD, 0xF2)  # the deviations card
+
+
+def test_handover_report_with_a_waiver(workdir: Path) -> None:
+    results, html = render(workdir, "handover-waived-pass")
+    png = workdir / "handover.png"
+    chromium(workdir, f"--screenshot={png}", html.as_uri())
+    _, _, rows, bpp = decode_png(png.read_bytes())
+    pixels = [tuple(row[i : i + 3]) for row in rows[::2] for i in range(0, len(row), bpp * 2)]
+    # Within the first screen: the pass banner, the deviations card and amber WAIVED marks.
+    assert sum(1 for p in pixels if p == VERDICT_BACKGROUND["pass"]) > 2000
+    assert sum(1 for p in pixels if p == DEVIATIONS_BACKGROUND) > 2000
+    assert sum(1 for p in pixels if p == WAIVED_BACKGROUND) > 50
+    dom = Dom(chromium(workdir, "--dump-dom", html.as_uri()).stdout.decode())
+    text = "".join(dom.text)
+    assert dom.verdict == ["PASS"]
+    for value in results.handover.values():
+        assert str(value).strip().splitlines()[0] in text
+    assert "Deviations accepted by the customer" in text and "Sign-off" in text
+    # On paper: a PDF of several pages (the first is the handover sheet, see the print CSS).
+    pdf = workdir / "handover.pdf"
+    chromium(workdir, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri())
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page[^s]", data)) > 3
