@@ -428,7 +428,7 @@ def _view(results: RunResults) -> dict[str, Any]:
             ("Duration", _run_duration(results.started, results.finished)),
             ("Run by", show(results.run_by)),
             *extra("topology", topo),
-            *([("Raw evidence for support", f"{show(results.evidence_bundle)}/")] if results.evidence_bundle else []),
+            *([("Raw evidence for support", f"{show(results.evidence_bundle).rstrip('/')}/")] if results.evidence_bundle else []),
         ],
         "sha_short": printable(sha[:12]) or DASH,
         "sha_full": printable(sha) or DASH,

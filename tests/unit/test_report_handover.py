@@ -267,6 +267,9 @@ def test_waived_parts_are_amber_in_the_diagram_with_a_legend() -> None:
 def test_evidence_bundle_is_named_in_the_run_metadata() -> None:
     _, page = page_of(load(FAILED))
     assert "Raw evidence for support evidence/" in page.text("Run metadata")
+    results = load(FAILED)
+    results.evidence_bundle = "evidence-<b>/"
+    assert "Raw evidence for support evidence-<b>/ " in page_of(results)[1].text("Run metadata") + " "
     _, page = page_of(load(WAIVED))
     assert "Raw evidence" not in page.text()
 
