@@ -91,7 +91,7 @@ def test_junit_is_valid_for_jenkins_and_round_trips(lab_run: dict[str, object]) 
     xml = JUnitXml.fromfile(str(d / "junit.xml"))
     cases = [case for suite in xml for case in suite]
     assert len(cases) == len(results["checks"])
-    assert {s.name for s in xml} == {f"{lab_run['name']}-a", f"{lab_run['name']}-b", "ex-switch"}
+    assert {s.name for s in xml} == {f"{lab_run['name']}-a", f"{lab_run['name']}-b", "ex-switch", "host-ports"}
     assert all(case.classname.startswith("sriovcheck.") for case in cases)
 
 
