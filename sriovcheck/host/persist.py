@@ -8,7 +8,6 @@ running anything; systemd sees the new unit after `systemctl daemon-reload` or t
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any
 import jinja2
 
 from sriovcheck.errors import HostError
+from sriovcheck.resources import find_template_dir
 from sriovcheck.topology import names
 from sriovcheck.topology.model import Topology
 
@@ -31,15 +31,9 @@ _UNIT_NAME_SAFE = re.compile(r"[A-Za-z0-9:_.]")
 
 def _templates_dir() -> Path:
     """The installed wheel's sriovcheck/templates, else the checkout's top-level templates/."""
-    try:
-        packaged = importlib.resources.files("sriovcheck") / "templates"
-        if isinstance(packaged, Path) and (packaged / TEMPLATE).is_file():
-            return packaged
-    except (ModuleNotFoundError, OSError):
-        pass
-    checkout = Path(__file__).resolve().parents[2] / "templates"
-    if (checkout / TEMPLATE).is_file():
-        return checkout
+    found, checkout = find_template_dir(TEMPLATE)
+    if found is not None:
+        return found
     raise HostError(f"unit template {TEMPLATE} not found in the sriovcheck package or in {checkout}",
                     hint="reinstall sriovcheck; the wheel ships it as sriovcheck/templates/")
 

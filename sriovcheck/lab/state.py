@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sriovcheck import statefiles
 from sriovcheck.errors import StateError
 from sriovcheck.host.driver import VfConfig
 from sriovcheck.lab.junos.view import ServerFaults, SwitchStyle
@@ -25,8 +26,6 @@ from sriovcheck.lab.junos.view import ServerFaults, SwitchStyle
 SCHEMA_VERSION = 1
 STATE_FILE = "state.json"
 LOCK_FILE = ".lock"
-DEFAULT_STATE_ROOT = "/var/lib/sriovcheck"
-STATE_ROOT_ENV = "SRIOVCHECK_STATE_DIR"
 _TOPOLOGY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 DEFAULT_PORT_MTU = 1514  # an EX port's physical MTU out of the box (Ethernet header included)
 JUMBO_PORT_MTU = 9216  # the largest an EX port takes
@@ -35,7 +34,7 @@ _DOWN_HINT = "run `sriovcheck lab down --force <topology>` to remove the lab by 
 
 def state_root() -> Path:
     """Where sriovcheck keeps state: $SRIOVCHECK_STATE_DIR, else /var/lib/sriovcheck (read at call time)."""
-    return Path(os.environ.get(STATE_ROOT_ENV) or DEFAULT_STATE_ROOT)
+    return statefiles.state_root()
 
 
 def lab_dir(topology_name: str, root: Path | str | None = None) -> Path:

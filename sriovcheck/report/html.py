@@ -8,7 +8,6 @@ function of the results (no clock, stable order), so re-rendering a results.json
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from markupsafe import Markup
 
 from sriovcheck.errors import ReportError
 from sriovcheck.report.diagram import attachment_keys, pf_of, place, printable, shown_status, svg_for, worst
+from sriovcheck.resources import find_template_dir
 from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults, waiver_of
 
 TEMPLATE = "report.html.j2"
@@ -32,15 +32,9 @@ REDACTED = "(hidden: looks like a secret)"
 
 def templates_dir() -> Path:
     """The installed wheel's sriovcheck/templates, else the checkout's top-level templates/."""
-    try:
-        packaged = importlib.resources.files("sriovcheck") / "templates"
-        if isinstance(packaged, Path) and (packaged / TEMPLATE).is_file():
-            return packaged
-    except (ModuleNotFoundError, OSError):
-        pass
-    checkout = Path(__file__).resolve().parents[2] / "templates"
-    if (checkout / TEMPLATE).is_file():
-        return checkout
+    found, checkout = find_template_dir(TEMPLATE)
+    if found is not None:
+        return found
     raise ReportError(
         f"report template {TEMPLATE} not found in the sriovcheck package or in {checkout}",
         hint="reinstall sriovcheck (the wheel ships sriovcheck/templates/)",

@@ -131,19 +131,16 @@ def _walk(
         budget.active.discard(id(node))
 
 
+def _unreadable(node: yaml.Node, path: PathKey, file: str, why: str) -> Problem:
+    return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path),
+                   f"cannot read this value: {why} (only plain YAML values are allowed)")
+
+
 def _walk_node(
     node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], problems: list[Problem], file: str, budget: _Budget
 ) -> Any:
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_COLLECTION_TAGS:
-        problems.append(
-            Problem(
-                file,
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-                format_path(path),
-                f"cannot read this value: tag {node.tag!r} is not allowed (only plain YAML values are allowed)",
-            )
-        )
+        problems.append(_unreadable(node, path, file, f"tag {node.tag!r} is not allowed"))
         return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -186,15 +183,7 @@ def _walk_node(
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        problems.append(
-            Problem(
-                file,
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-                format_path(path),
-                f"cannot read this value: {getattr(exc, 'problem', None) or exc} (only plain YAML values are allowed)",
-            )
-        )
+        problems.append(_unreadable(node, path, file, str(getattr(exc, "problem", None) or exc)))
         return None
     finally:
         loader.dispose()

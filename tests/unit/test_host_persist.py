@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sriovcheck import resources
 from sriovcheck.errors import HostError
 from sriovcheck.host import persist
 from sriovcheck.topology import Topology, load_text
@@ -225,7 +226,7 @@ def test_templates_dir_prefers_the_wheels_copy(tmp_path: Path, monkeypatch: pyte
     # In a wheel, hatch's force-include puts templates/ at sriovcheck/templates/.
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / persist.TEMPLATE).write_text("packaged {{ name }}\n")
-    monkeypatch.setattr(persist.importlib.resources, "files", lambda pkg: tmp_path)
+    monkeypatch.setattr(resources.importlib.resources, "files", lambda pkg: tmp_path)
     assert persist._templates_dir() == tmp_path / "templates"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from sriovcheck import resources
 from sriovcheck.errors import ReportError
-from sriovcheck.report import html as html_module
 from sriovcheck.report import writer
 from sriovcheck.report.diagram import build_diagram, printable, render_svg
 from sriovcheck.report.html import group_checks, render_html, templates_dir
@@ -307,7 +307,7 @@ def test_templates_dir_prefers_the_installed_package(tmp_path: Path, monkeypatch
     # A wheel ships the top-level templates/ as sriovcheck/templates/ (pyproject force-include).
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "report.html.j2").write_text("x")
-    monkeypatch.setattr(html_module.importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(resources.importlib.resources, "files", lambda package: tmp_path)
     assert templates_dir() == tmp_path / "templates"
 
 
