@@ -74,7 +74,10 @@ def read_json(path: Path) -> Any | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read state file {path}: {exc}") from exc
+        raise StateError(
+            f"cannot read state file {path}: {exc}",
+            hint=f"check its permissions; if it is damaged, move it away (mv {path} {path}.bad) and clean up by hand what it recorded",
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

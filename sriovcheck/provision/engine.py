@@ -358,16 +358,19 @@ class Provisioner:
             self.store.remove()
             return report
         failures: list[str] = []
-        with _signals_deferred():
-            for record in reversed(state.vfs):
+        # Each VF and container goes home whole; a signal meanwhile stops teardown after it, with the
+        # state file recording what is left (exit 130; teardown again finishes the job).
+        for record in reversed(state.vfs):
+            with _action_whole():
                 try:
                     report.outcomes.append(self._bring_home(record))
                     self.store.save(state)
                 except Exception as exc:
                     failures.append(f"{record.pf} vf {record.vf}: {exc}")
-            for c in reversed(state.containers):
-                if not c.created_by_us:
-                    continue
+        for c in reversed(state.containers):
+            if not c.created_by_us:
+                continue
+            with _action_whole():
                 try:
                     info = self.runtime.get(c.name)
                     if info is not None and not info.managed_by(self.t.name):
@@ -377,6 +380,7 @@ class Provisioner:
                     report.outcomes.append(Outcome("remove-container", c.name, "done"))
                 except Exception as exc:
                     failures.append(f"container {c.name}: {exc}")
+        with _action_whole():
             for pf, original in state.numvfs_original.items():
                 try:
                     if self.host.pf_info(pf).numvfs != original:

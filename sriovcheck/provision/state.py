@@ -77,7 +77,7 @@ class ProvisionState:
                 vfs=[VfRecord(**r) for r in data.get("vfs", [])],
                 containers=[ContainerRecord(**c) for c in data.get("containers", [])],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file {path} is not a valid sriovcheck state file: {exc}",
                              hint=f"move it away ({path}.bad) and clean up by hand") from exc
 

@@ -45,6 +45,8 @@ def _hint(exc: OSError, path: Path) -> str:
 def _write_all(files: list[tuple[Path, str]]) -> None:
     """Write every (path, text) atomically; on any error remove the temporary files and raise."""
     staged: list[tuple[str, Path]] = []
+    backups: list[tuple[str, Path]] = []
+    replaced: list[Path] = []
     current = files[0][0] if files else Path(".")
     try:
         for path, text in files:
@@ -59,17 +61,37 @@ def _write_all(files: list[tuple[Path, str]]) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be read by others (CI, people)
+        for _tmp, path in staged:  # keep the previous set, to put it back if a later rename fails
+            if path.exists():
+                backup = f"{path.parent}/.{path.name}.{os.getpid()}.old"
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(backup)
+                os.link(path, backup)
+                backups.append((backup, path))
         for tmp, path in staged:
             current = path
             os.replace(tmp, path)
+            replaced.append(path)
     except BaseException as exc:  # also SIGINT mid-write: never leave a temporary file behind
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        for backup, path in backups:
+            with contextlib.suppress(OSError):
+                if path in replaced:
+                    os.replace(backup, path)
+        for path in replaced:
+            if not any(p == path for _, p in backups):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
         if isinstance(exc, OSError):
             reason = exc.strerror or str(exc)
             raise ReportError(f"could not write {current}: {reason}", hint=_hint(exc, current)) from exc
         raise
+    finally:
+        for backup, _ in backups:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(backup)
 
 
 def write_reports(results: RunResults, out_dir: Path) -> ReportPaths:

