@@ -279,7 +279,7 @@ class NetmikoSwitch:
                     hint="check that the switch is up and reachable, then run again",
                 )
             # After a timeout or a broken channel the prompt is out of step: do not reuse the session.
-            self.close()
+            self.close(broken=True)
             raise error from self._cause(failure)
         if not isinstance(output, str):
             raise SwitchError(f"{self.where}: `{command}` returned {type(output).__name__}, not text")
@@ -294,11 +294,18 @@ class NetmikoSwitch:
         except Exception:
             return False
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
+        """End the session. A `broken` one (a command hung or the switch dropped it) is cut at the
+        transport: netmiko's polite disconnect would wait ~10 s for a prompt that never comes."""
         conn, self._conn = self._conn, None
         if conn is None:
             return
         try:
+            if broken:
+                transport = getattr(getattr(conn, "remote_conn", None), "get_transport", lambda: None)()
+                if transport is not None:
+                    transport.close()
+                    return
             conn.disconnect()
         except Exception as exc:  # closing a broken session must not hide the error that broke it
             log.debug("closing the session to %s: %s", self.where, self._redact(str(exc)))
