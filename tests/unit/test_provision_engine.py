@@ -22,9 +22,10 @@ def topo():  # type: ignore[no-untyped-def]
     return load_topology(SEED).topology
 
 
-def make(topo, w: FakeWorld, tmp_path: Path, runtime=None) -> Provisioner:  # type: ignore[no-untyped-def]
+def make(topo, w: FakeWorld, tmp_path: Path, runtime=None, workers: int = 1) -> Provisioner:  # type: ignore[no-untyped-def]
+    # one container at a time keeps the recorded call order deterministic; see the parallel test
     return Provisioner(topo, host=FakeHost(w), runtime=runtime or FakeRuntime(w), netns=FakeNetns(w),
-                       store=StateStore(topo.name, tmp_path), image_override="img:1")
+                       store=StateStore(topo.name, tmp_path), image_override="img:1", container_workers=workers)
 
 
 def picture(w: FakeWorld) -> tuple[object, ...]:
@@ -166,3 +167,21 @@ def test_teardown_after_container_died_finds_vf_by_pf_not_name(topo, tmp_path: P
     make(topo, w, tmp_path).teardown()
     assert "set-host-link eth1 eno2v0 None" in w.calls
     assert picture(w) == before
+
+
+def test_containers_side_by_side_and_a_failure_among_them_rolls_all_back(tmp_path: Path) -> None:
+    from sriovcheck.topology import load_text
+    from sriovcheck.topology.generate import generate
+
+    topo = load_text(generate("par", vfs=8, pfs=2, vlans=2)).topology
+    w = FakeWorld({"ens1f0": 0, "ens2f0": 0})
+    before = picture(w)
+    make(topo, w, tmp_path, workers=4).provision()
+    assert sorted(w.containers) == [f"par-c{i:03d}" for i in range(8)]
+    assert all(len(w.ns[c.netns_path]) == 1 for c in w.containers.values() if c.netns_path)
+    make(topo, w, tmp_path, workers=4).teardown()
+    assert picture(w) == before
+    w.fail_on.add("create par-c005")
+    with pytest.raises(ProvisionError, match="injected failure in create par-c005"):
+        make(topo, w, tmp_path, workers=4).provision()
+    assert picture(w) == before  # the seven that were created side by side are gone again
