@@ -107,13 +107,27 @@ class Verifier:
         with ThreadPoolExecutor(max_workers=1) as pool:
             switch_future = pool.submit(self._open_switch)
 
-            # --- host side: each VF in its container, and its settings on the PF
-            for exp in exps:
-                self.progress(f"checking {exp.target}: VF {exp.pf}/{exp.vf} in the container, settings on the PF")
+            # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
+            # time: each look is a docker inspect and two netlink round trips, mostly waiting)
+            self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
+
+            def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
                 t0 = self.monotonic()
                 info = self.runtime.get(exp.container)
                 ns = info.netns_path if info else None
                 link = self.probe.read_link(ns, exp.ifname) if ns else None
+                t1 = self.monotonic()
+                observed: VfConfig | None = None
+                err = None
+                try:
+                    observed = self.host.get_vf_config(exp.pf, exp.vf)
+                except SriovcheckError as exc:
+                    err = str(exc)
+                return ns, link, t1 - t0, observed, err, self.monotonic() - t1
+
+            with ThreadPoolExecutor(max_workers=8) as lookers:
+                looks = list(lookers.map(look, exps))
+            for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
                 ev = [
                     _ev(
                         f"container:{exp.container}",
@@ -122,23 +136,16 @@ class Verifier:
                     )
                 ]
                 r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
-                r.duration_s = round(self.monotonic() - t0, 3)
+                r.duration_s = round(attach_s, 3)
                 results.append(r)
                 if r.status == "pass" and ns and link and link.mac:
                     attached[exp.target] = (exp, ns, link.mac)
                     links[exp.target] = link
-                t0 = self.monotonic()
-                observed: VfConfig | None = None
-                err = None
-                try:
-                    observed = self.host.get_vf_config(exp.pf, exp.vf)
-                except SriovcheckError as exc:
-                    err = str(exc)
                 cfg_ev = [
                     _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
                 ]
                 r = C.check_vf_config(exp, observed, err, cfg_ev)
-                r.duration_s = round(self.monotonic() - t0, 3)
+                r.duration_s = round(cfg_s, 3)
                 results.append(r)
 
             # --- pings, all in parallel
@@ -246,44 +253,25 @@ class Verifier:
         pol = self.t.checks.ping
         # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
         self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
-        df = (
-            self.probe.ping_many(
-                [
-                    {
-                        "netns_path": attached[e.target][1],
-                        "ifname": e.ifname,
-                        "dst": e.gateway,
-                        "count": 2,
-                        "timeout_s": pol.timeout_s,
-                        "payload_size": (e.mtu or 1500) - A.IP_ICMP_HEADERS,
-                        "dont_fragment": True,
-                    }
-                    for e in working
-                ]
-            )
-            if working
-            else []
-        )
-        df_by = {e.target: p for e, p in zip(working, df, strict=True)}
+        df_requests = [
+            {
+                "netns_path": attached[e.target][1],
+                "ifname": e.ifname,
+                "dst": e.gateway,
+                "count": 2,
+                "timeout_s": pol.timeout_s,
+                "payload_size": (e.mtu or 1500) - A.IP_ICMP_HEADERS,
+                "dont_fragment": True,
+            }
+            for e in working
+        ]
         peers = {e.target: A.pick_peer(e, working) for e in working}
-        path_pings = (
-            self.probe.ping_many(
-                [
-                    {
-                        "netns_path": attached[e.target][1],
-                        "ifname": e.ifname,
-                        "dst": str(p.address.ip),
-                        "count": 2,
-                        "timeout_s": pol.timeout_s,
-                    }
-                    for e in working
-                    if (p := peers[e.target]) is not None
-                ]
-            )
-            if working
-            else []
-        )
-        path_by = dict(zip([e.target for e in working if peers[e.target] is not None], path_pings, strict=True))
+        with_peer = [e for e in working if peers[e.target] is not None]
+        path_requests = [
+            {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": str(p.address.ip), "count": 2, "timeout_s": pol.timeout_s}
+            for e in with_peer
+            if (p := peers[e.target]) is not None
+        ]
         others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
 
         def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
@@ -297,8 +285,19 @@ class Verifier:
             except SriovcheckError as exc:
                 return None, str(exc)
 
-        with ThreadPoolExecutor(max_workers=min(32, max(1, len(working)))) as pool:
-            iso = dict(zip([e.target for e in working], pool.map(isolation, working), strict=True))
+        def isolations() -> list[tuple[str | None, str | None]]:
+            # every probe waits out its timeout when isolation holds: all at once, not in rounds
+            with ThreadPoolExecutor(max_workers=min(256, max(1, len(working)))) as pool:
+                return list(pool.map(isolation, working))
+
+        # The three probes wait on the network, not on each other: run them side by side.
+        with ThreadPoolExecutor(max_workers=3) as side:
+            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
+            path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
+            iso_f = side.submit(isolations)
+        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
+        path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
+        iso = dict(zip([e.target for e in working], iso_f.result(), strict=True))
 
         by_kind = {(c.kind, c.target): c for c in results}
         for e in exps:
