@@ -9,31 +9,33 @@ image; nothing else changes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import io
 import json
 import os
 import platform
-import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from sriovcheck import __version__
 from sriovcheck.containers.runtime import ContainerRuntime
-from sriovcheck.errors import ExitCode, LabError, SriovcheckError, SwitchError, UsageError
+from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
 from sriovcheck.provision.state import StateStore
-from sriovcheck.statefiles import forget_topology_dir, topology_dir, topology_lock
+from sriovcheck.report.evidence import write_evidence_bundle
+from sriovcheck.report.summary import summary_table
+from sriovcheck.statefiles import forget_topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
+from sriovcheck.switch.hostkeys import check_host_key
 from sriovcheck.topology import LoadedTopology, load_topology
-from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
+from sriovcheck.verify.results import RunResults
+from sriovcheck.verify.teardown import teardown_clean_checks
+from sriovcheck.verify.waivers import HANDOVER_FIELDS, apply_waivers
 
 Progress = Callable[[str], None]
 
@@ -264,40 +266,6 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
     return open_real
 
 
-KNOWN_SWITCHES = "known-switches.json"
-
-
-def check_host_key(
-    name: str, host: str, port: int, fingerprint: str | None, *, expected: str | None = None, root: Path | None = None
-) -> None:
-    """Without a known_hosts file, the switch's host key is trusted on first use and recorded;
-    a different key on a later run is a failure, never a silent accept (a man in the middle, or a
-    replaced switch that someone must confirm). In the lab, the key the lab made is expected."""
-    from sriovcheck.statefiles import read_json, state_root, write_json_atomic
-
-    if fingerprint is None:
-        raise SwitchError(f"switch {name} ({host}:{port}) presented no host key fingerprint", hint="report this as a bug")
-    if expected is not None:
-        if fingerprint != expected:
-            raise SwitchError(
-                f"the host key of switch {name} ({host}:{port}) is {fingerprint}, but the lab made {expected}",
-                hint="something else answers on the lab's port; run `sriovcheck lab down` and `lab up`",
-            )
-        return
-    path = (root or state_root()) / KNOWN_SWITCHES
-    known = read_json(path) or {}
-    key = f"{host}:{port}"
-    recorded = known.get(key)
-    if recorded is None:
-        write_json_atomic(path, {**known, key: fingerprint})
-    elif recorded != fingerprint:
-        raise SwitchError(
-            f"the host key of switch {name} ({key}) changed: it was {recorded}, it is now {fingerprint}",
-            hint=f"if the switch was really replaced or re-keyed, remove the entry {key!r} from {path} (or set "
-            "switch.known_hosts); otherwise something may be intercepting the session",
-        )
-
-
 def prepare_report_dir(name: str, report_dir: str | None) -> Path:
     """Make the report directory before anything is touched, so that an unusable one is found
     out at once and not after provisioning and verifying."""
@@ -367,9 +335,6 @@ def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, 
     return out
 
 
-HANDOVER_FIELDS = ("customer", "site", "rack", "executed_by", "witnessed_by", "notes")
-
-
 def collect_results(
     ctx: Context, *, progress: Progress, switch_output: str | None, handover_overrides: dict[str, str | None] | None = None
 ) -> RunResults:
@@ -419,23 +384,11 @@ def collect_results(
     )
 
 
-def apply_waivers(t: Any, checks: list[CheckResult]) -> None:
-    """A failed check the customer accepted keeps status fail and carries the reason; errors
-    (a check that could not run) cannot be waived."""
-    if not t.handover:
-        return
-    waivers = {(w.check, w.target): w.reason for w in t.handover.waivers}
-    for c in checks:
-        reason = waivers.get((c.kind, c.target))
-        if reason and c.status == "fail":
-            c.details["waiver"] = reason
-
-
 def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool) -> int:
     from sriovcheck.report.writer import write_reports
 
     if results.verdict != "pass" and results.evidence_bundle is None:
-        results.evidence_bundle = write_evidence_bundle(ctx, results, report_dir)
+        results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, report_dir)
     paths = write_reports(results, report_dir)
     if default_dir:
         _point_latest(report_dir)
@@ -447,72 +400,6 @@ def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_di
         if results.evidence_bundle:
             out.write(f"raw evidence for support: {report_dir / results.evidence_bundle}\n")
     return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
-
-
-def write_evidence_bundle(ctx: Context, results: RunResults, report_dir: Path) -> str | None:
-    """On a failure, everything support needs without a rerun, as plain files beside the report:
-    the host's links, each PF's VF table, every switch output that was read, each container's
-    neighbour table. Best effort: a part that cannot be read says why in its file."""
-    from sriovcheck.host import netns
-
-    bundle = report_dir / "evidence"
-    try:
-        bundle.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-
-    def put(name: str, produce: Callable[[], str]) -> None:
-        try:
-            text = produce()
-        except Exception as exc:
-            text = f"(could not read: {type(exc).__name__}: {exc})\n"
-        with contextlib.suppress(OSError):
-            (bundle / name).write_text(text)
-
-    def links(ns: str | None) -> str:
-        return "".join(
-            f"{lk.index}: {lk.name}: <{'UP' if lk.admin_up else 'DOWN'}> mtu {lk.mtu} state {lk.operstate} kind {lk.kind or '-'} "
-            f"link/ether {lk.mac} {' '.join(lk.addresses)}\n"
-            for lk in netns.list_links(ns)
-        )
-
-    put("host-links.txt", lambda: links(None))
-    for pf in ctx.loaded.topology.host.pfs:
-
-        def vf_table(pf: Any = pf) -> str:
-            info = ctx.host.pf_info(pf.name)
-            rows = [
-                f"PF {pf.name}: exists {info.exists}, driver {info.driver}, numvfs {info.numvfs}/{info.totalvfs}, "
-                f"link {info.operstate}, mtu {info.mtu}, mac {info.mac}"
-            ]
-            for vf in info.vfs:
-                cfg = ctx.host.get_vf_config(pf.name, vf.index)
-                rows.append(
-                    f"  vf {vf.index} pci {vf.pci_address} driver {vf.driver} netdev {vf.netdev or '(not on host)'} "
-                    + " ".join(f"{k} {v}" for k, v in cfg.as_dict().items())
-                )
-            return "\n".join(rows) + "\n"
-
-        put(f"pf-{pf.name}-vfs.txt", vf_table)
-    seen: set[str] = set()
-    for c in results.checks:
-        for e in c.evidence:
-            if e.source.startswith(("switch:", "files:")) and e.command not in seen:
-                seen.add(e.command)
-                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", e.command).strip("_")[:80]
-                put(f"switch-{name}.txt", partial(str, e.output))
-    for ct in ctx.loaded.topology.containers:
-
-        def neigh(ct: Any = ct) -> str:
-            info = ctx.runtime.get(ct.name)
-            if info is None or info.netns_path is None:
-                return "container not running\n"
-            return links(info.netns_path) + "".join(
-                f"{n.ip} dev {n.ifname} lladdr {n.mac} {n.state}\n" for n in netns.neighbours(info.netns_path)
-            )
-
-        put(f"container-{ct.name}.txt", neigh)
-    return "evidence"
 
 
 def _run_by() -> str:
@@ -532,42 +419,6 @@ def _point_latest(directory: Path) -> None:
         os.replace(tmp, latest)
     except OSError:
         pass  # a convenience link; the report paths are printed anyway
-
-
-def summary_table(results: RunResults) -> str:
-    kinds: list[str] = []
-    for c in results.checks:
-        if c.kind not in kinds:
-            kinds.append(c.kind)
-    targets: list[str] = []
-    for c in results.checks:
-        if c.target not in targets:
-            targets.append(c.target)
-    cell = {(c.target, c.kind): ("waived" if waiver_of(c) else c.status) for c in results.checks}
-    short = {"pass": "ok", "fail": "FAIL", "error": "ERR", "skip": "skip", "waived": "waived"}
-    tw = max(len(t) for t in targets) if targets else 6
-    widths = [max(len(k), 4) for k in kinds]
-    lines = ["", "target".ljust(tw) + "  " + "  ".join(k.ljust(w) for k, w in zip(kinds, widths, strict=True))]
-    for t in targets:
-        lines.append(
-            t.ljust(tw) + "  " + "  ".join(short.get(cell.get((t, k), ""), "-").ljust(w) for k, w in zip(kinds, widths, strict=True))
-        )
-    problems = [c for c in results.checks if c.status in ("fail", "error")]
-    if problems:
-        lines.append("")
-        for c in problems:
-            waived = waiver_of(c)
-            label = "WAIVED" if waived else c.status.upper()
-            lines.append(f"{label} {c.kind} {c.target}: {c.message or c.observed}" + (f" [accepted: {waived}]" if waived else ""))
-    counts = results.counts()
-    n_waived = sum(1 for c in results.checks if waiver_of(c))
-    lines.append("")
-    lines.append(
-        f"verdict: {results.verdict.upper()}  ({counts['pass']} passed, {counts['fail'] - n_waived} failed, "
-        + (f"{n_waived} waived, " if n_waived else "")
-        + f"{counts['error']} errors, {counts['skip']} skipped)"
-    )
-    return "\n".join(lines) + "\n"
 
 
 def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
@@ -598,14 +449,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
             _print_provision(report, out if not args.json else io.StringIO(), False, "provisioned")
             results = collect_results(ctx, progress=progress, switch_output=None, handover_overrides=_handover_overrides(args))
             if results.verdict != "pass":  # while the host is still as verified, before any teardown
-                results.evidence_bundle = write_evidence_bundle(ctx, results, directory)
+                results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, directory)
         finally:
             if args.teardown:
                 progress("tearing down")
                 before = StateStore(ctx.name).load()
                 _provisioner(ctx, progress).teardown()
                 if results is not None and before is not None:
-                    results.checks.extend(teardown_clean_checks(ctx, before))
+                    results.checks.extend(teardown_clean_checks(ctx.loaded.topology, ctx.host, before))
                     results.finished = datetime.now(UTC).isoformat(timespec="seconds")
                 if ctx.lab and ctx.lab_brought_up:
                     from sriovcheck.lab import manager
@@ -620,55 +471,6 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
             f"  sriovcheck teardown {args.topology} --lab && sriovcheck lab down {args.topology}\n"
         )
     return code
-
-
-def teardown_clean_checks(ctx: Context, before: Any) -> list[CheckResult]:
-    """After teardown: no VF keeps the MAC or VLAN sriovcheck gave it, and each is home under its
-    original name (found through the PF, not by name)."""
-    from sriovcheck.host.driver import VfConfig
-
-    out = []
-    targets = {(spec.pf, spec.vf): (ct.name, spec.ifname) for ct, spec in ctx.loaded.topology.attachments()}
-    for r in before.vfs:
-        container, ifname = targets.get((r.pf, r.vf), (r.container or "?", r.ifname or "?"))
-        target = f"{container}/{ifname}"
-        expected = f"{r.pf} VF {r.vf} home as {r.original_netdev} with its original settings"
-        problems = []
-        try:
-            now = ctx.host.get_vf_config(r.pf, r.vf)
-            original = VfConfig.from_dict(r.original_config)
-            for name in ("vlan", "qos", "vlan_proto", "mac", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
-                if getattr(now, name) != getattr(original, name):
-                    problems.append(f"{name} is {getattr(now, name)}, was {getattr(original, name)} before sriovcheck")
-            info = ctx.host.vf_info(r.pf, r.vf)
-            if info.netdev != r.original_netdev:
-                problems.append(f"its netdev is {info.netdev or 'not on the host'}, was {r.original_netdev}")
-            observed = f"netdev {info.netdev}, " + ", ".join(f"{k} {v}" for k, v in now.as_dict().items())
-        except SriovcheckError as exc:
-            out.append(
-                CheckResult(
-                    kind="teardown-clean",
-                    target=target,
-                    status="error",
-                    expected=expected,
-                    observed="unreadable",
-                    message=str(exc),
-                    details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
-                )
-            )
-            continue
-        out.append(
-            CheckResult(
-                kind="teardown-clean",
-                target=target,
-                status="fail" if problems else "pass",
-                expected=expected,
-                observed=observed,
-                message="; ".join(problems),
-                details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
-            )
-        )
-    return out
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
@@ -846,6 +648,3 @@ def cmd_preflight(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
         out.write(report.render())
     return ExitCode.OK if not report.blocking else ExitCode.ENVIRONMENT
 
-
-def state_dir_of(name: str) -> Path:
-    return topology_dir(name)

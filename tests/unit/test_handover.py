@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from sriovcheck.errors import TopologyError
+from sriovcheck.report.summary import summary_table
 from sriovcheck.topology import load_text
 from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
-from sriovcheck.workflow import apply_waivers, summary_table
+from sriovcheck.verify.waivers import apply_waivers
 
 SEED = (Path(__file__).resolve().parents[2] / "topologies" / "seed-lab.yaml").read_text()
 HANDOVER = """handover:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sriovcheck.errors import SwitchError
-from sriovcheck.workflow import KNOWN_SWITCHES, check_host_key
+from sriovcheck.switch.hostkeys import KNOWN_SWITCHES, check_host_key
 
 
 def test_first_use_records_then_a_change_fails(tmp_path: Path) -> None:

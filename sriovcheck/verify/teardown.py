@@ -1,0 +1,56 @@
+"""teardown-clean: after `run --teardown`, every VF is home with nothing sriovcheck gave it."""
+
+from __future__ import annotations
+
+from sriovcheck.errors import SriovcheckError
+from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.provision.state import ProvisionState
+from sriovcheck.topology.model import Topology
+from sriovcheck.verify.results import CheckResult
+
+
+def teardown_clean_checks(topology: Topology, host: HostDriver, before: ProvisionState) -> list[CheckResult]:
+    """After teardown: no VF keeps the MAC or VLAN sriovcheck gave it, and each is home under its
+    original name (found through the PF, not by name)."""
+    out = []
+    targets = {(spec.pf, spec.vf): (ct.name, spec.ifname) for ct, spec in topology.attachments()}
+    for r in before.vfs:
+        container, ifname = targets.get((r.pf, r.vf), (r.container or "?", r.ifname or "?"))
+        target = f"{container}/{ifname}"
+        expected = f"{r.pf} VF {r.vf} home as {r.original_netdev} with its original settings"
+        problems = []
+        try:
+            now = host.get_vf_config(r.pf, r.vf)
+            original = VfConfig.from_dict(r.original_config)
+            for name in ("vlan", "qos", "vlan_proto", "mac", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
+                if getattr(now, name) != getattr(original, name):
+                    problems.append(f"{name} is {getattr(now, name)}, was {getattr(original, name)} before sriovcheck")
+            info = host.vf_info(r.pf, r.vf)
+            if info.netdev != r.original_netdev:
+                problems.append(f"its netdev is {info.netdev or 'not on the host'}, was {r.original_netdev}")
+            observed = f"netdev {info.netdev}, " + ", ".join(f"{k} {v}" for k, v in now.as_dict().items())
+        except SriovcheckError as exc:
+            out.append(
+                CheckResult(
+                    kind="teardown-clean",
+                    target=target,
+                    status="error",
+                    expected=expected,
+                    observed="unreadable",
+                    message=str(exc),
+                    details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
+                )
+            )
+            continue
+        out.append(
+            CheckResult(
+                kind="teardown-clean",
+                target=target,
+                status="fail" if problems else "pass",
+                expected=expected,
+                observed=observed,
+                message="; ".join(problems),
+                details={"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf},
+            )
+        )
+    return out
