@@ -368,7 +368,23 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
 
 def main_entry() -> NoReturn:
-    sys.exit(main())
+    # The handler stays for the whole process: a signal that lands after a command's work is done,
+    # but before the process has exited, still ends it as "interrupted" (130), not killed by it.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    # From here the process only exits. Interpreter shutdown resets the handlers to the defaults, so a
+    # signal then would kill it (-15) instead of ending it as interrupted: hold them, and one that
+    # arrived meanwhile still counts.
+    stop = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    if code != ExitCode.INTERRUPTED and signal.sigpending() & stop:
+        print("interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

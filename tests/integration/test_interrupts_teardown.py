@@ -201,7 +201,11 @@ def test_interrupted_teardown(lab: Lab, before: dict[str, list[str]], signame: s
     r = lab.cli("teardown", "TOPOLOGY", "--lab")
     assert r.code == 0 and "nothing to tear down" in r.out, r.text
 
-    # The interrupted teardown must have said so: exit 130, "interrupted".
+    # The interrupted teardown must have said so: exit 130, "interrupted". Containers are removed
+    # four at a time, so "after the first container" can also be "after the last": a signal that
+    # lands once the work is complete may find the process already exiting, and exit 0 is then right.
+    if point == "first-container-removed" and proc.returncode == 0 and "remove-container" in out:
+        return
     if proc.returncode != 130 or "interrupted" not in err:
         raise KnownBug(f"interrupted at {point} by {sig.name}: exit {proc.returncode}; stdout {out!r}; stderr {err!r}")
 
