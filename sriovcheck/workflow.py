@@ -620,8 +620,6 @@ def cmd_discover(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
         out.write(json.dumps([n.as_dict() for n in nics], indent=2, default=str) + "\n")
     else:
         out.write(disc.render_table(nics))
-        if not nics:
-            out.write("no SR-IOV capable NIC found (no sriov_totalvfs under /sys/class/net/*/device)\n")
     return ExitCode.OK
 
 
