@@ -285,10 +285,14 @@ class Verifier:
             except SriovcheckError as exc:
                 return None, str(exc)
 
+        # Isolation needs no working gateway: a VF on the wrong VLAN fails its ping, and this is
+        # what names the cause (it reaches the other VLAN's gateway at layer 2).
+        probed = [e for e in exps if e.target in attached]
+
         def isolations() -> list[tuple[str | None, str | None]]:
             # every probe waits out its timeout when isolation holds: all at once, not in rounds
-            with ThreadPoolExecutor(max_workers=min(256, max(1, len(working)))) as pool:
-                return list(pool.map(isolation, working))
+            with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
+                return list(pool.map(isolation, probed))
 
         # The three probes wait on the network, not on each other: run them side by side.
         with ThreadPoolExecutor(max_workers=3) as side:
@@ -297,7 +301,7 @@ class Verifier:
             iso_f = side.submit(isolations)
         df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
         path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
-        iso = dict(zip([e.target for e in working], iso_f.result(), strict=True))
+        iso = dict(zip([e.target for e in probed], iso_f.result(), strict=True))
 
         by_kind = {(c.kind, c.target): c for c in results}
         for e in exps:
@@ -313,8 +317,22 @@ class Verifier:
                 sm = by_kind.get(("switch-mac", e.target))
                 if sm is not None and sm.status == "fail" and sp.status == "fail":
                     sm.message += f" -- the switch says: {sp.message}"
+            mac, err = iso[e.target]
+            other = others[e.target]
+            iev = (
+                [
+                    _ev(
+                        f"container:{e.container}",
+                        f"arping -I {e.ifname} {other.gateway} (layer-2 probe from the host)",
+                        f"reply from {mac}" if mac else (err or "no reply"),
+                    )
+                ]
+                if other
+                else []
+            )
+            out.append(A.check_vlan_isolation(e, other, mac, err, iev))
             if not ping_ok.get(e.target):
-                for kind in ("mtu", "vf-path", "vlan-isolation"):
+                for kind in ("mtu", "vf-path"):
                     out.append(C.skipped(kind, e, "gateway-ping", "failed"))
                 continue
             info = pf_infos.get(e.pf)
@@ -339,20 +357,6 @@ class Verifier:
                 else []
             )
             out.append(A.check_vf_path(e, peer, pp, pev))
-            mac, err = iso[e.target]
-            other = others[e.target]
-            iev = (
-                [
-                    _ev(
-                        f"container:{e.container}",
-                        f"arping -I {e.ifname} {other.gateway} (layer-2 probe from the host)",
-                        f"reply from {mac}" if mac else (err or "no reply"),
-                    )
-                ]
-                if other
-                else []
-            )
-            out.append(A.check_vlan_isolation(e, other, mac, err, iev))
         if data is None:
             for pf in self.t.host.pfs:
                 out.append(

@@ -6,7 +6,7 @@ from sriovcheck.errors import SriovcheckError
 from sriovcheck.host.driver import HostDriver, VfConfig
 from sriovcheck.provision.state import ProvisionState
 from sriovcheck.topology.model import Topology
-from sriovcheck.verify.results import CheckResult
+from sriovcheck.verify.results import CheckResult, Status
 
 
 def teardown_clean_checks(topology: Topology, host: HostDriver, before: ProvisionState) -> list[CheckResult]:
@@ -19,6 +19,24 @@ def teardown_clean_checks(topology: Topology, host: HostDriver, before: Provisio
         target = f"{container}/{ifname}"
         expected = f"{r.pf} VF {r.vf} home as {r.original_netdev} with its original settings"
         problems = []
+        details = {"container": container, "ifname": ifname, "pf": r.pf, "vf": r.vf}
+        original_count = before.numvfs_original.get(r.pf)
+        if original_count is not None and r.vf >= original_count:
+            # The PF had fewer VFs before sriovcheck: teardown removed this one with the count.
+            now_count = host.pf_info(r.pf).numvfs
+            status: Status = "pass" if now_count == original_count else "fail"
+            out.append(
+                CheckResult(
+                    kind="teardown-clean",
+                    target=target,
+                    status=status,
+                    details=details,
+                    expected=f"{r.pf} back to {original_count} VFs (VF {r.vf} did not exist before)",
+                    observed=f"{r.pf} has {now_count} VFs",
+                    message="" if status == "pass" else f"{r.pf} still has {now_count} VFs, had {original_count}",
+                )
+            )
+            continue
         try:
             now = host.get_vf_config(r.pf, r.vf)
             original = VfConfig.from_dict(r.original_config)
