@@ -27,6 +27,7 @@ MAC_TABLE_XML = "show ethernet-switching table | display xml"
 MAC_TABLE_TEXT = "show ethernet-switching table"
 ARP_XML = "show arp no-resolve | display xml"
 ARP_TEXT = "show arp no-resolve"
+ARP_PROBE_SENDER = "0.0.0.0"  # noqa: S104 - an ARP sender address (RFC 5227 probe), not a socket bind
 CURRENT_ADDRESS = re.compile(r"Current address:\s*([0-9a-fA-F:.\-]{12,17})")
 
 
@@ -265,7 +266,9 @@ class Verifier:
             }
             for e in working
         ]
-        peers = {e.target: A.pick_peer(e, working) for e in working}
+        # Any attached VF is a peer worth trying: one whose own gateway ping failed may still prove
+        # (or disprove) the path across the switch.
+        peers = {e.target: A.pick_peer(e, [x for x in exps if x.target in attached]) for e in working}
         with_peer = [e for e in working if peers[e.target] is not None]
         path_requests = [
             {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": str(p.address.ip), "count": 2, "timeout_s": pol.timeout_s}
@@ -279,9 +282,9 @@ class Verifier:
             if other is None:
                 return None, None
             try:
-                return self.probe.arp_probe(
-                    attached[e.target][1], e.ifname, sender_ip=str(e.address.ip), target_ip=str(other.gateway)
-                ), None
+                # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
+                # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
+                return self.probe.arp_probe(attached[e.target][1], e.ifname, sender_ip=ARP_PROBE_SENDER, target_ip=str(other.gateway)), None
             except SriovcheckError as exc:
                 return None, str(exc)
 

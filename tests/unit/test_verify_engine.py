@@ -272,7 +272,7 @@ def test_acceptance_diagnoses_port_mtu_membership_and_isolation(lab) -> None:  #
     assert [r["payload_size"] for r in probe.df] == [1472, 1472]
     iso = by(out, "vlan-isolation", "test-200/eth1")
     assert iso.status == "fail" and "not isolated" in iso.message
-    assert probe.arp_probes[0] == ("eth1", "192.168.200.2", "192.168.201.1")
+    assert probe.arp_probes[0] == ("eth1", "0.0.0.0", "192.168.201.1")
 
 
 def test_vlan_missing_on_the_port_turns_not_learned_into_a_cause(lab) -> None:  # type: ignore[no-untyped-def]
