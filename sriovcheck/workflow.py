@@ -396,9 +396,9 @@ def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_di
         out.write(results.to_json())
     else:
         out.write(summary_table(results))
-        out.write(f"\nreport: {paths.html}\njunit:  {paths.junit}\nresults: {paths.results_json}\n")
+        out.write(f"\nreport: {paths.html.resolve()}\njunit:  {paths.junit.resolve()}\nresults: {paths.results_json.resolve()}\n")
         if results.evidence_bundle:
-            out.write(f"raw evidence for support: {report_dir / results.evidence_bundle}\n")
+            out.write(f"raw evidence for support: {(report_dir / results.evidence_bundle).resolve()}\n")
     return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
 
 
