@@ -216,3 +216,21 @@ def wait_for(pred: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def lab_session(base: Path, *, prefix: str, first: tuple[str, ...] = ("lab", "up", "TOPOLOGY"), **kwargs: Any) -> Iterator[Lab]:
+    """A module's lab: made, brought up (or provisioned: `first`), and always cleaned up after,
+    failing the module if the clean-up left anything but stray containers it then removed."""
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.fail("needs root") if os.environ.get("CI") == "true" else pytest.skip("needs root")
+    lab = make_lab(base, prefix=prefix, **kwargs)
+    try:
+        r = lab.cli(*first)
+        assert r.code == 0, r.text
+        yield lab
+    finally:
+        problems = cleanup(lab)
+        assert not [p for p in problems if not p.startswith("container")], problems

@@ -14,25 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _lab_helpers import Lab, cleanup, make_lab, run, wait_for
+from _lab_helpers import Lab, lab_session, run, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    import os
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    lab = make_lab(tmp_path_factory.mktemp("e2e-prov"), prefix="e2ep")
-    try:
-        r = lab.cli("lab", "up", "TOPOLOGY")
-        assert r.code == 0, r.text
+    with lab_session(tmp_path_factory.mktemp("e2e-prov"), prefix="e2ep") as lab:
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not [p for p in problems if not p.startswith("container")], problems
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab_helpers import Cli, Lab, cleanup, make_lab, run, wait_for
+from _lab_helpers import Cli, Lab, lab_session, run, wait_for
 
 pytestmark = pytest.mark.integration
 HOST_KINDS = ("vf-attached", "vf-config", "gateway-ping", "container-arp")
@@ -29,17 +29,9 @@ ADDRESSES = ("192.168.200.2/24", "192.168.201.2/24")
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    lab = make_lab(tmp_path_factory.mktemp("faults-host"), prefix="fhst")
-    try:
-        r = lab.cli("lab", "up", "TOPOLOGY")
-        assert r.code == 0, r.text
+    with lab_session(tmp_path_factory.mktemp("faults-host"), prefix="fhst") as lab:
         lab.notes["before"] = lab.picture()  # nothing provisioned: what every teardown must give back
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not [p for p in problems if not p.startswith("container")], problems
 
 
 @pytest.fixture(autouse=True)

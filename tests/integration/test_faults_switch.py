@@ -10,14 +10,13 @@ One provisioned lab for the module, with short timeouts (switch.timeout_s 4, lea
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab_helpers import Lab, cleanup, make_lab
+from _lab_helpers import Lab, lab_session
 
 pytestmark = pytest.mark.integration
 SWITCH = "ex-switch"
@@ -33,16 +32,9 @@ class KnownBug(AssertionError):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    lab = make_lab(tmp_path_factory.mktemp("faults-switch"), prefix="fsw", switch_timeout_s=TIMEOUT_S, learn_timeout_s=3)
-    try:
-        r = lab.cli("provision", "TOPOLOGY", "--lab")
-        assert r.code == 0, r.text
+    with lab_session(tmp_path_factory.mktemp("faults-switch"), prefix="fsw", first=("provision", "TOPOLOGY", "--lab"),
+                     switch_timeout_s=TIMEOUT_S, learn_timeout_s=3) as lab:
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not [p for p in problems if not p.startswith("container")], problems
 
 
 @pytest.fixture(autouse=True)

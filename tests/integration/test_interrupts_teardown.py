@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _lab_helpers import Lab, cleanup, make_lab, run, wait_for
+from _lab_helpers import Lab, lab_session, run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +33,8 @@ class KnownBug(AssertionError):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    lab = make_lab(tmp_path_factory.mktemp("interrupts"), prefix="fint")
-    try:
-        r = lab.cli("lab", "up", "TOPOLOGY")
-        assert r.code == 0, r.text
+    with lab_session(tmp_path_factory.mktemp("interrupts"), prefix="fint") as lab:
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not [p for p in problems if not p.startswith("container")], problems
 
 
 @pytest.fixture(autouse=True)
