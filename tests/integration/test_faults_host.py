@@ -129,12 +129,7 @@ def provision_killing(lab: Lab, *, after_step: int, victim: str) -> tuple[int, s
         for line in proc.stderr:
             lines.append(line)
             if line.startswith(f"[{after_step}/"):
-                proc.send_signal(signal.SIGSTOP)
-                try:
-                    run("docker", "kill", victim)
-                    assert wait_for(lambda: lab.containers_seen()[victim]["status"] == "exited")
-                finally:
-                    proc.send_signal(signal.SIGCONT)
+                kill_while_frozen(lab, proc, victim)
                 break
         _, rest = proc.communicate(timeout=60)
     finally:
@@ -144,6 +139,16 @@ def provision_killing(lab: Lab, *, after_step: int, victim: str) -> tuple[int, s
     err = "".join(lines) + rest
     assert any(line.startswith(f"[{after_step}/") for line in lines), err
     return proc.returncode, err
+
+
+def kill_while_frozen(lab: Lab, proc: subprocess.Popen[str], victim: str) -> None:
+    """Freeze the child, `docker kill` the victim, let the child go on: the kill lands between its steps."""
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        run("docker", "kill", victim)
+        assert wait_for(lambda: lab.containers_seen()[victim]["status"] == "exited")
+    finally:
+        proc.send_signal(signal.SIGCONT)
 
 
 def provision_killing_at_start(lab: Lab, *, victim: str) -> tuple[int, str]:
@@ -159,12 +164,7 @@ def provision_killing_at_start(lab: Lab, *, victim: str) -> tuple[int, str]:
         assert events.stdout is not None
         for line in events.stdout:
             if line.strip() == victim:
-                proc.send_signal(signal.SIGSTOP)
-                try:
-                    run("docker", "kill", victim)
-                    assert wait_for(lambda: lab.containers_seen()[victim]["status"] == "exited")
-                finally:
-                    proc.send_signal(signal.SIGCONT)
+                kill_while_frozen(lab, proc, victim)
                 break
         _out, err = proc.communicate(timeout=60)
     finally:
