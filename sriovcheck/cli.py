@@ -32,6 +32,21 @@ quickstart (as root, emulated lab, no SR-IOV hardware needed):
 """
 
 
+EXAMPLES = {
+    "provision": "examples:\n  sriovcheck provision topologies/seed-lab.yaml --lab      # in the emulated lab\n"
+                 "  sriovcheck provision site.yaml                            # on this host (root)\n\n"
+                 "exit 0 done or nothing to do, 3 failed (what this run changed is undone), 130 interrupted",
+    "teardown": "examples:\n  sriovcheck teardown site.yaml\n  sriovcheck teardown topologies/seed-lab.yaml --lab\n\n"
+                "exit 0 done or nothing to do, 3 could not finish (the state file keeps what is left), 130 interrupted",
+    "verify": "examples:\n  SRIOVCHECK_SWITCH_PASSWORD=... sriovcheck verify site.yaml --report-dir out/\n"
+              "  sriovcheck verify site.yaml --switch-output saved/     # switch outputs from files\n\n"
+              "exit 0 every check passed, 1 a check failed or errored, 2 invalid input, 3 could not start",
+    "run": "examples:\n  sriovcheck run topologies/seed-lab.yaml --lab --teardown     # the whole job in the emulated lab\n"
+           "  sriovcheck run site.yaml --customer ACME --executed-by 'J. Doe' --witnessed-by 'A. Customer'\n\n"
+           "exit 0 every check passed, 1 a check failed or errored, 2 invalid input, 3 could not start, 130 interrupted",
+}
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so that main() owns exit codes."""
 
@@ -117,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("provision", "create VFs, set their VLANs, start the containers and move each VF in"),
         ("teardown", "bring every VF home with its original name and settings, remove our containers"),
     ):
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EXAMPLES[name],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_topology(p)
         _add_json(p)
         p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
@@ -126,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("verify", "verify end to end: container to gateway to switch, and write reports"),
         ("run", "provision, verify and write reports (with --teardown, tear down afterwards)"),
     ):
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EXAMPLES[name],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_topology(p)
         p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
         p.add_argument(
