@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sriovcheck import __version__
 from sriovcheck.containers.runtime import ContainerRuntime
@@ -36,6 +36,9 @@ from sriovcheck.topology import LoadedTopology, load_topology
 from sriovcheck.verify.results import RunResults
 from sriovcheck.verify.teardown import teardown_clean_checks
 from sriovcheck.verify.waivers import HANDOVER_FIELDS, apply_waivers
+
+if TYPE_CHECKING:
+    from sriovcheck.containers.docker_runtime import DockerRuntime
 
 Progress = Callable[[str], None]
 
@@ -120,7 +123,7 @@ class Context:
         return self.loaded.topology.name
 
 
-def _docker_runtime() -> ContainerRuntime:
+def _docker_runtime() -> DockerRuntime:
     from sriovcheck.containers.docker_runtime import DockerRuntime
 
     return DockerRuntime()
@@ -164,7 +167,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         status = manager.lab_up(loaded.topology)
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
-    ensure_lab_image(runtime._docker())  # type: ignore[attr-defined]
+    ensure_lab_image(runtime.client())
     host = EmulatedHostDriver(lab_dir(loaded.topology.name))
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 

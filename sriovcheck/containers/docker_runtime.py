@@ -84,6 +84,11 @@ class DockerRuntime:
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    def client(self) -> Any:
+        """The docker SDK client (connected on first use), for work beyond the runtime seam such as
+        building the lab image."""
+        return self._docker()
+
     def _docker(self) -> Any:
         if self._client is None:
             try:
