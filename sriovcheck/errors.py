@@ -114,9 +114,3 @@ class StateError(SriovcheckError):
 
 class ReportError(SriovcheckError):
     """A report could not be written or read."""
-
-
-class Interrupted(SriovcheckError):
-    """SIGINT or SIGTERM arrived; raised at a safe point so that cleanup can run."""
-
-    exit_code = ExitCode.INTERRUPTED

@@ -7,7 +7,7 @@ functions judge them, explain failures and name the likely cause.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Interface
 from typing import Any, Protocol
 
@@ -201,7 +201,7 @@ def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | No
             evidence=evidence,
         )
     diffs = []
-    for name in ("vlan", "qos", "vlan_proto", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
+    for name in (f.name for f in fields(VfConfig) if f.name != "mac"):  # an admin MAC only counts when pinned
         w, o = getattr(want, name), getattr(observed, name)
         if o is None and name in ("spoofchk", "trust"):
             continue  # the driver does not report it

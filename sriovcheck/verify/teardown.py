@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from sriovcheck.errors import SriovcheckError
 from sriovcheck.host.driver import HostDriver, VfConfig
 from sriovcheck.provision.state import ProvisionState
@@ -40,7 +42,7 @@ def teardown_clean_checks(topology: Topology, host: HostDriver, before: Provisio
         try:
             now = host.get_vf_config(r.pf, r.vf)
             original = VfConfig.from_dict(r.original_config)
-            for name in ("vlan", "qos", "vlan_proto", "mac", "spoofchk", "trust", "link_state", "min_tx_rate_mbps", "max_tx_rate_mbps"):
+            for name in (f.name for f in fields(VfConfig)):
                 if getattr(now, name) != getattr(original, name):
                     problems.append(f"{name} is {getattr(now, name)}, was {getattr(original, name)} before sriovcheck")
             info = host.vf_info(r.pf, r.vf)
