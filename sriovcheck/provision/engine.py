@@ -163,14 +163,19 @@ class Provisioner:
                     self.progress(f"[{action.step}/{len(plan)}] {action.describe()}: {verb}")
                 i += len(batch)
         except (SriovcheckError, KeyboardInterrupt, OSError) as exc:
-            self._rollback(state, report)
+            failures = self._rollback(state, report)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             inner = exc.message if isinstance(exc, SriovcheckError) else str(exc)
             inner_hint = exc.hint if isinstance(exc, SriovcheckError) else None
+            undone = (
+                "what this run changed has been undone; " if not failures else
+                f"undoing this run was incomplete ({'; '.join(failures)}): run `sriovcheck teardown` "
+                f"once the cause is fixed; {self.store.path} records what is left; "
+            )
             raise ProvisionError(
                 f"provisioning {self.t.name!r} failed: {inner}",
-                hint="what this run changed has been undone; " + (inner_hint or "fix the cause and run provision again"),
+                hint=undone + (inner_hint or "fix the cause and run provision again"),
             ) from exc
         self._journal = []
         return report
@@ -191,7 +196,7 @@ class Provisioner:
     def _remember(self, what: str, undo: Callable[[], None]) -> None:
         self._journal.append((what, undo))
 
-    def _rollback(self, state: ProvisionState, report: ProvisionReport) -> None:
+    def _rollback(self, state: ProvisionState, report: ProvisionReport) -> list[str]:
         with _signals_deferred():
             self.progress(f"rolling back {len(self._journal)} change(s) of this run")
             failures = []
@@ -211,6 +216,7 @@ class Provisioner:
                 failures.append(str(exc))
             if failures:
                 self.progress("rollback incomplete: " + "; ".join(failures))
+            return failures
 
     def _apply_batch(self, batch: list[Action], state: ProvisionState) -> list[Outcome]:
         """One action, or consecutive container creations side by side. Every creation runs to its
@@ -244,16 +250,29 @@ class Provisioner:
                 hint="run `sriovcheck teardown` first, then provision with the new count",
             )
         original = info.numvfs
+        # Changing a non-zero count destroys the VFs there are (the kernel goes through 0): keep what
+        # each of them was set to, so that a rollback brings them back as they were, not blank.
+        saved: dict[int, VfConfig] = {}
+        for n in range(original):
+            try:
+                saved[n] = self.host.get_vf_config(pf, n)
+            except SriovcheckError as exc:
+                self.progress(f"cannot read the settings of {pf} vf {n} before changing the VF count: {exc.message}")
         state.numvfs_original.setdefault(pf, original)
         self.store.save(state)
-        self.host.set_numvfs(pf, count)
 
         def undo() -> None:
-            self.host.set_numvfs(pf, original)
+            # Also after a failure part-way (0 written, the new count refused or its VFs late).
+            if self.host.pf_info(pf).numvfs != original:
+                self.host.set_numvfs(pf, original)
+            for n, config in saved.items():
+                if self.host.get_vf_config(pf, n) != config:
+                    self.host.set_vf_config(pf, n, config)
             if state.numvfs_original.get(pf) == original:
                 del state.numvfs_original[pf]
 
         self._remember(f"numvfs of {pf}", undo)
+        self.host.set_numvfs(pf, count)
         return Outcome("set-numvfs", pf, "done", f"numvfs {original} -> {count}")
 
     def _set_vf_config(self, pf: str, vf: int, want: VfConfig, state: ProvisionState) -> Outcome:
