@@ -12,6 +12,7 @@ driver's refusal from it when the kernel says no (`sriovcheck.host.linux`).
 from __future__ import annotations
 
 import errno
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,7 @@ SETTINGS: tuple[str, ...] = (
 
 LINUX = "Linux 6.1 drivers/net/ethernet"
 RTNL = "net/core/rtnetlink.c do_setvfinfo answers EOPNOTSUPP for an operation the driver does not register"
-VM_LAB = "seen on QEMU's igb (82576) with kernel 6.1.0-50, shared/notes/vm-lab.md"
+VM_LAB = "seen on QEMU's igb (82576), kernel 6.1.0-50 (shared/notes/vm-lab.md)"
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ CAPABILITIES: dict[str, DriverCaps] = {
         max_vfs_source=f"{_IGB} igb_probe_vfs (pci_sriov_set_totalvfs 7), igb_enable_sriov (EPERM above 7); "
         f"sriov_totalvfs 7 {VM_LAB}",
         settings={
-            "vlan": Fact("supported", f"{_IGB} igb_ndo_set_vf_vlan; {VM_LAB}", detail="VLAN 0..4095"),
+            "vlan": Fact("supported", f"{_IGB} igb_ndo_set_vf_vlan; VLAN 200 set and read back {VM_LAB}",
+                         detail="VLAN 0..4095"),
             "qos": Fact("supported", f"{_IGB} igb_ndo_set_vf_vlan", detail="priority 0..7"),
             "vlan_proto": Fact("refused", f"{_IGB} igb_ndo_set_vf_vlan; 'Protocol not supported' {VM_LAB}",
                                errno=errno.EPROTONOSUPPORT, detail="802.1Q VF VLANs only"),
@@ -142,7 +144,7 @@ CAPABILITIES: dict[str, DriverCaps] = {
             "link_state": Fact("supported", f"{_I40E} i40e_ndo_set_vf_link_state"),
             "min_tx_rate_mbps": Fact("refused", f"{_I40E} i40e_ndo_set_vf_bw", errno=errno.EINVAL,
                                      detail="i40e has no minimum rate: any non-zero min_tx_rate is refused"),
-            "max_tx_rate_mbps": Fact("supported", f"{_I40E} i40e_ndo_set_vf_bw, i40e_main.c i40e_set_bw_limit",
+            "max_tx_rate_mbps": Fact("supported", f"{_I40E} i40e_ndo_set_vf_bw; {LINUX}/intel/i40e/i40e_main.c i40e_set_bw_limit",
                                      detail="at most the link speed (EINVAL above); applied in 50 Mbit/s steps"),
         },
     ),
@@ -279,3 +281,45 @@ def what_to_do(driver: str, pf: str, vf: int, setting: str, *, value_refused: bo
               if c.driver != driver and c.fact(setting).status == "supported"]
     nic = f"use a NIC whose driver supports it ({', '.join(others)})" if others else "use a NIC whose driver supports it"
     return f"{change}remove {setting} from VF {vf} of {pf} in the topology{keep}, or {nic}"
+
+
+def _cell(fact: Fact) -> str:
+    if fact.status == "supported":
+        return "yes"
+    if fact.status == "refused":
+        return f"**no** ({fact.errno_name})"
+    if fact.status == "conditional":
+        return f"if … ({fact.errno_name})" if fact.errno_name else "if …"
+    return "?"
+
+
+def markdown_table() -> str:
+    """The table as README.md shows it (a unit test keeps the two the same)."""
+    head = ["driver", "max VFs", *SETTINGS]
+    lines = ["| " + " | ".join(head).replace("vlan_proto", "vlan_proto 802.1ad") + " |",
+             "|" + "---|" * len(head)]
+    for caps in CAPABILITIES.values():
+        cells = [caps.driver, str(caps.max_vfs) if caps.max_vfs is not None else "firmware"]
+        cells += [_cell(caps.fact(s)) for s in SETTINGS]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for caps in CAPABILITIES.values():
+        by_detail: dict[str, list[str]] = {}
+        for setting, fact in caps.settings.items():
+            if fact.status != "supported" and fact.detail:
+                by_detail.setdefault(fact.detail, []).append(setting)
+        notes = [f"{', '.join(settings)}: {detail}" for detail, settings in by_detail.items()]
+        functions: dict[str, list[str]] = {}
+        for fact in caps.settings.values():
+            for part in fact.source.split("; "):
+                found = re.search(r"([\w/]+\.c) (.*)", part)
+                if part.startswith(LINUX) and found:
+                    names = functions.setdefault(found.group(1).removeprefix("drivers/net/ethernet/"), [])
+                    names += [n for n in re.findall(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?!\.)", found.group(2)) if n not in names]
+        cited = "; ".join(f"{file} {', '.join(names)}" for file, names in functions.items())
+        seen = [f"{setting}: {part.replace(' ' + VM_LAB, '')}" for setting, fact in caps.settings.items()
+                for part in fact.source.split("; ") if part.endswith(VM_LAB)]
+        lines.append(f"- **{caps.driver}** ({caps.nics}): " + "; ".join(notes)
+                     + f". Max VFs: {caps.max_vfs_source.removeprefix(LINUX + '/')}. Sources (Linux 6.1): {cited}."
+                     + (f" Observed, {VM_LAB}: {'; '.join(seen)}." if seen else ""))
+    return "\n".join(lines) + "\n"

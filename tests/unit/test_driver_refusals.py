@@ -334,3 +334,8 @@ def test_the_table_cites_a_source_for_every_fact_and_knows_the_five_drivers() ->
     igb = capabilities.CAPABILITIES["igb"]
     assert (igb.max_vfs, igb.fact("link_state").errno, igb.fact("vlan_proto").errno,
             igb.fact("min_tx_rate_mbps").errno) == (7, errno.EOPNOTSUPP, errno.EPROTONOSUPPORT, errno.EINVAL)
+
+
+def test_the_readme_shows_the_table_as_the_code_has_it() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert capabilities.markdown_table() in readme
