@@ -339,3 +339,21 @@ def test_the_table_cites_a_source_for_every_fact_and_knows_the_five_drivers() ->
 def test_the_readme_shows_the_table_as_the_code_has_it() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert capabilities.markdown_table() in readme
+
+
+def test_the_emulated_lab_can_behave_as_igb() -> None:
+    from sriovcheck.lab.host_driver import EmulatedHostDriver
+
+    igb = EmulatedHostDriver("/nonexistent", nic_driver="igb")
+    assert igb.pf_driver == "igb-emulated" and capabilities.capabilities(igb.pf_driver) is capabilities.CAPABILITIES["igb"]
+    with pytest.raises(SettingRefused) as exc:
+        igb._refusals("eno2", 1, VfConfig(), VfConfig(vlan=201, link_state="disable"), pf_link_up=True)
+    assert exc.value.message == ("igb on eno2 does not support link_state for VF 1 (the emulated igb said: "
+                                 "Operation not supported); nothing had been changed on VF 1")
+    with pytest.raises(SettingRefused, match=r"igb on eno2 refused max_tx_rate_mbps 500 for VF 0 \(the emulated igb "
+                       r"said: Invalid argument\)"):
+        igb._refusals("eno2", 0, VfConfig(), VfConfig(vlan=200, max_tx_rate_mbps=500), pf_link_up=False)
+    igb._refusals("eno2", 0, VfConfig(), VfConfig(vlan=200, max_tx_rate_mbps=500, trust=True), pf_link_up=True)
+    # a setting that is already so is not sent again, so not refused again (as on the real driver)
+    igb._refusals("eno2", 0, VfConfig(link_state="disable"), VfConfig(vlan=200, link_state="disable"), pf_link_up=True)
+    assert capabilities.capabilities("ixgbe-emulated") is None  # the default lab honours link_state: not mapped
