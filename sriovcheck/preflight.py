@@ -129,6 +129,8 @@ def driver_items(t: Topology, pf: str, want: int, info: PfInfo) -> list[Prefligh
     unmet, e.g. a rate limit on a PF whose link is down)."""
     driver = info.driver or ""
     caps = capabilities.capabilities(driver)
+    if caps is None and driver.endswith("-emulated"):
+        return []  # the emulated lab's default NIC: its own refusals are its documentation
     if caps is None:
         return [PreflightItem(f"PF {pf} driver", False, f"{driver or 'no driver bound'}: not in sriovcheck's capability "
                               "table, so a setting it refuses shows only when provisioning", blocking=False,

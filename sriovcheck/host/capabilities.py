@@ -288,6 +288,27 @@ def what_to_do(driver: str, pf: str, vf: int, setting: str, *, value_refused: bo
     return f"{change}remove {setting} from VF {vf} of {pf} in the topology{keep}, or {nic}"
 
 
+def refusal_text(driver: str, pf: str, vf: int, setting: str, value: str, code: int) -> str:
+    """"igb on eno2 does not support link_state for VF 1" (EOPNOTSUPP, EPROTONOSUPPORT) or
+    "igb on eno2 refused min_tx_rate_mbps 100 for VF 1" (a value the driver refuses)."""
+    who = f"{driver} on {pf}" if driver else f"the driver of {pf}"
+    if code in (errno.EOPNOTSUPP, errno.EPROTONOSUPPORT):
+        return f"{who} does not support {setting}{' ' + value if setting == 'vlan_proto' else ''} for VF {vf}"
+    return f"{who} refused {setting} {value} for VF {vf}"
+
+
+def refusal_hint(driver: str, pf: str, vf: int, setting: str, code: int) -> str:
+    """Why (the table's fact and its source, where it knows the driver) and what to do."""
+    caps = capabilities(driver)
+    known = caps.fact(setting) if caps is not None else None
+    why = ""
+    if known is not None and known.status != "supported" and known.detail:
+        why = f"{known.detail} ({known.source.split('; ')[0].removeprefix(LINUX + '/')}); "
+    value_refused = code not in (errno.EOPNOTSUPP, errno.EPROTONOSUPPORT) and (known is None or known.status != "refused")
+    name = caps.driver if caps is not None else driver
+    return why + what_to_do(name, pf, vf, setting, value_refused=value_refused)
+
+
 def _cell(fact: Fact) -> str:
     if fact.status == "supported":
         return "yes"

@@ -525,21 +525,10 @@ class LinuxHostDriver:
         pci = sysfs.netdev_pci_address(self.root, pf)
         driver = (sysfs.device_driver(self.root, pci) if pci else None) or ""
         setting, value = refused_setting(driver, step, current, target, code)
-        who = f"{driver} on {pf}" if driver else f"the driver of {pf}"
-        said = os.strerror(code)
-        if code in (errno.EOPNOTSUPP, errno.EPROTONOSUPPORT):
-            what = f"{who} does not support {setting}{' ' + value if setting == 'vlan_proto' else ''} for VF {vf}"
-        else:
-            what = f"{who} refused {setting} {value} for VF {vf}"
-        fact = capabilities.capabilities(driver)
-        known = fact.fact(setting) if fact is not None else None
-        why = ""
-        if known is not None and known.status != "supported" and known.detail:
-            why = f"{known.detail} ({known.source.removeprefix(capabilities.LINUX + '/')}); "
         return SettingRefused(
-            f"{what} (the kernel said: {said}){undo_note}",
-            hint=why + capabilities.what_to_do(driver, pf, vf, setting, value_refused=(
-                code not in (errno.EOPNOTSUPP, errno.EPROTONOSUPPORT) and (known is None or known.status != "refused"))),
+            f"{capabilities.refusal_text(driver, pf, vf, setting, value, code)} "
+            f"(the kernel said: {os.strerror(code)}){undo_note}",
+            hint=capabilities.refusal_hint(driver, pf, vf, setting, code),
             driver=driver or "unknown", pf=pf, vf=vf, setting=setting, code=code,
         )
 

@@ -8,7 +8,6 @@ would come back to the host; a veth is destroyed with its namespace).
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 from collections.abc import Callable
@@ -190,15 +189,10 @@ class EmulatedHostDriver:
             if concern.setting not in changed or not concern.certain or concern.fact.errno is None:
                 continue
             code, setting = concern.fact.errno, concern.setting
-            who = f"{self.nic_driver} on {pf}"
-            if code in (errno.EOPNOTSUPP, errno.EPROTONOSUPPORT):
-                what = f"{who} does not support {setting}{' 802.1ad' if setting == 'vlan_proto' else ''} for VF {vf}"
-            else:
-                what = f"{who} refused {setting} {concern.value} for VF {vf}"
             raise SettingRefused(
-                f"{what} (the emulated {self.nic_driver} said: {os.strerror(code)}); nothing had been changed on VF {vf}",
-                hint=f"{concern.fact.detail}; "
-                + capabilities.what_to_do(self.nic_driver, pf, vf, setting, value_refused=concern.fact.status != "refused"),
+                f"{capabilities.refusal_text(self.nic_driver, pf, vf, setting, concern.value, code)} "
+                f"(the emulated {self.nic_driver} said: {os.strerror(code)}); nothing had been changed on VF {vf}",
+                hint=(f"{concern.why}: " if concern.why else "") + capabilities.refusal_hint(self.pf_driver, pf, vf, setting, code),
                 driver=self.pf_driver, pf=pf, vf=vf, setting=setting, code=code,
             )
 

@@ -68,7 +68,8 @@ def test_preflight_then_provision_stops_and_puts_everything_back(lab: Lab) -> No
     assert r.code == 3, r.text
     assert (f"error: provisioning '{lab.name}' failed: igb on {lab.pf} does not support link_state for VF 1 "
             f"(the emulated igb said: Operation not supported); nothing had been changed on VF 1\n"
-            "  hint: what this run changed has been undone; igb has no VF link-state control; "
-            f"remove link_state from VF 1 of {lab.pf} in the topology (or set it to auto)") in r.err
+            "  hint: what this run changed has been undone; igb has no VF link-state control (intel/igb/igb_main.c "
+            f"igb_netdev_ops has no ndo_set_vf_link_state); remove link_state from VF 1 of {lab.pf} in the topology "
+            "(or set it to auto)") in r.err
     assert "rollback incomplete" not in r.err
     assert outside(lab) == before

@@ -296,6 +296,7 @@ def test_preflight_checks_the_count_against_the_drivers_limit_and_knows_unknown_
     assert driver_items(topology(), "eno2", 3, igb_info()) == []  # the seed's settings: nothing to say
     (unknown,) = driver_items(topology(vf1=LINK_STATE), "eno2", 3, igb_info(driver="bnxt_en"))
     assert not unknown.blocking and "bnxt_en: not in sriovcheck's capability table" in unknown.detail
+    assert driver_items(topology(vf1=LINK_STATE), "eno2", 3, igb_info(driver="ixgbe-emulated")) == []
 
 
 def test_preflight_through_the_cli_fails_before_anything_is_changed(
