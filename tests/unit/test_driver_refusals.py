@@ -321,6 +321,12 @@ def test_preflight_through_the_cli_fails_before_anything_is_changed(
     assert host.tree.writes == [] and [c for c, _ in host.ipr.calls if c == "set"] == []  # nothing changed
     topo_file.write_text(SEED.read_text().replace("numvfs: 8", "numvfs: 3"))
     assert cli.main(["preflight", str(topo_file)], out=io.StringIO()) == ExitCode.OK
+    topo_file.write_text(SEED.read_text())  # 8 VFs: sysfs says 7, and so does igb's source
+    out = io.StringIO()
+    assert cli.main(["preflight", str(topo_file)], out=out) == ExitCode.ENVIRONMENT
+    assert "[FAIL] PF eno2: totalvfs 7, numvfs 1, want 8\n       -> the NIC supports at most 7 VFs\n" in out.getvalue()
+    assert "[FAIL] PF eno2 driver: igb allows at most 7 VFs, the topology wants 8 (source: " in out.getvalue()
+    assert host.tree.writes == []
 
 
 def test_the_table_cites_a_source_for_every_fact_and_knows_the_five_drivers() -> None:
