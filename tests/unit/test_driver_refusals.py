@@ -217,10 +217,9 @@ def test_a_rollback_that_fails_says_so_instead_of_undone(tmp_path: Path) -> None
     host.fail_values["0"] = errno.EBUSY
     with pytest.raises(ProvisionError) as exc:
         provisioner(topology(vf1=LINK_STATE), host, tmp_path).provision()
-    assert exc.value.hint is not None
-    assert exc.value.hint.startswith("undoing this run was incomplete (numvfs of eno2: PF eno2: writing 0")
-    assert "run `sriovcheck teardown` once the cause is fixed" in exc.value.hint
-    assert "has been undone" not in exc.value.hint
+    hint = exc.value.hint or ""
+    assert "numvfs of eno2: PF eno2: writing 0" in hint and "EBUSY" in hint and "sriovcheck teardown" in hint
+    assert "has been undone" not in hint
     state = StateStore("seed-lab", tmp_path / "state").load()
     assert state is not None and state.numvfs_original == {"eno2": 0}  # teardown knows what to restore
 
