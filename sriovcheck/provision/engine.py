@@ -137,6 +137,7 @@ class Provisioner:
         self.sleep = sleep
         self.monotonic = monotonic
         self._journal: list[tuple[str, Callable[[], None]]] = []
+        self._rollback_failures: list[str] = []
 
     # ------------------------------------------------------------------ provision
     def provision(self) -> ProvisionReport:
@@ -163,19 +164,20 @@ class Provisioner:
                     self.progress(f"[{action.step}/{len(plan)}] {action.describe()}: {verb}")
                 i += len(batch)
         except (SriovcheckError, KeyboardInterrupt, OSError) as exc:
-            failures = self._rollback(state, report)
+            self._rollback(state, report)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             inner = exc.message if isinstance(exc, SriovcheckError) else str(exc)
             inner_hint = exc.hint if isinstance(exc, SriovcheckError) else None
-            undone = (
-                "what this run changed has been undone; " if not failures else
-                f"undoing this run was incomplete ({'; '.join(failures)}): run `sriovcheck teardown` "
-                f"once the cause is fixed; {self.store.path} records what is left; "
-            )
+            if self._rollback_failures:
+                undone = ("undoing this run's changes failed for: " + "; ".join(self._rollback_failures)
+                          + f"; {self.store.path} records what is left: fix the cause, then run "
+                          "`sriovcheck teardown`")
+            else:
+                undone = "what this run changed has been undone"
             raise ProvisionError(
                 f"provisioning {self.t.name!r} failed: {inner}",
-                hint=undone + (inner_hint or "fix the cause and run provision again"),
+                hint=undone + "; " + (inner_hint or "fix the cause and run provision again"),
             ) from exc
         self._journal = []
         return report
@@ -196,7 +198,7 @@ class Provisioner:
     def _remember(self, what: str, undo: Callable[[], None]) -> None:
         self._journal.append((what, undo))
 
-    def _rollback(self, state: ProvisionState, report: ProvisionReport) -> list[str]:
+    def _rollback(self, state: ProvisionState, report: ProvisionReport) -> None:
         with _signals_deferred():
             self.progress(f"rolling back {len(self._journal)} change(s) of this run")
             failures = []
@@ -207,6 +209,7 @@ class Provisioner:
                 except Exception as exc:  # keep undoing the rest; report every failure
                     failures.append(f"{what}: {exc}")
             self._journal = []
+            self._rollback_failures = failures
             try:
                 if state.is_empty():
                     self.store.remove()
@@ -216,7 +219,6 @@ class Provisioner:
                 failures.append(str(exc))
             if failures:
                 self.progress("rollback incomplete: " + "; ".join(failures))
-            return failures
 
     def _apply_batch(self, batch: list[Action], state: ProvisionState) -> list[Outcome]:
         """One action, or consecutive container creations side by side. Every creation runs to its
@@ -262,16 +264,14 @@ class Provisioner:
         self.store.save(state)
 
         def undo() -> None:
-            # Also after a failure part-way (0 written, the new count refused or its VFs late).
-            if self.host.pf_info(pf).numvfs != original:
-                self.host.set_numvfs(pf, original)
-            for n, config in saved.items():
+            self.host.set_numvfs(pf, original)
+            for n, config in saved.items():  # the VFs the count change destroyed, as they were
                 if self.host.get_vf_config(pf, n) != config:
                     self.host.set_vf_config(pf, n, config)
             if state.numvfs_original.get(pf) == original:
                 del state.numvfs_original[pf]
 
-        self._remember(f"numvfs of {pf}", undo)
+        self._remember(f"numvfs of {pf}", undo)  # before the change: a change that fails half-way is undone too
         self.host.set_numvfs(pf, count)
         return Outcome("set-numvfs", pf, "done", f"numvfs {original} -> {count}")
 
