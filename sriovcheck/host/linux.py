@@ -64,6 +64,10 @@ SETTING_HINTS: dict[int, str] = {
     ),
     errno.EPERM: "changing VF settings needs root or CAP_NET_ADMIN",
     errno.EBUSY: "the VF is busy: the driver may refuse changes while the VF's netdev is up in a container",
+    errno.EAGAIN: (
+        "the VF is not ready yet (i40e and ice answer EAGAIN while the VF is still resetting, some drivers apply "
+        "a MAC late): run provision again in a moment; `dmesg` shows the driver's reason"
+    ),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
 from sriovcheck import cli, workflow
-from sriovcheck.errors import ExitCode, ProvisionError, SettingRefused
+from sriovcheck.errors import ExitCode, HostError, ProvisionError, SettingRefused
 from sriovcheck.host import capabilities
 from sriovcheck.host.driver import PfInfo, VfConfig
 from sriovcheck.host.linux import LinuxHostDriver
@@ -363,3 +363,18 @@ def test_the_emulated_lab_can_behave_as_igb() -> None:
     # a setting that is already so is not sent again, so not refused again (as on the real driver)
     igb._refusals("eno2", 0, VfConfig(link_state="disable"), VfConfig(vlan=200, link_state="disable"), pf_link_up=True)
     assert capabilities.capabilities("ixgbe-emulated") is None  # the default lab honours link_state: not mapped
+
+
+def test_a_vf_still_resetting_is_a_retry_not_a_refusal(tmp_path: Path) -> None:
+    tree = FakeSysfs(tmp_path / "sys")
+    tree.add_pf("ens1f0", "0000:3b:00.0", driver="i40e", device="1572", vf_driver="iavf", vf_device="154c", numvfs=1)
+    ipr = FakeIPRoute({"ens1f0": 9}, {9: [FakeVf()]}, refuse={"mac": errno.EAGAIN})
+    clock = FakeClock(on_sleep=tree.tick)
+    d = LinuxHostDriver(tree.root, ipr_factory=ipr.factory, sleep=clock.sleep, monotonic=clock.monotonic,
+                        write_attr=tree.write_attr)
+    with pytest.raises(HostError) as exc:
+        d.set_vf_config("ens1f0", 0, VfConfig(vlan=200, mac="02:00:00:00:02:00"))
+    assert not isinstance(exc.value, SettingRefused)
+    assert "the driver (i40e) refused mac = 02:00:00:00:02:00: Resource temporarily unavailable (EAGAIN)" in str(exc.value)
+    assert "i40e and ice answer EAGAIN while the VF is still resetting" in str(exc.value)
+    assert ipr.vfs[9][0].vlan == 0  # the VLAN this call set is undone
