@@ -9,7 +9,7 @@ Each `<name>.raw` has a `<name>.json` saying what it must parse to:
   dropping what it does not list ("learned": only learned MACs).
 - "entries": expected fields; "ordered" compares them index by index (the whole list), otherwise
   each is looked up by its MAC (and IP for ARP). "strip_unit": the source names interfaces without
-  the logical unit (ae19 for ae19.0).
+  the logical unit (ae19 for ae19.0); "per_port": the source's count of MACs per port.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def test_real_output_parses_to_what_its_source_asserts(raw: Path) -> None:
         got = [e for e in got if e.kind == "learned"]
         assert len(got) == s["filtered_count"]
     strip = bool(s.get("strip_unit"))
+    if "per_port" in s:  # the source counts MACs per port (interface without the unit)
+        ports: dict[str, int] = {}
+        for g in got:
+            ports[_unit_stripped(g.interface)] = ports.get(_unit_stripped(g.interface), 0) + 1
+        assert ports == s["per_port"]
     if s.get("ordered"):
         assert len(got) == len(s["entries"])
         for i, (g, want) in enumerate(zip(got, s["entries"], strict=True)):
