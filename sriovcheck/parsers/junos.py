@@ -235,7 +235,7 @@ _MAC_INFO = re.compile(
 _ROUTING_INSTANCE_LINE = re.compile(r"^Routing instance\s*:\s*(\S*)", re.IGNORECASE)
 _MAC_LEGEND = re.compile(r"^MAC (?:IP )?flags\s*\(", re.IGNORECASE)
 # A legend continuation line: "SE - statistics enabled, NM - ...", "GBP - group based policy, B - ..."
-_LEGEND_LINE = re.compile(r"^\(?[A-Za-z]{1,4}\)?[A-Za-z]{0,3}\s+-\s+\S")
+_LEGEND_LINE = re.compile(r"^\(?[A-Za-z][A-Za-z0-9]{0,3}\)?[A-Za-z0-9]{0,3}\s+-\s*\S")
 _ELS_HEADER = re.compile(r"^Vlan\s+MAC\b", re.IGNORECASE)
 _ELS_HEADER2 = re.compile(r"^name\s+address\b", re.IGNORECASE)
 _DIGITS = re.compile(r"^\d+$")
