@@ -394,6 +394,7 @@ def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
     columns: list[_Column] | None = None
     checks: list[tuple[int, re.Pattern[str]]] = []  # (column index, form) of the columns with a fixed form
     keys: list[str] = []
+    fixed: tuple[int, int, int, int] | None = None  # column index of MAC, flags, age, interface (-1: none)
     header: str | None = None
     instance: str | None = None
     in_legend = False
@@ -405,18 +406,23 @@ def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
             in_legend = False
             entry: MacEntry | None = None
             if columns is not None:
-                cells: dict[str, str] | None = None
-                if len(tokens) == len(columns):
+                if len(tokens) == len(columns) and fixed is not None:
                     # every column filled (the usual case): the values in the header's order
                     for i, pattern in checks:
                         if not pattern.match(tokens[i]):
                             break
                     else:
-                        cells = dict(zip(keys, tokens, strict=True))
-                if cells is None:
+                        i_mac, i_flags, i_age, i_if = fixed
+                        flags = tokens[i_flags]
+                        mac = _mac_or_none(tokens[i_mac], f"MAC table row for VLAN {tokens[0]}")
+                        entry = MacEntry(
+                            tokens[0], None, mac, "flood" if mac is None else _els_kind(flags), flags,
+                            _age_seconds(tokens[i_age]) if i_age >= 0 else None,
+                            tokens[i_if] if i_if >= 0 else "", instance)
+                if entry is None:
                     cells = _assign_els_cells(columns, raw.expandtabs() if "\t" in raw else raw)
-                if cells is not None and "mac" in cells and "flags" in cells:
-                    entry = _els_entry(cells, instance)
+                    if cells is not None and "mac" in cells and "flags" in cells:
+                        entry = _els_entry(cells, instance)
             if entry is None:
                 # no header (a `| match` excerpt), non-ELS, or a row that does not fit the header
                 entry = _mac_text_row(tokens)
@@ -449,6 +455,10 @@ def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
             else:
                 columns = _els_columns(header or "", raw.expandtabs())
             keys = [c.key for c in columns]
+            fixed = ((keys.index("mac"), keys.index("flags"),
+                      keys.index("age") if "age" in keys else -1,
+                      keys.index("interface") if "interface" in keys else -1)
+                     if "mac" in keys and "flags" in keys else None)
             checks = [(i, _COLUMN_TYPES[c.key]) for i, c in enumerate(columns)
                       if c.key not in ("vlan", "property", "source", "other")]
             continue
@@ -458,47 +468,62 @@ def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
 
 
 def _mac_from_non_els_xml(elem: ET.Element) -> MacEntry | None:
-    mac_text = _child_text(elem, "mac-address")
+    children: dict[str, ET.Element] = {}
+    for child in elem:
+        children.setdefault(_local(child.tag), child)
+
+    def text(name: str) -> str | None:
+        c = children.get(name)
+        return None if c is None else (c.text or "").strip()
+
+    mac_text = text("mac-address")
     if mac_text is None:
         return None  # `summary` style: a count, no entry
-    vlan = _child_text(elem, "mac-vlan") or ""
-    raw = _child_text(elem, "mac-type") or ""
-    interface = _child_text(elem, "mac-interface")
+    vlan = text("mac-vlan") or ""
+    raw = text("mac-type") or ""
+    interface = text("mac-interface")
     if interface is None:
         # brief style lists the interface(s) only inside <mac-interfaces-list>
-        lst = _child(elem, "mac-interfaces-list")
+        lst = children.get("mac-interfaces-list")
         first = _child_text(lst, "mac-interfaces") if lst is not None else None
         interface = first or ""
-    age_elem = _child(elem, "mac-age")
+    age_elem = children.get("mac-age")
     age: int | None = None
     if age_elem is not None:
         seconds = age_elem.get("seconds")
         age = int(seconds) if seconds and seconds.isdigit() else _age_seconds(age_elem.text)
     mac = _mac_or_none(mac_text, f"<mac-table-entry> of VLAN {vlan}")
     kind = "flood" if mac is None else _non_els_kind(raw or "other", interface)
-    vlan_id = _optional_int(_child_text(elem, "mac-vlan-tag"), f"<mac-vlan-tag> of VLAN {vlan}")
+    vlan_id = _optional_int(text("mac-vlan-tag"), f"<mac-vlan-tag> of VLAN {vlan}")
     return MacEntry(vlan, vlan_id, mac, kind, raw, age, interface)
 
 
+def _texts(elem: ET.Element) -> dict[str, str]:
+    """Stripped text of each child element by local name (the first of each name), in one pass."""
+    out: dict[str, str] = {}
+    for child in elem:
+        out.setdefault(_local(child.tag), (child.text or "").strip())
+    return out
+
+
 def _mac_from_els_xml(elem: ET.Element, group_vlan_id: int | None, group_instance: str | None) -> MacEntry:
-    vlan = _child_text(elem, "l2ng-l2-mac-vlan-name") or ""
-    mac_text = _child_text(elem, "l2ng-l2-mac-address") or ""
-    interface = _child_text(elem, "l2ng-l2-mac-logical-interface") or ""
-    flags = _child_text(elem, "l2ng-l2-mac-flags")
+    t = _texts(elem)
+    vlan = t.get("l2ng-l2-mac-vlan-name", "")
+    flags = t.get("l2ng-l2-mac-flags")
     if flags is not None:
         raw, kind = flags, _els_kind(flags)
     else:
         # `extensive` has no S/D flags, only internal state such as "in_hash,in_ifd,...,kernel".
-        raw = _child_text(elem, "l2ng-l2-mac-entry-flags") or ""
+        raw = t.get("l2ng-l2-mac-entry-flags", "")
         kind = "static" if "static" in raw.split(",") else "learned"
-    own_id = _optional_int(_child_text(elem, "l2ng-l2-vlan-id"), f"<l2ng-l2-vlan-id> of VLAN {vlan}")
-    mac = _mac_or_none(mac_text, f"<l2ng-mac-entry> of VLAN {vlan}")
+    own_id = _optional_int(t.get("l2ng-l2-vlan-id"), f"<l2ng-l2-vlan-id> of VLAN {vlan}")
+    mac = _mac_or_none(t.get("l2ng-l2-mac-address", ""), f"<l2ng-mac-entry> of VLAN {vlan}")
     if mac is None:
         kind = "flood"
-    age = _age_seconds(_child_text(elem, "l2ng-l2-mac-age"))
-    instance = _child_text(elem, "l2ng-l2-mac-routing-instance") or group_instance
-    return MacEntry(vlan, own_id if own_id is not None else group_vlan_id, mac, kind, raw, age, interface,
-                    instance or None)
+    age = _age_seconds(t.get("l2ng-l2-mac-age"))
+    instance = t.get("l2ng-l2-mac-routing-instance") or group_instance
+    return MacEntry(vlan, own_id if own_id is not None else group_vlan_id, mac, kind, raw, age,
+                    t.get("l2ng-l2-mac-logical-interface", ""), instance or None)
 
 
 # An element that holds a MAC table or part of one, even an empty one (a port without MACs).
