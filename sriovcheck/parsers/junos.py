@@ -677,12 +677,22 @@ def _parse_arp_xml(root: ET.Element) -> list[ArpEntry]:
     text = _output_text(root)
     if text is not None:
         return _parse_arp_text(_lines(text))
-    if not any(_local(e.tag) == "arp-table-information" for e in root.iter()):
+    # Entries by their own element name, wherever the reply puts them; an empty table still has
+    # its <arp-table-information>.
+    entries: list[ArpEntry] = []
+    container = False
+    for elem in root.iter():
+        name = _local(elem.tag)
+        if name == "arp-table-entry":
+            entries.append(_arp_from_xml(elem))
+        elif name == "arp-table-information":
+            container = True
+    if not entries and not container:
         raise ParseError(
-            f"expected {_ARP_WHAT}; the XML has no <arp-table-information> (root element "
-            f"<{_local(root.tag)}>)"
+            f"expected {_ARP_WHAT}; the XML has no <arp-table-information> or <arp-table-entry> "
+            f"(root element <{_local(root.tag)}>)"
         )
-    return [_arp_from_xml(e) for e in _iter_local(root, {"arp-table-entry"})]
+    return entries
 
 
 def parse_arp_table(text: str) -> list[ArpEntry]:
