@@ -249,6 +249,9 @@ _COLUMN_TYPES: dict[str, re.Pattern[str]] = {
 }
 
 
+_LEFT_ALIGNED = {"mac", "flags", "interface"}  # values that start where their header word starts
+
+
 @dataclass(frozen=True)
 class _Column:
     key: str
@@ -356,12 +359,14 @@ def _assign_els_cells(columns: list[_Column], row: str) -> dict[str, str] | None
         return None
     # Some cells are blank: vlan, MAC and flags always come first; each further value goes to a
     # later column whose form it has, the one under which it stands when several would take it.
-    # Rows are aligned with the header by their first column (a copy may indent them differently).
+    # Rows are aligned with the header by their first column (a copy may indent them differently),
+    # then again by each left-aligned value that starts a column: a VLAN name longer than its column
+    # pushes the rest of the row to the right.
     shift = words[0][0] - columns[0].start
     cells = {"vlan": words[0][2]}
     ci = 1
-    for wi, (s, e, w) in enumerate(words[1:], start=1):
-        s, e = s - shift, e - shift
+    for wi, (s_raw, e_raw, w) in enumerate(words[1:], start=1):
+        s, e = s_raw - shift, e_raw - shift
         fits = [i for i in range(ci, len(columns)) if _COLUMN_TYPES[columns[i].key].match(w)]
         # leave room for the words still to come: each needs a column after this one
         fits = [i for i in fits if len(columns) - i >= len(words) - wi]
@@ -377,6 +382,8 @@ def _assign_els_cells(columns: list[_Column], row: str) -> dict[str, str] | None
             if gaps[best] < gaps[choice] and gaps[best] <= 0:
                 choice = best
         cells[columns[choice].key] = w
+        if columns[choice].key in _LEFT_ALIGNED:
+            shift = s_raw - columns[choice].start
         ci = choice + 1
     return cells
 

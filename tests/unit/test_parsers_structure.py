@@ -51,6 +51,14 @@ def test_gbp_tag_table_with_blank_cells_is_read_by_column() -> None:
     ]
 
 
+def test_a_vlan_name_longer_than_its_column_pushes_the_row_right() -> None:
+    header = GBP[GBP.index("    Vlan "):GBP.index("    SRIOV_200")]
+    rows = ("    A_VERY_LONG_VLAN_NAME_OF_30C 02:00:00:00:02:01   D           300           ge-0/0/1.0             0         0\n"
+            "    A_VERY_LONG_VLAN_NAME_OF_30C 02:00:00:00:02:03   D             -   21       ge-0/0/2.0             0         0\n")
+    assert [(e.vlan_name, e.age_s, e.interface) for e in parse_mac_table(header + rows)] == [
+        ("A_VERY_LONG_VLAN_NAME_OF_30C", 300, "ge-0/0/1.0"), ("A_VERY_LONG_VLAN_NAME_OF_30C", None, "ge-0/0/2.0")]
+
+
 def test_a_column_a_future_release_adds_is_skipped_by_its_header() -> None:
     text = """\
     Vlan                MAC                 MAC         Age   Foo     GBP     Logical                NH        RTR
