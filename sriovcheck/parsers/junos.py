@@ -1,14 +1,26 @@
 """Junos MAC table, ARP table and `show version` parsers: pure functions, no I/O.
 
-Each parser accepts every form a real switch (or a copy pasted from one) produces: non-ELS text
-(older EX: VLAN / MAC address / Type / Age / Interfaces), ELS text (EX4300/QFX: Vlan name / MAC
-address / MAC flags / [Age] / Logical interface ...), and `| display xml` of either (with or without
-the <rpc-reply> wrapper and namespaces). The form is detected from the text itself.
+Each parser accepts every form a real switch (or a copy pasted from one) produces, Junos 12.3 to 24.x:
+non-ELS text (older EX: VLAN / MAC address / Type / Age / Interfaces), ELS text (EX4300/EX4400/QFX:
+Vlan name / MAC address / MAC flags / [Age] / [GBP Tag] / Logical interface / NH Index / RTR ID, or
+the EVPN SVLBNH / Active source columns), and `| display xml` of either (with or without the
+<rpc-reply> wrapper and namespaces). The form is detected from the text itself. The whole table or a
+scoped one (`interface X`, `vlan-name V`, `vlan-id N`, `instance I`, `show arp interface X`, `vpn V`).
 
-Tolerated around the table: `{master:0}`-style context lines, echoed prompts and commands, CRLF,
-tabs, markdown indentation, `| match` / `| grep` excerpts without a header, and the <output> element
-in which an RPC returns plain text. Anything else that is not a table raises ParseError, so that
-garbage or a truncated reply is never mistaken for an empty table. An empty table returns [].
+Structure, not known shapes: ELS tables are read by the columns their header rows name and place, so
+a column a release adds is skipped and a blank cell (no GBP tag, no logical interface) is told from a
+filled one; a `MAC flags (...)` legend may run over any number of lines; each `Routing instance :`
+line names the instance of the rows after it. In XML, MAC and ARP entries are found by the element
+names of entries (<mac-table-entry>, <l2ng-mac-entry>, an extensive <l2ng-l2ald-mac-entry-vlan>,
+<arp-table-entry>) wherever the reply puts them: under the whole-table element or the per-interface
+MAC database of `interface X`.
+
+Tolerated around the table: `{master:0}`-style context lines, echoed prompts and commands, Virtual
+Chassis member headings (`fpc0:` and its dashes), CRLF, tabs, markdown indentation, `| match` /
+`| grep` excerpts without a header, and the <output> element in which an RPC returns plain text.
+Anything else that is not a table (the `extensive` text form included) raises ParseError naming the
+line, so that garbage or a truncated reply is never mistaken for an empty table. An empty table
+returns [].
 """
 
 from __future__ import annotations
