@@ -26,7 +26,7 @@ from sriovcheck.containers.runtime import ContainerRuntime
 from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
-from sriovcheck.provision.state import StateStore
+from sriovcheck.provision.state import ProvisionState, StateStore
 from sriovcheck.report.evidence import write_evidence_bundle
 from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
@@ -58,10 +58,10 @@ class KernelNetns:
             host_ifname, netns_path=netns_path, ifname=ifname, address_cidr=address_cidr, mtu=mtu, mac=mac, temp_name=temp_name
         )
 
-    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None:
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str, temp_name: str | None = None) -> None:
         from sriovcheck.host import netns
 
-        netns.detach_vf(ifname, netns_path=netns_path, host_ifname=host_ifname)
+        netns.detach_vf(ifname, netns_path=netns_path, host_ifname=host_ifname, temp_name=temp_name)
 
     def read_link(self, ns: str | None, ifname: str) -> Any:
         from sriovcheck.host import netns
@@ -219,6 +219,22 @@ def cmd_teardown(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
         ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
         report = _provisioner(ctx, progress).teardown()
     _print_provision(report, out, args.json, "torn down")
+    return ExitCode.OK
+
+
+def cmd_recover(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    """Settle what a killed provision or teardown left (provision and teardown do this first too)."""
+    loaded = load_topology(args.topology)
+    with topology_lock(loaded.topology.name, what="recover"):
+        ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
+        engine = _provisioner(ctx, progress)
+        state = engine.store.load() or ProvisionState(topology=ctx.name, host_driver=ctx.host.kind)
+        done = engine.recover(state)
+    if args.json:
+        out.write(json.dumps({"recovered": done}, indent=2) + "\n")
+    else:
+        out.write(("recovered:\n" + "".join(f"  {d}\n" for d in done)) if done
+                  else "nothing to recover: no step was cut short\n")
     return ExitCode.OK
 
 
