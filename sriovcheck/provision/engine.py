@@ -577,8 +577,10 @@ class Provisioner:
         for record in reversed(state.vfs):
             with _action_whole():
                 try:
-                    report.outcomes.append(self._bring_home(record, state))
+                    outcome = self._bring_home(record, state)
+                    report.outcomes.append(outcome)
                     self.store.save(state)
+                    self.progress(f"{record.pf} vf {record.vf}: {outcome.detail}")
                 except Exception as exc:
                     failures.append(f"{record.pf} vf {record.vf} is not home: {exc}")
 
@@ -601,6 +603,7 @@ class Provisioner:
                     if isinstance(got, Outcome):
                         report.outcomes.append(got)
                         state.containers = [c for c in state.containers if c.name != got.target]
+                        self.progress(f"container {got.target}: removed")
                     else:
                         failures.append(got)
         left = [c.name for c in self._safe_labelled(failures)]
@@ -612,6 +615,7 @@ class Provisioner:
                     if self.host.pf_info(pf).numvfs != original:
                         self.host.set_numvfs(pf, original)
                         report.outcomes.append(Outcome("set-numvfs", pf, "done", f"back to {original}"))
+                        self.progress(f"numvfs of {pf}: back to {original}")
                 except Exception as exc:
                     failures.append(f"numvfs of {pf}: {exc}")
             if failures:
