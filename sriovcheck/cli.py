@@ -198,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = lsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_topology(p)
         _add_json(p)
+        if name == "down":
+            p.description = (
+                "Remove everything `up` made (idempotent). Refused (exit 3, nothing removed) while containers "
+                "labelled with the topology exist: run `teardown --lab` first, or pass --force. Exit 3 also "
+                "when something could not be removed, naming it."
+            )
+            p.add_argument("--force", action="store_true",
+                           help="also remove the topology's containers (io.sriovcheck.topology label)")
     p = lsub.add_parser("status", help="show the lab: emulator address, namespaces, fabric map, faults")
     _add_topology(p)
     _add_json(p)

@@ -534,13 +534,41 @@ def cmd_lab_down(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
     from sriovcheck.lab import manager
 
     loaded = load_topology(args.topology)
-    removed = manager.lab_down(loaded.topology.name)
-    forget_topology_dir(loaded.topology.name)
+    name = loaded.topology.name
+    removed: list[str] = []
+    labelled = _labelled_containers(name)
+    if labelled and not getattr(args, "force", False):
+        raise LabError(
+            f"the lab of {name!r} is still provisioned: container(s) {', '.join(labelled)} carry its label; nothing was removed",
+            hint=f"run `sriovcheck teardown {args.topology} --lab` first, or `sriovcheck lab down --force {args.topology}` "
+            "to remove them with the lab",
+        )
+    if labelled:
+        runtime = _docker_runtime()
+        for c in labelled:
+            runtime.remove(c)
+            removed.append(f"container {c}")
+    removed += manager.lab_down(name)
+    forget_topology_dir(name)
+    left = manager.lab_leftovers(name) + [f"container {c}" for c in _labelled_containers(name)]
+    if left:
+        raise LabError(f"lab down of {name!r} incomplete; still there: {', '.join(left)}",
+                       hint="see the cause above or in `dmesg`, remove them by hand or run `lab down` again")
     if args.json:
         out.write(json.dumps({"removed": removed}, indent=2) + "\n")
     else:
         out.write(("removed:\n" + "".join(f"  {r}\n" for r in removed)) if removed else "nothing to remove: the lab is down\n")
     return ExitCode.OK
+
+
+def _labelled_containers(topology: str) -> list[str]:
+    """Names of the containers that carry the topology's labels ([] when docker is not reachable)."""
+    from sriovcheck.errors import SriovcheckError
+
+    try:
+        return [c.name for c in _docker_runtime().list_managed(topology)]
+    except SriovcheckError:
+        return []
 
 
 def cmd_lab_status(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:

@@ -36,7 +36,10 @@ from sriovcheck.crashpoints import POINTS
 pytestmark = pytest.mark.integration
 
 LARGE = os.environ.get("SRIOVCHECK_CRASH_MATRIX_LARGE") == "1"
-DELAYS_MS = (0, 5)
+DELAYS_MS = (0,) if LARGE else (0, 5)
+# Kill at every STRIDE-th progress line (and at the last). 1 on the seed lab; the 32-VF run has ~130
+# lines of ~30 s each to recover, verify and tear down, so it samples (SRIOVCHECK_CRASH_MATRIX_STRIDE).
+STRIDE = int(os.environ.get("SRIOVCHECK_CRASH_MATRIX_STRIDE") or (8 if LARGE else 1))
 TIMINGS: dict[str, float] = {}
 
 
@@ -172,7 +175,8 @@ def test_kill_at_every_progress_line(lab: Lab, counts: dict[str, Any], command: 
     n = counts[f"{command}_lines"]
     killed_in = 0
     t0 = time.monotonic()
-    for line in range(1, n + 1):
+    points = sorted({*range(1, n + 1, STRIDE), n})
+    for line in points:
         label = f"{command} killed {delay_ms} ms after progress line {line}/{n}"
         if command == "teardown":
             r = lab.cli("provision", "TOPOLOGY", "--lab")
@@ -183,8 +187,8 @@ def test_kill_at_every_progress_line(lab: Lab, counts: dict[str, Any], command: 
         assert "Traceback" not in err, err
         then_all_is_well(lab, before, label, tmp_path)
     TIMINGS[f"{command} lines +{delay_ms}ms"] = time.monotonic() - t0
-    assert killed_in >= n - 1, f"only {killed_in} of {n} kills landed before {command} ended"
-    _record(f"{command}_lines_{delay_ms}ms", f"{n} kill points, {time.monotonic() - t0:.1f} s")
+    assert killed_in >= len(points) - 1, f"only {killed_in} of {len(points)} kills landed before {command} ended"
+    _record(f"{command}_lines_{delay_ms}ms", f"{len(points)} kill points of {n} lines, {time.monotonic() - t0:.1f} s")
 
 
 def _point_cases() -> list[tuple[str, str]]:
@@ -230,6 +234,7 @@ def _record(key: str, value: str) -> None:
             fh.write(json.dumps({key: value}) + "\n")
 
 
+@pytest.mark.skipif(LARGE, reason="the seed lab shows it")
 def test_teardown_that_cannot_bring_a_vf_home_names_it(lab: Lab, counts: dict[str, Any]) -> None:
     """A VF held by a namespace sriovcheck did not create: teardown exits 3 naming it, not 0."""
     before = counts["before"]
