@@ -276,8 +276,14 @@ class Provisioner:
                 hint="run `sriovcheck teardown` first, then provision with the new count",
             )
         original = info.numvfs
+        fresh = pf not in state.numvfs_original
         state.numvfs_original.setdefault(pf, original)
-        self.store.save(state)  # the intent: teardown and recovery restore this count
+        try:
+            self.store.save(state)  # the intent: teardown and recovery restore this count
+        except SriovcheckError:
+            if fresh:
+                del state.numvfs_original[pf]
+            raise
         crashpoint("intent")
 
         def undo() -> None:
@@ -318,7 +324,11 @@ class Provisioner:
                 original_mac=link.mac if link else None,
             )
             state.vfs.append(record)
-            self.store.save(state)
+            try:
+                self.store.save(state)
+            except SriovcheckError:
+                state.vfs.remove(record)  # not written, nothing changed: nothing to record either
+                raise
             crashpoint("intent")
             new_record = record
 
@@ -435,7 +445,11 @@ class Provisioner:
         """Write durably what a step is about to do, before it does anything."""
         with self._lock:
             state.intents.append(intent)
-            self.store.save(state)
+            try:
+                self.store.save(state)
+            except SriovcheckError:
+                state.intents.remove(intent)  # not written: the step does not start
+                raise
         crashpoint("intent")
         return intent
 
