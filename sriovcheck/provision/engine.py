@@ -163,7 +163,8 @@ class Provisioner:
         if state.topology != self.t.name:
             raise ProvisionError(f"state file {self.store.path} belongs to topology {state.topology!r}")
         self._preflight()
-        self.recover(state)
+        with _action_whole():
+            self.recover(state)
         plan = build_plan(self.t, image_override=self.image_override)
         self._journal = []
         try:
@@ -579,7 +580,8 @@ class Provisioner:
         state = self.store.load() or ProvisionState(topology=self.t.name, host_driver=self.host.kind)
         failures: list[str] = []
         try:
-            self.recover(state)
+            with _action_whole():  # recovery runs whole; a signal meanwhile is delivered after it
+                self.recover(state)
         except SriovcheckError as exc:
             failures.append(f"recovering what a killed run left: {exc.message}")
         if state.is_empty() and not failures:
