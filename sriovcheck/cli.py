@@ -38,6 +38,13 @@ EXAMPLES = {
                  "exit 0 done or nothing to do, 3 failed (what this run changed is undone), 130 interrupted",
     "teardown": "examples:\n  sriovcheck teardown site.yaml\n  sriovcheck teardown topologies/seed-lab.yaml --lab\n\n"
                 "exit 0 done or nothing to do, 3 could not finish (the state file keeps what is left), 130 interrupted",
+    "recover": "examples:\n  sriovcheck recover site.yaml\n  sriovcheck recover topologies/seed-lab.yaml --lab\n\n"
+               "After a provision or teardown that was killed (kill -9, OOM killer, power loss): brings a VF that was\n"
+               "on its way into or out of a container home under its original name (found through its PF, in the\n"
+               "host or in any container of the topology, under any name), adopts containers that carry the\n"
+               "topology's labels but no record, and removes orphan temporary state files. provision and teardown\n"
+               "run it first themselves; then run provision again to finish, or teardown to undo.\n\n"
+               "exit 0 done or nothing to do, 3 could not finish (the state file keeps what is left)",
     "verify": "examples:\n  SRIOVCHECK_SWITCH_PASSWORD=... sriovcheck verify site.yaml --report-dir out/\n"
               "  sriovcheck verify site.yaml --switch-output saved/     # switch outputs from files\n\n"
               "exit 0 every check passed, 1 a check failed or errored, 2 invalid input, 3 could not start",
@@ -133,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("provision", "create VFs, set their VLANs, start the containers and move each VF in"),
         ("teardown", "bring every VF home with its original name and settings, remove our containers"),
+        ("recover", "settle what a killed provision or teardown left (provision and teardown do it first)"),
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = lsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_topology(p)
         _add_json(p)
+        if name == "down":
+            p.description = (
+                "Remove everything `up` made (idempotent). Refused (exit 3, nothing removed) while containers "
+                "labelled with the topology exist: run `teardown --lab` first, or pass --force. Exit 3 also "
+                "when something could not be removed, naming it."
+            )
+            p.add_argument("--force", action="store_true",
+                           help="also remove the topology's containers (io.sriovcheck.topology label)")
     p = lsub.add_parser("status", help="show the lab: emulator address, namespaces, fabric map, faults")
     _add_topology(p)
     _add_json(p)

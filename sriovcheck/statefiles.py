@@ -30,23 +30,96 @@ def topology_dir(topology: str, root: Path | None = None) -> Path:
     return (root or state_root()) / topology
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def free_space(directory: Path) -> str:
+    """How much room `directory`'s file system has left, for error messages ("12 KiB free")."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        st = os.statvfs(directory)
+    except OSError:
+        return "free space unknown"
+    free = st.f_bavail * st.f_frsize
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if free >= size:
+            return f"{free / size:.1f} {unit} free"
+    return f"{free} bytes free"
+
+
+def write_failure(what: str, path: Path, exc: OSError, size: int | None = None) -> StateError:
+    """A clear error for a state write that failed: what, where, why and, on a full disk, the room left."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        need = f"; {size} bytes were to be written" if size is not None else ""
+        return StateError(
+            f"cannot write {what} {path}: {reason} ({free_space(path.parent)} in {path.parent}{need})",
+            hint="free some space on that file system (or point SRIOVCHECK_STATE_DIR elsewhere), then run the "
+            "command again; nothing was changed after the failed write",
+        )
+    return StateError(f"cannot write {what} {path}: {reason}",
+                      hint="check free space and permissions of the state directory "
+                      "(SRIOVCHECK_STATE_DIR or /var/lib/sriovcheck)")
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or an unlink in `directory` durable (a power loss cannot undo it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_durably(path: Path, payload: bytes, *, what: str = "state file", mode: int = 0o600) -> None:
+    """Write, fsync, rename over `path`, fsync the folder: a reader (or the next boot) sees the old file
+    or the new one, never half of one. The temporary file (`.NAME.XXXX`) never outlives a failed write;
+    one left by a killed process is removed by `remove_orphans`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise write_failure(what, path, exc, len(payload)) from exc
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise StateError(f"cannot write state file {path}: {exc.strerror or exc}",
-                         hint="check free space and permissions of the state directory "
-                         "(SRIOVCHECK_STATE_DIR or /var/lib/sriovcheck)") from exc
+        raise write_failure(what, path, exc, len(payload)) from exc
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, data: Any, *, what: str = "state file") -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one (durably)."""
+    payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+    write_bytes_durably(path, payload, what=what)
+
+
+def remove_orphans(directory: Path, names: tuple[str, ...] = ("provision.json",)) -> list[Path]:
+    """Remove temporary files (`.NAME.XXXX`) that a killed writer left in `directory`. Call it only
+    while holding the lock that every writer of those files holds (the topology lock)."""
+    removed: list[Path] = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        if any(p.name.startswith(f".{n}.") for n in names) and p.is_file():
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    if removed:
+        fsync_dir(directory)
+    return removed
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -93,8 +166,11 @@ def topology_lock(topology: str, root: Path | None = None, *, what: str = "run")
     d = topology_dir(topology, root)
     path = d / "lock"
     while True:
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise write_failure("the lock file", path, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -116,8 +192,11 @@ def topology_lock(topology: str, root: Path | None = None, *, what: str = "run")
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
+        except OSError as exc:
+            raise write_failure("the lock file", path, exc) from exc
         yield
     finally:
         # Leave nothing behind once nothing else is recorded for this topology.

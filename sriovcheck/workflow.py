@@ -26,7 +26,7 @@ from sriovcheck.containers.runtime import ContainerRuntime
 from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
-from sriovcheck.provision.state import StateStore
+from sriovcheck.provision.state import ProvisionState, StateStore
 from sriovcheck.report.evidence import write_evidence_bundle
 from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
@@ -58,10 +58,10 @@ class KernelNetns:
             host_ifname, netns_path=netns_path, ifname=ifname, address_cidr=address_cidr, mtu=mtu, mac=mac, temp_name=temp_name
         )
 
-    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None:
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str, temp_name: str | None = None) -> None:
         from sriovcheck.host import netns
 
-        netns.detach_vf(ifname, netns_path=netns_path, host_ifname=host_ifname)
+        netns.detach_vf(ifname, netns_path=netns_path, host_ifname=host_ifname, temp_name=temp_name)
 
     def read_link(self, ns: str | None, ifname: str) -> Any:
         from sriovcheck.host import netns
@@ -219,6 +219,22 @@ def cmd_teardown(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
         ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
         report = _provisioner(ctx, progress).teardown()
     _print_provision(report, out, args.json, "torn down")
+    return ExitCode.OK
+
+
+def cmd_recover(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    """Settle what a killed provision or teardown left (provision and teardown do this first too)."""
+    loaded = load_topology(args.topology)
+    with topology_lock(loaded.topology.name, what="recover"):
+        ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
+        engine = _provisioner(ctx, progress)
+        state = engine.store.load() or ProvisionState(topology=ctx.name, host_driver=ctx.host.kind)
+        done = engine.recover(state)
+    if args.json:
+        out.write(json.dumps({"recovered": done}, indent=2) + "\n")
+    else:
+        out.write(("recovered:\n" + "".join(f"  {d}\n" for d in done)) if done
+                  else "nothing to recover: no step was cut short\n")
     return ExitCode.OK
 
 
@@ -518,13 +534,41 @@ def cmd_lab_down(args: argparse.Namespace, out: TextIO, progress: Progress) -> i
     from sriovcheck.lab import manager
 
     loaded = load_topology(args.topology)
-    removed = manager.lab_down(loaded.topology.name)
-    forget_topology_dir(loaded.topology.name)
+    name = loaded.topology.name
+    removed: list[str] = []
+    labelled = _labelled_containers(name)
+    if labelled and not getattr(args, "force", False):
+        raise LabError(
+            f"the lab of {name!r} is still provisioned: container(s) {', '.join(labelled)} carry its label; nothing was removed",
+            hint=f"run `sriovcheck teardown {args.topology} --lab` first, or `sriovcheck lab down --force {args.topology}` "
+            "to remove them with the lab",
+        )
+    if labelled:
+        runtime = _docker_runtime()
+        for c in labelled:
+            runtime.remove(c)
+            removed.append(f"container {c}")
+    removed += manager.lab_down(name)
+    forget_topology_dir(name)
+    left = manager.lab_leftovers(name) + [f"container {c}" for c in _labelled_containers(name)]
+    if left:
+        raise LabError(f"lab down of {name!r} incomplete; still there: {', '.join(left)}",
+                       hint="see the cause above or in `dmesg`, remove them by hand or run `lab down` again")
     if args.json:
         out.write(json.dumps({"removed": removed}, indent=2) + "\n")
     else:
         out.write(("removed:\n" + "".join(f"  {r}\n" for r in removed)) if removed else "nothing to remove: the lab is down\n")
     return ExitCode.OK
+
+
+def _labelled_containers(topology: str) -> list[str]:
+    """Names of the containers that carry the topology's labels ([] when docker is not reachable)."""
+    from sriovcheck.errors import SriovcheckError
+
+    try:
+        return [c.name for c in _docker_runtime().list_managed(topology)]
+    except SriovcheckError:
+        return []
 
 
 def cmd_lab_status(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:

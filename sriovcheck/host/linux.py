@@ -328,6 +328,16 @@ class LinuxHostDriver:
         found = sysfs.netdevs_by_pci(self.root, pci)
         return found[0] if found else None
 
+    def find_vf_in_netns(self, pf: str, vf: int, netns_path: str) -> str | None:
+        """The VF's netdev inside another network namespace (a container's), whatever it is called there:
+        found by the VF's PCI device (IFLA_PARENT_DEV_NAME), never by name."""
+        from sriovcheck.host.netns import list_link_parents
+
+        pci = sysfs.vf_pci_address(self.root, pf, vf)
+        if pci is None:
+            return None
+        return next((name for name, parent in list_link_parents(netns_path).items() if parent == pci), None)
+
     def find_vf_netdev_by_mac(self, pf: str, vf: int, mac: str) -> str | None:
         """A netdev with this MAC that is a VF of `pf` (VF `vf` when its PCI address is known).
         Virtual devices that share the MAC (macvlan, bridge) have no PCI device and never match."""

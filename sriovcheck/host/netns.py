@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from sriovcheck.crashpoints import crashpoint
 from sriovcheck.errors import HostError
 
 T = TypeVar("T")
@@ -225,6 +226,17 @@ def list_links(ns: str | None) -> list[LinkView]:
     return with_iproute(ns, body)
 
 
+def list_link_aliases(ns: str | None) -> dict[str, str | None]:
+    """Every link of namespace `ns`: name -> IFLA_IFALIAS (the emulated lab marks its VFs with one)."""
+    return with_iproute(ns, lambda ipr: {str(m.get("IFLA_IFNAME")): m.get("IFLA_IFALIAS") for m in ipr.get_links()})
+
+
+def list_link_parents(ns: str | None) -> dict[str, str | None]:
+    """Every link of namespace `ns`: name -> its parent device (IFLA_PARENT_DEV_NAME, a PCI address
+    for a NIC or a VF; kernels since 5.15 report it, in any namespace)."""
+    return with_iproute(ns, lambda ipr: {str(m.get("IFLA_IFNAME")): m.get("IFLA_PARENT_DEV_NAME") for m in ipr.get_links()})
+
+
 def find_link_by_mac(ns: str | None, mac: str) -> LinkView | None:
     wanted = mac.lower()
     return next((v for v in list_links(ns) if (v.mac or "").lower() == wanted), None)
@@ -334,6 +346,7 @@ def attach_vf(
                 step(f"rename to {temp_name} on the host")
                 ipr.link("set", index=index, ifname=temp_name)
                 renamed = True
+                crashpoint("attach-host-renamed")
                 step("move into the container namespace")
                 ipr.link("set", index=index, net_ns_fd=ns_fd)
             except BaseException:
@@ -350,8 +363,10 @@ def attach_vf(
             index = _lookup(ipr, temp_name)
             if index is None:
                 raise HostError(f"{where}: {temp_name} did not arrive in the container namespace")
+            crashpoint("attach-moved")
             step(f"rename {temp_name} to {ifname}")
             ipr.link("set", index=index, ifname=ifname)
+            crashpoint("attach-renamed")
             if mtu is not None:
                 step(f"set MTU {mtu}")
                 ipr.link("set", index=index, mtu=mtu)
@@ -456,11 +471,14 @@ def _move_home(netns_path: str, names: tuple[str, ...], host_netns: str | None, 
         os.close(host_fd)
 
 
-def detach_vf(ifname: str, *, netns_path: str, host_ifname: str, host_netns: str | None = None) -> None:
+def detach_vf(ifname: str, *, netns_path: str, host_ifname: str, host_netns: str | None = None,
+              temp_name: str | None = None) -> None:
     """Inverse of attach_vf: flush addresses, link down, move `ifname` out of `netns_path` into
-    `host_netns` (default: ours) via a temporary name, rename it `host_ifname`."""
+    `host_netns` (default: ours) via a temporary name, rename it `host_ifname`. The provisioning
+    engine passes the temporary name it journalled, so that a crash part-way leaves the VF under a
+    name recovery knows."""
     where = f"VF netdev {ifname} in network namespace {netns_path} -> {host_ifname}"
-    temp_name = "sctmp" + secrets.token_hex(4)
+    temp_name = temp_name or "sctmp" + secrets.token_hex(4)
 
     def present(ipr: IPRoute) -> bool:
         return _lookup(ipr, ifname) is not None
@@ -486,6 +504,8 @@ def detach_vf(ifname: str, *, netns_path: str, host_ifname: str, host_netns: str
         raise HostError(f"{where}: moving it out of the container failed: {_nl(exc)}") from exc
     if not moved:
         raise HostError(f"{where}: {ifname} vanished from the container namespace during the detach")
+
+    crashpoint("detach-moved")
 
     def rename(ipr: IPRoute) -> None:
         index = _lookup(ipr, temp_name)

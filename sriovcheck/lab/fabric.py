@@ -717,12 +717,30 @@ def update_lab(
         st = lab_state.load(directory)
         before = st.as_dict()
         mutate(st)
-        with open_handles(st, ipr_factory) as h:
+        with _intent_recorded(directory, st, before), open_handles(st, ipr_factory) as h:
             result = reconcile(h, st)
         record_vf_macs(st, result)
         if st.as_dict() != before:
             lab_state.save(directory, st)
     return st, result
+
+
+@contextlib.contextmanager
+def _intent_recorded(directory: Path | str, st: LabState, before: dict[str, Any]) -> Iterator[None]:
+    """The lab records what it is about to make the emulated NIC do before doing it, as the product
+    does: a full disk then fails before the kernel is touched (host unchanged), and a kill part-way
+    leaves a state that the next reconcile completes. When the kernel refuses, the old record is put
+    back, so that the file never claims what the NIC does not do."""
+    changed = st.as_dict() != before
+    if changed:
+        lab_state.save(directory, st)
+    try:
+        yield
+    except BaseException:
+        if changed:
+            with contextlib.suppress(Exception):
+                lab_state.save(directory, lab_state.state_from_dict(before, lab_state.state_path(directory)))
+        raise
 
 
 # ---------------------------------------------------------------- one VF, without dumps
@@ -799,7 +817,7 @@ def update_vf(
         mutate(st)
         pf = st.pf(pf_name)
         vf = pf.vfs[vf_index]
-        with open_handles(st, ipr_factory) as h:
+        with _intent_recorded(directory, st, before), open_handles(st, ipr_factory) as h:
             facts = apply_vf(h, st, pf, vf)
             if facts is None:
                 record_vf_macs(st, reconcile(h, st))

@@ -151,6 +151,14 @@ class EmulatedHostDriver:
         return VfInfo(pf=pf, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
                       netdev=facts.root_end.name if facts.root_end else None)
 
+    def find_vf_in_netns(self, pf: str, vf: int, netns_path: str) -> str | None:
+        """The VF's netdev name inside another network namespace (a container's), whatever it is called
+        there: the emulated VF carries its alias wherever it goes, as a real VF carries its PCI device."""
+        from sriovcheck.host.netns import list_link_aliases
+
+        alias = fabric.vf_alias(self._state().topology, pf, vf)
+        return next((name for name, a in list_link_aliases(netns_path).items() if a == alias), None)
+
     def get_vf_config(self, pf: str, vf: int) -> VfConfig:
         st = self._state()
         rec = self._pf(st, pf)

@@ -398,6 +398,22 @@ def lab_down(topology_name: str, *, state_root: Path | str | None = None,
     return removed
 
 
+def lab_leftovers(topology_name: str, *, state_root: Path | str | None = None,
+                  ipr_factory: IprFactory | None = None) -> list[str]:
+    """What of the lab is still there after `lab_down`: namespaces, root links with its alias, its directory."""
+    left = [f"namespace {ns}" for ns in (fabric.nic_ns_name(topology_name), fabric.sw_ns_name(topology_name))
+            if ns in fabric.list_namespaces()]
+    root = (ipr_factory or fabric.default_ipr_factory)(None)
+    try:
+        left += [f"link {n} (root namespace)" for n in fabric.our_root_links(topology_name, root)]
+    finally:
+        root.close()
+    d = lab_state.lab_dir(topology_name, state_root)
+    if d.exists():
+        left.append(f"directory {d}")
+    return left
+
+
 def _kernel_status(st: LabState, ipr_factory: IprFactory | None, problems: list[str]) -> tuple[
         list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     with fabric.open_handles(st, ipr_factory) as h:
@@ -444,6 +460,9 @@ def _kernel_status(st: LabState, ipr_factory: IprFactory | None, problems: list[
             end = root.by_alias(fabric.vf_alias(st.topology, pf.name, vf.index))
             peer = nic.by_name.get(vf.nic_link)
             where = "host" if end is not None else ("elsewhere" if peer is not None else "missing")
+            if where == "missing" and vf.index < pf.numvfs:
+                problems.append(f"VF {vf.index} of {pf.name} ({vf.netdev}) is missing: neither its netdev nor its "
+                                "NIC-side link exists (`lab up` recreates it)")
             vfs.append({
                 "pf": pf.name, "vf": vf.index, "pci_address": fabric.pci_address(pf.index, vf.index),
                 "netdev": end.name if end else None, "where": where, "nic_link": vf.nic_link,

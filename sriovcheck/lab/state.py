@@ -415,24 +415,11 @@ def load(directory: Path | str) -> LabState:
 
 
 def save(directory: Path | str, state: LabState) -> Path:
-    """Write the state atomically: readers see the old file or the new one, never a mix."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_path(d)
-    tmp = d / f".{STATE_FILE}.{os.getpid()}.tmp"
-    payload = json.dumps(state.as_dict(), indent=2, sort_keys=True) + "\n"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StateError(f"cannot write lab state {path}: {exc.strerror or exc}",
-                         hint="check that the state directory is writable (SRIOVCHECK_STATE_DIR)") from exc
+    """Write the state durably (write, fsync, rename, fsync the folder): readers see the old file or
+    the new one, never a mix. A full disk is a StateError naming the file and the room left."""
+    path = state_path(directory)
+    payload = (json.dumps(state.as_dict(), indent=2, sort_keys=True) + "\n").encode()
+    statefiles.write_bytes_durably(path, payload, what="lab state", mode=0o644)
     return path
 
 
@@ -448,6 +435,9 @@ def locked(directory: Path | str) -> Iterator[None]:
                          hint="check that the state directory is writable (SRIOVCHECK_STATE_DIR)") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        # Every writer of state.json holds this lock: a `.state.json.XXXX` here now is an orphan of a
+        # writer that was killed.
+        statefiles.remove_orphans(d, (STATE_FILE,))
         yield
     finally:
         os.close(fd)

@@ -3,10 +3,20 @@ namespace operations, with a state file, idempotence and rollback.
 
 Every change this run makes is journalled with its undo; a failure or an interrupt part-way
 undoes the journal in reverse, so the host is left as it was before the run.
+
+A run that is killed outright (SIGKILL, OOM killer, power loss) gets no rollback. For that, every
+step first writes its intent durably into the state file (what it is about to do, with the
+temporary names it will use), and clears it in the same write that records the result. `recover`
+(run first by provision and teardown) settles what a killed run left: it brings a VF that was on
+its way into or out of a container home under its original name, adopts containers that carry the
+topology's labels but no record, and removes orphan temporary files. VFs are found through their PF
+(by PCI device; in the lab by the same rule) in the host or in any of the topology's containers,
+under any name; containers through their labels. The state file is a record, not the only truth.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -17,13 +27,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sriovcheck.containers.runtime import ContainerInfo, ContainerRuntime
+from sriovcheck.crashpoints import crashpoint
 from sriovcheck.errors import ProvisionError, SriovcheckError
 from sriovcheck.host.driver import HostDriver, VfConfig, VfInfo
-from sriovcheck.provision.plan import Action, build_plan
+from sriovcheck.provision.plan import Action, build_plan, temp_ifname
 from sriovcheck.provision.state import ContainerRecord, ProvisionState, StateStore, VfRecord
+from sriovcheck.statefiles import remove_orphans
 from sriovcheck.topology.model import Topology
 
 Progress = Callable[[str], None]
+
+# The names sriovcheck gives a VF while it moves (plan.temp_ifname, and netns.detach_vf's default):
+# never a VF's "original" name.
+TEMP_NAME = re.compile(r"sc(?:[0-9a-f]{4}p\d+v\d+|tmp[0-9a-f]{8})")
 
 
 class LinkLike(Protocol):
@@ -38,7 +54,7 @@ class NetnsOps(Protocol):
     def attach_vf(self, host_ifname: str, *, netns_path: str, ifname: str, address_cidr: str,
                   mtu: int | None, mac: str | None, temp_name: str) -> LinkLike: ...
 
-    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None: ...
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str, temp_name: str | None = None) -> None: ...
 
     def read_link(self, ns: str | None, ifname: str) -> LinkLike | None: ...
 
@@ -147,6 +163,8 @@ class Provisioner:
         if state.topology != self.t.name:
             raise ProvisionError(f"state file {self.store.path} belongs to topology {state.topology!r}")
         self._preflight()
+        with _action_whole():
+            self.recover(state)
         plan = build_plan(self.t, image_override=self.image_override)
         self._journal = []
         try:
@@ -172,7 +190,7 @@ class Provisioner:
             if self._rollback_failures:
                 undone = ("undoing this run's changes failed for: " + "; ".join(self._rollback_failures)
                           + f"; {self.store.path} records what is left: fix the cause, then run "
-                          "`sriovcheck teardown`")
+                          "`sriovcheck teardown` (or `recover`)")
             else:
                 undone = "what this run changed has been undone"
             raise ProvisionError(
@@ -202,7 +220,14 @@ class Provisioner:
         with _signals_deferred():
             self.progress(f"rolling back {len(self._journal)} change(s) of this run")
             failures = []
+            try:  # a step that failed part-way left its intent: settle it first (its VF comes home)
+                self._settle_intents(state, rollback=True)
+            except Exception as exc:
+                failures.append(f"a step cut short: {exc}")
             for what, undo in reversed(self._journal):
+                if failures and what.startswith("record of "):
+                    # Never forget what a VF looked like while anything is not back as it was.
+                    continue
                 try:
                     undo()
                     report.outcomes.append(Outcome("rollback", what, "undone"))
@@ -260,8 +285,15 @@ class Provisioner:
                 saved[n] = self.host.get_vf_config(pf, n)
             except SriovcheckError as exc:
                 self.progress(f"cannot read the settings of {pf} vf {n} before changing the VF count: {exc.message}")
+        fresh = pf not in state.numvfs_original
         state.numvfs_original.setdefault(pf, original)
-        self.store.save(state)
+        try:
+            self.store.save(state)  # the intent: teardown and recovery restore this count
+        except SriovcheckError:
+            if fresh:
+                del state.numvfs_original[pf]
+            raise
+        crashpoint("intent")
 
         def undo() -> None:
             self.host.set_numvfs(pf, original)
@@ -290,6 +322,13 @@ class Provisioner:
                     f"VF {vf} of {pf} has no netdev in the host namespace: it is inside another namespace or container",
                     hint="find who holds it (`sriovcheck preflight`), release it, then provision again",
                 )
+            if TEMP_NAME.fullmatch(info.netdev):
+                raise ProvisionError(
+                    f"VF {vf} of {pf} is in the host namespace under {info.netdev}, a temporary name sriovcheck "
+                    "gives a VF while it moves, and no state records its original name",
+                    hint=f"rename it to its original name (`ip link set {info.netdev} name <original>`), then "
+                    "provision again; sriovcheck never records a temporary name as a VF's original",
+                )
             link = self.netns.read_link(None, info.netdev)
             record = VfRecord(
                 pf=pf, vf=vf, pci_address=info.pci_address, original_netdev=info.netdev,
@@ -297,7 +336,12 @@ class Provisioner:
                 original_mac=link.mac if link else None,
             )
             state.vfs.append(record)
-            self.store.save(state)
+            try:
+                self.store.save(state)
+            except SriovcheckError:
+                state.vfs.remove(record)  # not written, nothing changed: nothing to record either
+                raise
+            crashpoint("intent")
             new_record = record
 
             def forget() -> None:
@@ -306,8 +350,10 @@ class Provisioner:
             self._remember(f"record of {pf} vf {vf}", forget)
         if current == want:
             return Outcome("set-vf-config", f"{pf}/vf{vf}", "unchanged")
-        self.host.set_vf_config(pf, vf, want)
+        # The record (saved before) holds the original settings; the undo is known before the change,
+        # so a change that fails half-way is undone too.
         self._remember(f"settings of {pf} vf {vf}", lambda: self.host.set_vf_config(pf, vf, current))
+        self.host.set_vf_config(pf, vf, want)
         return Outcome("set-vf-config", f"{pf}/vf{vf}", "done")
 
     def _ensure_container(self, name: str, image: str, network: str, state: ProvisionState) -> Outcome:
@@ -326,7 +372,9 @@ class Provisioner:
         if info is not None:
             info = self.runtime.start(name)
             return Outcome("create-container", name, "done", "started again")
+        intent = self._intend(state, {"kind": "create-container", "name": name})
         info = self.runtime.create(name=name, image=image, network=network, topology=self.t.name)
+        crashpoint("container-created")
         record = ContainerRecord(name=name, id=info.id, created_by_us=True)
 
         def undo() -> None:
@@ -339,6 +387,7 @@ class Provisioner:
             if old is not None:
                 state.containers.remove(old)
             state.containers.append(record)
+            state.intents.remove(intent)
             self.store.save(state)
             self._remember(f"container {name}", undo)
         return Outcome("create-container", name, "done", f"created ({info.id[:12]})")
@@ -362,24 +411,32 @@ class Provisioner:
                     return Outcome("attach-vf", target, "unchanged")
                 # Our VF, but set down or stripped of its address inside the container: it would never
                 # show up on the host, so take it home and attach it afresh (every step again).
-                self.netns.detach_vf(ifname, netns_path=ns, host_ifname=record.original_netdev)
+                intent = self._intend(state, self._detach_intent(record))
+                self.netns.detach_vf(ifname, netns_path=ns, host_ifname=record.original_netdev,
+                                     temp_name=intent["temp_name"])
+                record.attached, record.container, record.ifname = False, None, None
+                state.intents.remove(intent)
+                self.store.save(state)
         vfi = self._vf_on_host(pf, vf)
         if vfi.netdev is None:
             raise ProvisionError(
                 f"VF {vf} of {pf} is not in the host namespace and not in container {cname!r} as {ifname}",
                 hint="it may be held by another container or namespace; `sriovcheck preflight` shows where VFs are",
             )
+        intent = self._intend(state, {"kind": "attach-vf", "pf": pf, "vf": vf, "container": cname, "ifname": ifname,
+                                      "temp_name": d["temp_name"], "from": vfi.netdev})
         link = self.netns.attach_vf(
             vfi.netdev, netns_path=ns, ifname=ifname, address_cidr=d["address"], mtu=d["mtu"], mac=d["mac"],
             temp_name=d["temp_name"],
         )
         was = (record.attached, record.container, record.ifname, record.mac)
         record.attached, record.container, record.ifname, record.mac = True, cname, ifname, link.mac
+        state.intents.remove(intent)
         self.store.save(state)
         original = record.original_netdev
 
         def undo() -> None:
-            self.netns.detach_vf(ifname, netns_path=ns, host_ifname=original)
+            self.netns.detach_vf(ifname, netns_path=ns, host_ifname=original, temp_name=d["temp_name"])
             record.attached, record.container, record.ifname, record.mac = was
 
         self._remember(f"{pf} vf {vf} in {cname}", undo)
@@ -395,81 +452,230 @@ class Provisioner:
                 return info
             self.sleep(0.05)
 
+    # ------------------------------------------------------------------ journal and recovery
+    def _intend(self, state: ProvisionState, intent: dict[str, Any]) -> dict[str, Any]:
+        """Write durably what a step is about to do, before it does anything."""
+        with self._lock:
+            state.intents.append(intent)
+            try:
+                self.store.save(state)
+            except SriovcheckError:
+                state.intents.remove(intent)  # not written: the step does not start
+                raise
+        crashpoint("intent")
+        return intent
+
+    def _temp_name(self, pf: str, vf: int) -> str:
+        index = next((i for i, p in enumerate(self.t.host.pfs) if p.name == pf), 9)
+        return temp_ifname(self.t.name, index, vf)
+
+    def _detach_intent(self, r: VfRecord) -> dict[str, Any]:
+        return {"kind": "detach-vf", "pf": r.pf, "vf": r.vf, "container": r.container, "ifname": r.ifname,
+                "temp_name": self._temp_name(r.pf, r.vf), "to": r.original_netdev}
+
+    def _labelled(self) -> list[ContainerInfo]:
+        """The topology's containers as docker knows them by their labels (the runtime may not list)."""
+        lister = getattr(self.runtime, "list_managed", None)
+        if lister is None:
+            return []
+        found: list[ContainerInfo] = lister(self.t.name)
+        return [c for c in found if c.managed_by(self.t.name)]
+
+    def recover(self, state: ProvisionState) -> list[str]:
+        """Settle what a killed run left: orphan temporary files, containers with our labels but no
+        record, steps whose intent is journalled but whose result is not. Saves the state; returns what
+        it did (also shown as progress)."""
+        done = [f"removed the orphan temporary file {p}" for p in remove_orphans(self.store.path.parent)]
+        for info in self._labelled():
+            if state.container(info.name) is None:
+                state.containers.append(ContainerRecord(name=info.name, id=info.id, created_by_us=True))
+                done.append(f"adopted container {info.name} (labelled for {self.t.name!r}, created by a run that was cut short)")
+        had_intents = bool(state.intents)
+        done += self._settle_intents(state, rollback=False)
+        for line in done:
+            self.progress("recover: " + line)
+        if done or had_intents:
+            if state.is_empty():
+                self.store.remove()
+            else:
+                self.store.save(state)
+        return done
+
+    def _settle_intents(self, state: ProvisionState, *, rollback: bool) -> list[str]:
+        done = []
+        for intent in list(state.intents):
+            kind = intent.get("kind")
+            if kind in ("attach-vf", "detach-vf"):
+                r = state.vf(str(intent["pf"]), int(intent["vf"]))
+                if r is not None:
+                    where = self._fetch_home(r, state, extra=(intent.get("ifname"), intent.get("temp_name")))
+                    done.append(f"{r.pf} vf {r.vf}: a {kind} was cut short; the VF {where}")
+            elif kind == "create-container" and rollback:
+                name = str(intent["name"])
+                info = self.runtime.get(name)
+                if info is not None and info.managed_by(self.t.name) and state.container(name) is None:
+                    self.runtime.remove(name)
+                    done.append(f"removed container {name}, whose creation was cut short")
+            with self._lock:
+                state.intents.remove(intent)
+                self.store.save(state)
+        return done
+
+    def _our_netns(self, state: ProvisionState, r: VfRecord) -> list[tuple[str, str]]:
+        """(container, netns path) of every running container of this topology, the VF's first."""
+        names = [n for n in (r.container,) if n] + [c.name for c in state.containers]
+        names += [c.name for c in self._labelled()]
+        out, seen = [], set()
+        for name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            info = self.runtime.get(name)
+            if info is not None and info.netns_path and (info.managed_by(self.t.name) or name == r.container):
+                out.append((name, info.netns_path))
+        return out
+
+    def _locate(self, r: VfRecord, state: ProvisionState, extra: tuple[Any, ...] = ()) -> tuple[str | None, str | None, str]:
+        """Where the VF is: (container, netns path, name there); (None, None, name) in the host namespace;
+        (None, None, "") nowhere found. Through its PF (PCI device / the lab's mark), under any name."""
+        info = self.host.vf_info(r.pf, r.vf)
+        if info.netdev is not None:
+            return None, None, info.netdev
+        finder = getattr(self.host, "find_vf_in_netns", None)
+        names = [n for n in (r.ifname, *extra) if isinstance(n, str) and n]
+        for cname, ns in self._our_netns(state, r):
+            if finder is not None:
+                found = finder(r.pf, r.vf, ns)
+                if found:
+                    return cname, ns, str(found)
+                continue
+            for name in names:  # a driver that cannot identify a VF in a namespace: our names, our MAC
+                link = self.netns.read_link(ns, name)
+                if link is not None and (r.mac is None or link.mac in (r.mac, r.original_mac)):
+                    return cname, ns, name
+        return None, None, ""
+
+    def _fetch_home(self, r: VfRecord, state: ProvisionState, extra: tuple[Any, ...] = ()) -> str:
+        """Bring the VF into the host namespace under its original name and MTU, from wherever it is."""
+        cname, ns, name = self._locate(r, state, extra)
+        how = ""
+        if ns is not None and name:
+            self.netns.detach_vf(name, netns_path=ns, host_ifname=r.original_netdev,
+                                 temp_name=self._temp_name(r.pf, r.vf))
+            how = f"taken out of container {cname} (as {name})"
+        r.attached = False
+        vfi = self._vf_on_host(r.pf, r.vf)
+        if vfi.netdev is None:
+            r.container, r.ifname = None, None
+            raise ProvisionError(
+                f"VF {r.vf} of {r.pf} is neither in the host namespace nor in a container of {self.t.name!r}",
+                hint="it may be held by a namespace sriovcheck did not create; `sriovcheck preflight` shows the VFs",
+            )
+        link = self.netns.read_link(None, vfi.netdev)
+        if vfi.netdev != r.original_netdev or (r.original_mtu and link is not None and link.mtu != r.original_mtu):
+            self.netns.set_host_link(
+                vfi.netdev,
+                new_name=r.original_netdev if vfi.netdev != r.original_netdev else None,
+                mtu=r.original_mtu if link is not None and link.mtu != r.original_mtu else None,
+            )
+            how = (how + ", " if how else "") + f"renamed {vfi.netdev} -> {r.original_netdev}"
+        r.container, r.ifname = None, None
+        return f"is home as {r.original_netdev}" + (f" ({how})" if how else "")
+
     # ------------------------------------------------------------------ teardown
     def teardown(self) -> ProvisionReport:
+        """Bring every VF home under its original name with its original settings, remove the topology's
+        containers (recorded or labelled), restore VF counts. Says exactly what is not home (ProvisionError,
+        exit 3) instead of claiming success."""
         report = ProvisionReport()
-        state = self.store.load()
-        if state is None or state.is_empty():
+        state = self.store.load() or ProvisionState(topology=self.t.name, host_driver=self.host.kind)
+        failures: list[str] = []
+        try:
+            with _action_whole():  # recovery runs whole; a signal meanwhile is delivered after it
+                self.recover(state)
+        except SriovcheckError as exc:
+            failures.append(f"recovering what a killed run left: {exc.message}")
+        if state.is_empty() and not failures:
             self.progress(f"nothing to tear down for {self.t.name!r} (no state in {self.store.path})")
             self.store.remove()
             return report
-        failures: list[str] = []
         # Each VF and container goes home whole; a signal meanwhile stops teardown after it, with the
         # state file recording what is left (exit 130; teardown again finishes the job).
         for record in reversed(state.vfs):
             with _action_whole():
                 try:
-                    report.outcomes.append(self._bring_home(record))
+                    outcome = self._bring_home(record, state)
+                    report.outcomes.append(outcome)
                     self.store.save(state)
+                    self.progress(f"{record.pf} vf {record.vf}: {outcome.detail}")
                 except Exception as exc:
-                    failures.append(f"{record.pf} vf {record.vf}: {exc}")
-        def remove(c: ContainerRecord) -> Outcome | str:
-            try:
-                info = self.runtime.get(c.name)
-                if info is not None and not info.managed_by(self.t.name):
-                    return f"container {c.name}: now belongs to someone else; left alone"
-                self.runtime.remove(c.name)
-                return Outcome("remove-container", c.name, "done")
-            except Exception as exc:
-                return f"container {c.name}: {exc}"
+                    failures.append(f"{record.pf} vf {record.vf} is not home: {exc}")
 
-        ours = [c for c in reversed(state.containers) if c.created_by_us]
+        def remove(name: str) -> Outcome | str:
+            try:
+                info = self.runtime.get(name)
+                if info is not None and not info.managed_by(self.t.name):
+                    return f"container {name}: now belongs to someone else; left alone"
+                self.runtime.remove(name)
+                return Outcome("remove-container", name, "done")
+            except Exception as exc:
+                return f"container {name}: {exc}"
+
+        ours = [c.name for c in reversed(state.containers) if c.created_by_us]
+        ours += [c.name for c in self._safe_labelled(failures) if c.name not in ours]
         for start in range(0, len(ours), self.container_workers):
             chunk = ours[start : start + self.container_workers]
             with _action_whole(), ThreadPoolExecutor(max_workers=len(chunk)) as pool:
                 for got in pool.map(remove, chunk):
                     if isinstance(got, Outcome):
                         report.outcomes.append(got)
+                        state.containers = [c for c in state.containers if c.name != got.target]
+                        self.progress(f"container {got.target}: removed")
                     else:
                         failures.append(got)
+        left = [c.name for c in self._safe_labelled(failures)]
+        if left:
+            failures.append(f"container(s) of {self.t.name!r} still there: {', '.join(left)}")
         with _action_whole():
             for pf, original in state.numvfs_original.items():
                 try:
                     if self.host.pf_info(pf).numvfs != original:
                         self.host.set_numvfs(pf, original)
                         report.outcomes.append(Outcome("set-numvfs", pf, "done", f"back to {original}"))
+                        self.progress(f"numvfs of {pf}: back to {original}")
                 except Exception as exc:
                     failures.append(f"numvfs of {pf}: {exc}")
             if failures:
                 self.store.save(state)
                 raise ProvisionError(
-                    "teardown incomplete: " + "; ".join(failures),
+                    "teardown incomplete, not home: " + "; ".join(failures),
                     hint=f"fix the cause and run teardown again; {self.store.path} still records what is left",
                 )
             self.store.remove()
         return report
 
-    def _bring_home(self, r: VfRecord) -> Outcome:
+    def _safe_labelled(self, failures: list[str]) -> list[ContainerInfo]:
+        try:
+            return self._labelled()
+        except SriovcheckError as exc:
+            failures.append(f"listing the containers of {self.t.name!r}: {exc.message}")
+            return []
+
+    def _bring_home(self, r: VfRecord, state: ProvisionState) -> Outcome:
+        """Home, wherever it is (a dead container returns a real VF as eth1; a killed run may have left it
+        under a temporary name), found through the PF; then its original settings; then checked."""
         target = f"{r.pf}/vf{r.vf}"
-        if r.attached and r.container and r.ifname:
-            info = self.runtime.get(r.container)
-            ns = info.netns_path if info else None
-            link = self.netns.read_link(ns, r.ifname) if ns else None
-            if ns and link is not None and (r.mac is None or link.mac == r.mac):
-                self.netns.detach_vf(r.ifname, netns_path=ns, host_ifname=r.original_netdev)
-            r.attached = False
-        # Wherever it came back (a dead container returns a real VF as eth1), find it through
-        # the PF, never by name; the emulated driver recreates a VF destroyed with its namespace.
-        vfi = self._vf_on_host(r.pf, r.vf)
-        if vfi.netdev is not None and (vfi.netdev != r.original_netdev or r.original_mtu):
-            link = self.netns.read_link(None, vfi.netdev)
-            self.netns.set_host_link(
-                vfi.netdev,
-                new_name=r.original_netdev if vfi.netdev != r.original_netdev else None,
-                mtu=r.original_mtu if link is not None and link.mtu != r.original_mtu else None,
-            )
+        intent = self._intend(state, self._detach_intent(r))
+        self._fetch_home(r, state, extra=(intent["temp_name"],))
         original = VfConfig.from_dict(r.original_config)
         if self.host.get_vf_config(r.pf, r.vf) != original:
             self.host.set_vf_config(r.pf, r.vf, original)
-        r.container, r.ifname = None, None
+        vfi = self.host.vf_info(r.pf, r.vf)
+        if vfi.netdev != r.original_netdev:
+            raise ProvisionError(f"VF {r.vf} of {r.pf} is in the host namespace as {vfi.netdev}, not as {r.original_netdev}")
+        got = self.host.get_vf_config(r.pf, r.vf)
+        if got != original:
+            raise ProvisionError(f"VF {r.vf} of {r.pf} has settings {got.as_dict()}, not its original {original.as_dict()}")
+        with self._lock:
+            state.intents.remove(intent)
         return Outcome("release-vf", target, "done", f"home as {r.original_netdev}")

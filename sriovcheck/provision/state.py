@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sriovcheck.errors import StateError
-from sriovcheck.statefiles import read_json, topology_dir, write_json_atomic
+from sriovcheck.statefiles import fsync_dir, read_json, topology_dir, write_json_atomic
 
 STATE_VERSION = 1
 
@@ -47,6 +47,10 @@ class ProvisionState:
     numvfs_original: dict[str, int] = field(default_factory=dict)  # PF -> count before we changed it
     vfs: list[VfRecord] = field(default_factory=list)
     containers: list[ContainerRecord] = field(default_factory=list)
+    # The journal of steps under way: each step writes what it is about to do (with the temporary
+    # names it will use) before doing it, and removes the entry in the same write that records the
+    # result. An entry found on load is a step a killed run left half-done: recovery settles it.
+    intents: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = STATE_VERSION
 
     def vf(self, pf: str, vf: int) -> VfRecord | None:
@@ -56,7 +60,7 @@ class ProvisionState:
         return next((c for c in self.containers if c.name == name), None)
 
     def is_empty(self) -> bool:
-        return not (self.numvfs_original or self.vfs or self.containers)
+        return not (self.numvfs_original or self.vfs or self.containers or self.intents)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +80,7 @@ class ProvisionState:
                 numvfs_original={str(k): int(v) for k, v in data.get("numvfs_original", {}).items()},
                 vfs=[VfRecord(**r) for r in data.get("vfs", [])],
                 containers=[ContainerRecord(**c) for c in data.get("containers", [])],
+                intents=[dict(i) for i in data.get("intents", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file {path} is not a valid sriovcheck state file: {exc}",
@@ -96,3 +101,4 @@ class StateStore:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        fsync_dir(self.path.parent)

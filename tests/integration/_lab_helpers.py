@@ -201,6 +201,8 @@ def cleanup(lab: Lab) -> list[str]:
     if r.code != 0:
         problems.append(f"teardown: {r.text}")
     r = lab.cli("lab", "down", "TOPOLOGY")
+    if r.code != 0 and "still provisioned" in r.text:  # teardown failed above: that is reported already
+        r = lab.cli("lab", "down", "--force", "TOPOLOGY")
     if r.code != 0:
         problems.append(f"lab down: {r.text}")
     for name in lab.containers_seen():

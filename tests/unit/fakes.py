@@ -76,6 +76,10 @@ class FakeHost:
         ns, name = self.w.vf_home[(pf, vf)]
         return VfInfo(pf=pf, index=vf, pci_address=f"0000:01:10.{vf}", driver="fakevf", netdev=name if ns == "host" else None)
 
+    def find_vf_in_netns(self, pf: str, vf: int, netns_path: str) -> str | None:
+        ns, name = self.w.vf_home[(pf, vf)]
+        return name if ns == netns_path else None
+
     def get_vf_config(self, pf: str, vf: int) -> VfConfig:
         return self.w.config[(pf, vf)]
 
@@ -133,6 +137,11 @@ class FakeRuntime:
     def has_image(self, image: str) -> bool:
         return True
 
+    def list_managed(self, topology: str | None = None) -> list[ContainerInfo]:
+        return sorted((c for c in self.w.containers.values()
+                       if c.labels.get(LABEL_MANAGED) == "true" and topology in (None, c.labels.get(LABEL_TOPOLOGY))),
+                      key=lambda c: c.name)
+
 
 class FakeNetns:
     def __init__(self, w: FakeWorld) -> None:
@@ -158,7 +167,7 @@ class FakeNetns:
                 self.w.vf_home[key] = (netns_path, ifname)
         return link
 
-    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str) -> None:
+    def detach_vf(self, ifname: str, *, netns_path: str, host_ifname: str, temp_name: str | None = None) -> None:
         self.w.calls.append(f"detach {ifname} -> {host_ifname}")
         link = self.w.ns[netns_path].pop(ifname, None)
         if link is None:

@@ -291,3 +291,43 @@ def test_vf_mac_is_normalised() -> None:
 def test_pf_info_of_a_lab_that_is_not_up_says_missing(tmp_path: Path) -> None:
     info = EmulatedHostDriver(tmp_path).pf_info("eno2")
     assert (info.name, info.exists) == ("eno2", False)
+
+
+def test_full_disk_fails_before_the_emulated_nic_is_touched(st: LabState, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab records its intent before changing the NIC: a write that fails changes nothing."""
+    d = tmp_path / "lab"
+    lab_state.save(d, st)
+    before = (d / "state.json").read_text()
+    touched: list[str] = []
+
+    def factory(ns: str | None) -> object:
+        touched.append(str(ns))
+        raise AssertionError("the kernel must not be touched")
+
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if len(data) > 100:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+
+    def vlan_200(s: LabState) -> None:
+        s.pfs[0].vfs[0].config = VfConfig(vlan=200)
+
+    with pytest.raises(StateError, match=r"cannot write lab state .*No space left on device \(.* free in "):
+        fabric.update_vf(d, st.pfs[0].name, 0, vlan_200, ipr_factory=factory)
+    assert touched == []
+    assert (d / "state.json").read_text() == before
+    assert sorted(p.name for p in d.iterdir()) == [".lock", "state.json"]  # no temporary file left
+
+
+def test_an_orphan_temporary_state_file_is_removed_under_the_lock(st: LabState, tmp_path: Path) -> None:
+    d = tmp_path / "lab"
+    lab_state.save(d, st)
+    (d / ".state.json.k1ll3d").write_text("{")
+    with lab_state.locked(d):
+        pass
+    assert sorted(p.name for p in d.iterdir()) == [".lock", "state.json"]
