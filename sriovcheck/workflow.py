@@ -581,6 +581,7 @@ FAULT_ARGS: dict[str, tuple[str, ...]] = {
     "lldp-off": ("pf",),
     "lldp-on": ("pf",),
     "port-mtu": ("port", "mtu"),
+    "background-table": ("macs", "arps"),
 }
 
 
@@ -594,7 +595,7 @@ def fault_arguments(kind: str, values: list[str]) -> dict[str, Any]:
         raise UsageError(f"lab fault {kind} takes {want}; got {len(values)} argument(s)", hint="see `sriovcheck lab fault --help`")
     out: dict[str, Any] = {}
     for name, value in zip(names, values, strict=True):
-        if name in ("vlan", "mtu"):
+        if name in ("vlan", "mtu", "macs", "arps"):
             if not value.isdigit():
                 raise UsageError(f"lab fault {kind}: {name.upper()} must be a number, got {value!r}")
             out[name] = int(value)

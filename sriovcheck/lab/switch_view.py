@@ -37,6 +37,7 @@ from sriovcheck.lab.fabric import (
 )
 from sriovcheck.lab.junos.view import (
     ArpView,
+    Background,
     InterfaceView,
     LldpView,
     MacView,
@@ -159,6 +160,7 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
         arps=tuple(arps),
         interfaces=tuple(interfaces),
         lldp=tuple(lldp),
+        background=Background(*state.faults.background),
     )
 
 

@@ -326,7 +326,8 @@ def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
     if text is not None:
         return _parse_mac_text(_lines(text))
     tags = {_local(e.tag) for e in root.iter()}
-    if not tags & {"ethernet-switching-table-information", "l2ng-l2ald-rtb-macdb"}:
+    # l2ng-l2ald-interface-macdb-vlan: ELS's reply to `... table interface X | display xml`
+    if not tags & {"ethernet-switching-table-information", "l2ng-l2ald-rtb-macdb", "l2ng-l2ald-interface-macdb-vlan"}:
         raise ParseError(
             f"expected {_MAC_WHAT}; the XML has no <ethernet-switching-table-information> or "
             f"<l2ng-l2ald-rtb-macdb> (root element <{_local(root.tag)}>)"
