@@ -33,5 +33,5 @@ def mac_rows(text: str, macs: set[str]) -> list[MacEntry]:
             continue
         raw = words[2]
         kind = "static" if raw.lower().startswith("static") or raw.upper() in ("S", "P", "SP") else "learned"
-        out.append(MacEntry(words[0], None, mac, kind, raw, None, interface))
+        out.append(MacEntry(vlan_name=words[0], vlan_id=None, mac=mac, kind=kind, raw_kind=raw, age_s=None, interface=interface))
     return out

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sriovcheck.containers.runtime import ContainerRuntime
-from sriovcheck.errors import SriovcheckError
+from sriovcheck.errors import SriovcheckError, SwitchError
 from sriovcheck.host.driver import HostDriver, PfInfo, VfConfig
 from sriovcheck.switch import commands as cmds
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
@@ -160,119 +160,137 @@ class Verifier:
         learn: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool:
             switch_future = pool.submit(self._switch_work, pings_done, learn)
+            try:
+                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future)
+            except BaseException:
+                # An interrupt or a crash on the host side must not leave the switch thread waiting
+                # for pings or polling (the pool's exit joins it): it stops and closes its session.
+                learn["stop"] = True
+                pings_done.set()
+                raise
 
-            # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
-            # time: each look is a docker inspect and two netlink round trips, mostly waiting)
-            self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
+    def _run_pipelined(
+        self,
+        exps: list[C.Expectation],
+        results: list[CheckResult],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        links: dict[str, C.LinkObs],
+        pings_done: threading.Event,
+        learn: dict[str, Any],
+        switch_future: Any,
+    ) -> VerifyOutcome:
+        # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
+        # time: each look is a docker inspect and two netlink round trips, mostly waiting)
+        self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
 
-            def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
-                t0 = self.monotonic()
-                info = self.runtime.get(exp.container)
-                ns = info.netns_path if info else None
-                link = self.probe.read_link(ns, exp.ifname) if ns else None
-                t1 = self.monotonic()
-                observed: VfConfig | None = None
-                err = None
-                try:
-                    observed = self.host.get_vf_config(exp.pf, exp.vf)
-                except SriovcheckError as exc:
-                    err = str(exc)
-                return ns, link, t1 - t0, observed, err, self.monotonic() - t1
-
-            with ThreadPoolExecutor(max_workers=8) as lookers:
-                looks = list(lookers.map(look, exps))
-            for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
-                        C.describe_link(link) if link else "not found",
-                    )
-                ]
-                r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
-                r.duration_s = round(attach_s, 3)
-                results.append(r)
-                if r.status == "pass" and ns and link and link.mac:
-                    attached[exp.target] = (exp, ns, link.mac)
-                    links[exp.target] = link
-                cfg_ev = [
-                    _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
-                ]
-                r = C.check_vf_config(exp, observed, err, cfg_ev)
-                r.duration_s = round(cfg_s, 3)
-                results.append(r)
-
-            # --- pings, all in parallel
-            ping_ok: dict[str, bool] = {}
-            gw_macs: dict[str, str] = {}
-            todo = [exp for exp in exps if exp.target in attached]
-            if todo:
-                self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
-            pol = self.t.checks.ping
+        def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
             t0 = self.monotonic()
-            pings = (
-                self.probe.ping_many(
-                    [
-                        {
-                            "netns_path": attached[e.target][1],
-                            "ifname": e.ifname,
-                            "dst": e.gateway,
-                            "count": pol.count,
-                            "timeout_s": pol.timeout_s,
-                        }
-                        for e in todo
-                    ]
+            info = self.runtime.get(exp.container)
+            ns = info.netns_path if info else None
+            link = self.probe.read_link(ns, exp.ifname) if ns else None
+            t1 = self.monotonic()
+            observed: VfConfig | None = None
+            err = None
+            try:
+                observed = self.host.get_vf_config(exp.pf, exp.vf)
+            except SriovcheckError as exc:
+                err = str(exc)
+            return ns, link, t1 - t0, observed, err, self.monotonic() - t1
+
+        with ThreadPoolExecutor(max_workers=8) as lookers:
+            looks = list(lookers.map(look, exps))
+        for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
+                    C.describe_link(link) if link else "not found",
                 )
-                if todo
-                else []
+            ]
+            r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
+            r.duration_s = round(attach_s, 3)
+            results.append(r)
+            if r.status == "pass" and ns and link and link.mac:
+                attached[exp.target] = (exp, ns, link.mac)
+                links[exp.target] = link
+            cfg_ev = [
+                _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
+            ]
+            r = C.check_vf_config(exp, observed, err, cfg_ev)
+            r.duration_s = round(cfg_s, 3)
+            results.append(r)
+
+        # --- pings, all in parallel
+        ping_ok: dict[str, bool] = {}
+        gw_macs: dict[str, str] = {}
+        todo = [exp for exp in exps if exp.target in attached]
+        if todo:
+            self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
+        pol = self.t.checks.ping
+        t0 = self.monotonic()
+        pings = (
+            self.probe.ping_many(
+                [
+                    {
+                        "netns_path": attached[e.target][1],
+                        "ifname": e.ifname,
+                        "dst": e.gateway,
+                        "count": pol.count,
+                        "timeout_s": pol.timeout_s,
+                    }
+                    for e in todo
+                ]
             )
-            ping_s = self.monotonic() - t0
-            # The switch may read its tables now: every VF that can talk has talked.
-            learn["expected"] = {attached[e.target][2]: e for e in exps if e.target in attached}
-            pings_done.set()
-            for exp, ping in zip(todo, pings, strict=True):
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
-                        f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}"
-                        + (f", error {ping.error}" if ping.error else ""),
-                    )
-                ]
-                r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
-                r.duration_s = round(ping_s, 3)
-                results.append(r)
-                ping_ok[exp.target] = r.status == "pass"
-            for exp in exps:
-                if exp.target not in attached:
-                    results.append(C.skipped("gateway-ping", exp, "vf-attached", "failed"))
+            if todo
+            else []
+        )
+        ping_s = self.monotonic() - t0
+        # The switch may read its tables now: every VF that can talk has talked.
+        learn["expected"] = {attached[e.target][2]: e for e in exps if e.target in attached}
+        pings_done.set()
+        for exp, ping in zip(todo, pings, strict=True):
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
+                    f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}"
+                    + (f", error {ping.error}" if ping.error else ""),
+                )
+            ]
+            r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
+            r.duration_s = round(ping_s, 3)
+            results.append(r)
+            ping_ok[exp.target] = r.status == "pass"
+        for exp in exps:
+            if exp.target not in attached:
+                results.append(C.skipped("gateway-ping", exp, "vf-attached", "failed"))
 
-            # --- the containers' ARP
-            for exp in exps:
-                if exp.target not in attached:
-                    results.append(C.skipped("container-arp", exp, "vf-attached", "failed"))
-                    continue
-                if not ping_ok.get(exp.target):
-                    results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
-                    continue
-                ns = attached[exp.target][1]
-                neigh = self.probe.neighbours(ns, exp.ifname)
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"netlink: neighbours on {exp.ifname} (arp -a)",
-                        "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)",
-                    )
-                ]
-                r, mac = C.check_container_arp(exp, neigh, ev)
-                results.append(r)
-                if mac:
-                    gw_macs[exp.target] = mac
+        # --- the containers' ARP
+        for exp in exps:
+            if exp.target not in attached:
+                results.append(C.skipped("container-arp", exp, "vf-attached", "failed"))
+                continue
+            if not ping_ok.get(exp.target):
+                results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
+                continue
+            ns = attached[exp.target][1]
+            neigh = self.probe.neighbours(ns, exp.ifname)
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"netlink: neighbours on {exp.ifname} (arp -a)",
+                    "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)",
+                )
+            ]
+            r, mac = C.check_container_arp(exp, neigh, ev)
+            results.append(r)
+            if mac:
+                gw_macs[exp.target] = mac
 
-            # --- host-side acceptance probes, while the switch thread reads
-            probes = self._acceptance_probes(exps, attached, ping_ok) if self.acceptance else None
-            # --- the switch
-            work = switch_future.result()
+        # --- host-side acceptance probes, while the switch thread reads
+        probes = self._acceptance_probes(exps, attached, ping_ok) if self.acceptance else None
+        # --- the switch
+        work = switch_future.result()
         session, login_error, login_s = work.session, work.login_error, work.login_s
         results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s, work))
         switch_ok = any(c.kind == "switch-login" and c.status == "pass" for c in results)
@@ -459,6 +477,12 @@ class Verifier:
         session = work.session
         if session is None:
             return work
+        if learn.get("stop"):
+            with contextlib.suppress(SriovcheckError):
+                session.close()
+            work.session = None
+            work.login_error = "verification was stopped"
+            return work
         sw = self.t.switch
         self.progress(
             f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)"
@@ -473,10 +497,12 @@ class Verifier:
                 tables = self._read_mac_tables(session)
                 learned = {e.mac for e in tables.macs if e.mac}
                 missing = [m for m, exp in expected_macs.items() if m not in learned or not self._learned_right(exp, m, tables, vlan_ids)]
-                if not missing or self.monotonic() >= deadline:
+                if not missing or self.monotonic() >= deadline or learn.get("stop"):
                     break
                 self.sleep(self.poll_interval_s)
             work.waited_s = self.monotonic() - t0
+            if learn.get("stop"):
+                raise SwitchError("verification was stopped")
             self._read_rest(session, tables, sorted(expected_macs))
         except SriovcheckError as exc:
             work.error = str(exc)
@@ -488,6 +514,9 @@ class Verifier:
             self.progress("acceptance: switch port membership, LLDP cabling, port MTU")
             src = f"switch:{sw.name}" if session.facts.source == "ssh" else session.facts.source
             work.acceptance = A.read_switch_data(session, self.t, src)
+        if learn.get("stop"):
+            with contextlib.suppress(SriovcheckError):
+                session.close()
         return work
 
     def _switch_checks(
@@ -617,8 +646,6 @@ class Verifier:
             try:
                 entries = list(parse(output))
             except ParseError as exc:
-                from sriovcheck.errors import SwitchError
-
                 raise SwitchError(f"cannot read the output of `{text_cmd}` from {self.t.switch.name}: {exc}") from exc
             tables.evidence.append(_ev(src, text_cmd, output))
             return entries

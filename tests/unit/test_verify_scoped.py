@@ -169,3 +169,17 @@ def test_mac_rows_reads_matched_rows_of_both_formats() -> None:
         ("BG_3500", "02:00:00:00:00:01", "xe-0/2/0.0", "learned"),
         ("SRIOV_201", "02:00:00:00:00:02", "ge-0/0/2.0", "learned"),
     ]
+
+
+def test_a_crash_on_the_host_side_stops_the_switch_thread_and_closes_its_session(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    sw = healthy_switch(macs)
+
+    class Broken(Probe):
+        def ping_many(self, requests):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        verify(topo, w, sw, probe=Broken(w))  # returns (does not hang on the switch thread)
+    assert sw.closed
+    assert not [c for c in sw.commands if "ethernet-switching table" in c]
