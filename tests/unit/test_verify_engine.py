@@ -97,7 +97,7 @@ class Switch:
             arps = [(m, ip, i) for m, ip, i in self.arps if l3 is None or i == l3]
             rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in arps)
             return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(arps)}\n"
-        if command == "show ethernet-switching interfaces":
+        if command in ("show ethernet-switching interfaces", "show ethernet-switching interfaces ge-0/0/1"):
             return (
                 "Interface    State  VLAN members        Tag   Tagging  Blocking\n"
                 "ge-0/0/1.0   up     SRIOV_200           200   tagged   unblocked\n"
@@ -296,7 +296,7 @@ def test_vlan_missing_on_the_port_turns_not_learned_into_a_cause(lab) -> None:  
 
     def run(command: str) -> str:
         text = original(command)
-        if command == "show ethernet-switching interfaces":
+        if command in ("show ethernet-switching interfaces", "show ethernet-switching interfaces ge-0/0/1"):
             text = "\n".join(line for line in text.splitlines() if "SRIOV_201" not in line) + "\n"
         return text
 

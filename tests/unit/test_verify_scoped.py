@@ -35,6 +35,9 @@ def test_reads_are_scoped_to_the_pf_ports_and_l3_interfaces(lab) -> None:  # typ
         "show arp no-resolve interface vlan.201",
     ]
     assert len(sw.commands) == len(set(sw.commands)), "no command runs twice"
+    # the acceptance commands too: the PF port's membership and MTU, not every port's
+    assert "show ethernet-switching interfaces ge-0/0/1" in sw.commands and "show ethernet-switching interfaces" not in sw.commands
+    assert by(out, "switch-port", "test-200/eth1").status == "pass"
 
 
 def test_mac_unique_sees_the_mac_on_a_port_that_is_no_pf_port(lab) -> None:  # type: ignore[no-untyped-def]
