@@ -158,10 +158,13 @@ class Verifier:
         # commands run in the same order as they always did, over one session, each once.
         pings_done = threading.Event()
         learn: dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sriovcheck-early") as early,
+        ):
             switch_future = pool.submit(self._switch_work, pings_done, learn)
             try:
-                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future)
+                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early)
             except BaseException:
                 # An interrupt or a crash on the host side must not leave the switch thread waiting
                 # for pings or polling (the pool's exit joins it): it stops and closes its session.
@@ -178,6 +181,7 @@ class Verifier:
         pings_done: threading.Event,
         learn: dict[str, Any],
         switch_future: Any,
+        early: ThreadPoolExecutor,
     ) -> VerifyOutcome:
         # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
         # time: each look is a docker inspect and two netlink round trips, mostly waiting)
@@ -219,6 +223,10 @@ class Verifier:
             r = C.check_vf_config(exp, observed, err, cfg_ev)
             r.duration_s = round(cfg_s, 3)
             results.append(r)
+
+        # The VLAN-isolation probes need no gateway ping (they wait out a timeout when isolation
+        # holds), nor do the PF looks: both start now, beside the gateway pings.
+        early_work = (early.submit(self._isolations, exps, attached), early.submit(self._pf_infos)) if self.acceptance else None
 
         # --- pings, all in parallel
         ping_ok: dict[str, bool] = {}
@@ -288,7 +296,7 @@ class Verifier:
                 gw_macs[exp.target] = mac
 
         # --- host-side acceptance probes, while the switch thread reads
-        probes = self._acceptance_probes(exps, attached, ping_ok) if self.acceptance else None
+        probes = self._acceptance_probes(exps, attached, ping_ok, *early_work) if early_work else None
         # --- the switch
         work = switch_future.result()
         session, login_error, login_s = work.session, work.login_error, work.login_s
@@ -309,15 +317,11 @@ class Verifier:
         exps: list[C.Expectation],
         attached: dict[str, tuple[C.Expectation, str, str]],
         ping_ok: dict[str, bool],
+        iso_f: Any,
+        pf_f: Any,
     ) -> _Probes:
         from sriovcheck.verify import acceptance as A
 
-        pf_infos: dict[str, PfInfo | None] = {}
-        for pf in self.t.host.pfs:
-            try:
-                pf_infos[pf.name] = self.host.pf_info(pf.name)
-            except SriovcheckError:
-                pf_infos[pf.name] = None
         working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
         pol = self.t.checks.ping
         # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
@@ -343,6 +347,28 @@ class Verifier:
             for e in with_peer
             if (p := peers[e.target]) is not None
         ]
+        # The two ping sets wait on the network, not on each other (nor on the isolation probes,
+        # which started with the gateway pings): side by side.
+        with ThreadPoolExecutor(max_workers=2) as side:
+            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
+            path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
+        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
+        path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
+        others, iso = iso_f.result()
+        return _Probes(pf_f.result(), peers, others, df_by, path_by, iso)
+
+    def _pf_infos(self) -> dict[str, PfInfo | None]:
+        pf_infos: dict[str, PfInfo | None] = {}
+        for pf in self.t.host.pfs:
+            try:
+                pf_infos[pf.name] = self.host.pf_info(pf.name)
+            except SriovcheckError:
+                pf_infos[pf.name] = None
+        return pf_infos
+
+    def _isolations(
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, tuple[str | None, str | None]]]:
         others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
 
         def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
@@ -360,20 +386,10 @@ class Verifier:
         # what names the cause (it reaches the other VLAN's gateway at layer 2).
         probed = [e for e in exps if e.target in attached]
 
-        def isolations() -> list[tuple[str | None, str | None]]:
-            # every probe waits out its timeout when isolation holds: all at once, not in rounds
-            with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
-                return list(pool.map(isolation, probed))
-
-        # The three probes wait on the network, not on each other: run them side by side.
-        with ThreadPoolExecutor(max_workers=3) as side:
-            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
-            path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
-            iso_f = side.submit(isolations)
-        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
-        path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
-        iso = dict(zip([e.target for e in probed], iso_f.result(), strict=True))
-        return _Probes(pf_infos, peers, others, df_by, path_by, iso)
+        # every probe waits out its timeout when isolation holds: all at once, not in rounds
+        with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
+            found = list(pool.map(isolation, probed))
+        return others, dict(zip([e.target for e in probed], found, strict=True))
 
     def _acceptance(
         self,
