@@ -236,6 +236,8 @@ Inject a fault into the emulated lab, or clear it:
   lldp-off PF               the host stops sending LLDP on PF (NIC firmware agents do that)
   lldp-on PF
   port-mtu PORT MTU         the switch port's MTU (256-9216; the configured value again clears it)
+  background-table MACS ARPS  the switch also carries MACS learned MACs (up to 100000) and ARPS ARP
+                            entries (up to 20000) of other hosts, on other ports and VLANs; 0 0 removes them
   clear                     remove every fault
 """
 

@@ -40,7 +40,8 @@ NETNS_GONE_TIMEOUT_S = 10.0
 STYLES = {"non-els": ("ex4200-48t", "12.3R12.4"), "els": ("ex4300-48t", "18.4R2.7")}
 FAULT_KINDS = (
     "vlan-remove", "vlan-add", "gateway-down", "gateway-up", "pf-down", "pf-up", "login-refuse",
-    "login-accept", "session-drop", "command-hang", "garble", "lldp-off", "lldp-on", "port-mtu", "clear",
+    "login-accept", "session-drop", "command-hang", "garble", "lldp-off", "lldp-on", "port-mtu",
+    "background-table", "clear",
 )
 PORT_MTU_RANGE = (256, lab_state.JUMBO_PORT_MTU)  # what `set interfaces ge-0/0/1 mtu N` takes on an EX
 
@@ -533,6 +534,8 @@ def lab_fault(
     pattern: str | None = None,
     on: bool | None = None,
     mtu: int | None = None,
+    macs: int | None = None,
+    arps: int | None = None,
     state_root: Path | str | None = None,
     ipr_factory: IprFactory | None = None,
 ) -> LabStatus:
@@ -588,6 +591,15 @@ def lab_fault(
             f.drop_session_on = _pattern(kind, pattern)
         elif kind == "command-hang":
             f.hang_on = _pattern(kind, pattern)
+        elif kind == "background-table":
+            from sriovcheck.lab.junos.view import BACKGROUND_MAX_ARPS, BACKGROUND_MAX_MACS
+
+            if macs is None or arps is None:
+                raise UsageError("lab fault background-table needs MACS and ARPS", hint="e.g. background-table 100000 20000")
+            if not 0 <= macs <= BACKGROUND_MAX_MACS or not 0 <= arps <= BACKGROUND_MAX_ARPS:
+                raise UsageError(f"lab fault background-table: {macs} MACs and {arps} ARP entries is out of range",
+                                 hint=f"MACS 0-{BACKGROUND_MAX_MACS}, ARPS 0-{BACKGROUND_MAX_ARPS} (0 0 removes them)")
+            f.background = (macs, arps)
         elif kind == "garble":
             if on is None:
                 raise UsageError("lab fault garble needs on or off")

@@ -95,6 +95,7 @@ class Faults:
     garble: bool = False
     lldp_off: list[str] = field(default_factory=list)  # PFs whose host LLDP agent sends nothing
     port_mtu: dict[str, int] = field(default_factory=dict)  # switch port -> physical MTU set by a fault
+    background: tuple[int, int] = (0, 0)  # (MACs, ARP entries) of other hosts the switch carries
 
     def server(self) -> ServerFaults:
         return ServerFaults(
@@ -118,6 +119,8 @@ class Faults:
             out.append(f"command-hang {self.hang_on}")
         if self.garble:
             out.append("garble on")
+        if self.background != (0, 0):
+            out.append(f"background-table {self.background[0]} {self.background[1]}")
         return out
 
 
@@ -240,6 +243,7 @@ class LabState:
                 "garble": self.faults.garble,
                 "lldp_off": list(self.faults.lldp_off),
                 "port_mtu": dict(sorted(self.faults.port_mtu.items())),
+                "background": list(self.faults.background),
             },
         }
 
@@ -356,6 +360,10 @@ def state_from_dict(data: object, file: Path) -> LabState:
             or not isinstance(port_mtu, dict)
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in port_mtu.values())):
         raise _Reader._bad(file, "faults", "valid fault lists")
+    background = fl.data.get("background", [0, 0])
+    if not (isinstance(background, list) and len(background) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in background)):
+        raise _Reader._bad(file, "faults.background", "a [MACs, ARP entries] pair")
     host = r.data.get("host", {})
     host_name = host.get("name", "") if isinstance(host, dict) else None
     if not isinstance(host_name, str):
@@ -382,7 +390,8 @@ def state_from_dict(data: object, file: Path) -> LabState:
         emulator=EmulatorRecord(em.text("host"), em.num("port"), em.opt_num("pid"), em.opt_num("start_time")),
         faults=Faults(removed, list(gw_down), list(pf_down), fl.flag("refuse_login"),
                       fl.opt_text("drop_session_on"), fl.opt_text("hang_on"), fl.flag("garble"),
-                      lldp_off=list(lldp_off), port_mtu=dict(port_mtu)),
+                      lldp_off=list(lldp_off), port_mtu=dict(port_mtu),
+                      background=(background[0], background[1])),
         host_name=host_name,
     )
 

@@ -37,6 +37,7 @@ from sriovcheck.lab.fabric import (
 )
 from sriovcheck.lab.junos.view import (
     ArpView,
+    Background,
     InterfaceView,
     LldpView,
     MacView,
@@ -159,6 +160,7 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
         arps=tuple(arps),
         interfaces=tuple(interfaces),
         lldp=tuple(lldp),
+        background=Background(*state.faults.background),
     )
 
 
@@ -174,6 +176,7 @@ class KernelSnapshotSource:
         self._ipr: Any = None
         self._ipr_key: tuple[str, int] | None = None
         self._lock = threading.Lock()
+        self._state_cache: tuple[tuple[int, int, int], LabState] | None = None
 
     def _dump(self, sw_ns: str) -> KernelDump:
         # A socket keeps its namespace alive: after `lab down` + `lab up` the name points at a new
@@ -205,14 +208,29 @@ class KernelSnapshotSource:
         self._ipr = None
         self._ipr_key = None
 
-    def snapshot(self) -> SwitchSnapshot:
+    def _state(self) -> LabState:
+        """The lab state, parsed again only when the file changed (it is replaced atomically on
+        every change, so inode, mtime and size tell): each command asks twice (faults, snapshot)."""
+        try:
+            info = os.stat(lab_state.state_path(self.state_dir))
+            key: tuple[int, int, int] | None = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            key = None
+        cached = self._state_cache
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
         st = lab_state.load(self.state_dir)
+        self._state_cache = (key, st) if key is not None else None
+        return st
+
+    def snapshot(self) -> SwitchSnapshot:
+        st = self._state()
         with self._lock:
             dump = self._pool.submit(self._dump, st.sw_ns).result()
         return build_snapshot(st, dump)
 
     def faults(self) -> ServerFaults:
-        return lab_state.load(self.state_dir).faults.server()
+        return self._state().faults.server()
 
     def close(self) -> None:
         with self._lock:

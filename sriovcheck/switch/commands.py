@@ -88,6 +88,25 @@ def arp_table(*, interface: str | None = None, xml: bool = False) -> str:
     return _with_xml(" ".join(parts), xml)
 
 
+_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+# MACs per `| match` search: the typed line stays well under the CLI's screen width (511), so that
+# the echo netmiko waits for is not wrapped.
+MACS_PER_SEARCH = 16
+
+
+def mac_search(macs: list[str]) -> list[str]:
+    """`show ethernet-switching table | match "MAC|MAC|..."` (text: `| match` on XML would cut
+    entries apart), as few commands as the line length allows: every row of these MACs, on any
+    port or VLAN. Junos' match is a case-insensitive regular expression; MACs are plain words in it."""
+    for mac in macs:
+        if not _MAC.fullmatch(mac):
+            raise ValueError(f"{mac!r} is not a MAC in lower-case colon form; refusing to put it into a switch command")
+    return [
+        f'{SHOW_ETHERNET_SWITCHING_TABLE} | match "{"|".join(macs[i : i + MACS_PER_SEARCH])}"'
+        for i in range(0, len(macs), MACS_PER_SEARCH)
+    ]
+
+
 def version(*, xml: bool = False) -> str:
     return _with_xml(SHOW_VERSION, xml)
 
@@ -115,6 +134,7 @@ def saved_output_name(command: str) -> str:
 
     'show ethernet-switching table | display xml' -> 'show_ethernet-switching_table.xml'
     'show ethernet-switching table interface ge-0/0/1.0' -> 'show_ethernet-switching_table_interface_ge-0_0_1.0.txt'
+    'show arp no-resolve interface vlan.200 | display xml' -> 'show_arp_no-resolve_interface_vlan.200.xml'
     """
     if not _SAFE_COMMAND.fullmatch(command):
         raise ValueError(f"{command!r} is not a plain Junos operational command; cannot name a file for it")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -257,8 +258,14 @@ class NetmikoSwitch:
             timeout_types = (ReadTimeout, TimeoutError)
         failure: BaseException | None = None
         output: Any = None
+        kwargs: dict[str, Any] = {"read_timeout": self.timeout_s}
+        base_prompt = getattr(conn, "base_prompt", None)
+        if isinstance(base_prompt, str) and base_prompt:
+            # The prompt is known since login: wait for it. Without expect_string netmiko re-detects
+            # the prompt before every command (a newline and at least 0.25 s of sleeping each time).
+            kwargs["expect_string"] = re.escape(base_prompt) + r"[>#]\s*$"
         try:
-            output = conn.send_command(command, read_timeout=self.timeout_s)
+            output = conn.send_command(command, **kwargs)
         except Exception as exc:
             failure = exc
         if failure is not None:

@@ -1,7 +1,9 @@
 """`--switch-output DIR`: a SwitchSession that answers commands from saved outputs instead of SSH.
 
 Outputs are saved one file per command under `saved_output_name(command)`, e.g.
-show_ethernet-switching_table.xml and show_arp_no-resolve.txt (see commands.SAVED_OUTPUT_FILES).
+show_ethernet-switching_table.xml and show_arp_no-resolve.txt (see commands.SAVED_OUTPUT_FILES),
+or scoped to a PF's port or an L3 interface, e.g. show_ethernet-switching_table_interface_ge-0_0_1.xml
+and show_arp_no-resolve_interface_vlan.200.xml.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ class SavedOutputSwitch:
                 f"cannot read the saved output of `{command}` from {path}: {exc.strerror or exc}",
                 hint="check the file's permissions",
             ) from exc
+
+    def has(self, command: str) -> bool:
+        """Whether DIR holds the saved output of `command` (verify reads scoped files when they
+        are there, the whole tables otherwise)."""
+        try:
+            return (self.directory / saved_output_name(command)).is_file()
+        except ValueError:
+            return False
 
     def run(self, command: str) -> str:
         try:

@@ -56,7 +56,28 @@ def read_switch_data(session: SwitchSession, t: Topology, source: str) -> Switch
             data.errors[what] = f"`{command}`: {exc}"
             return None
 
-    data.port_vlans = read("port-vlans", "show ethernet-switching interfaces", P.parse_switching_interfaces)
+    # Membership of the PF ports only (a big switch lists every port x VLAN otherwise); saved
+    # outputs without the per-port files fall back to the whole command.
+    ports = sorted({pf.switch_port for pf in t.host.pfs})
+    per_port = [f"show ethernet-switching interfaces {p}" for p in ports]
+    has = getattr(session, "has", None)
+    if offline and not (callable(has) and all(has(c) for c in per_port)):
+        data.port_vlans = read("port-vlans", "show ethernet-switching interfaces", P.parse_switching_interfaces)
+    else:
+        rows: list[Any] = []
+        outputs: list[str] = []
+        for cmd in per_port:
+            try:
+                output = session.run(cmd)
+                outputs.append(output)
+                rows += P.parse_switching_interfaces(output)
+            except (SriovcheckError, P.ParseError) as exc:
+                data.errors["port-vlans"] = f"`{cmd}`: {exc}"
+                rows = []
+                break
+        if outputs:
+            data.evidence["port-vlans"] = Evidence(source=source, command=" ; ".join(per_port), output="\n".join(outputs))
+        data.port_vlans = None if "port-vlans" in data.errors else rows
     data.lldp = read("lldp", "show lldp neighbors", P.parse_lldp_neighbors)
     for pf in t.host.pfs:
         info = read(f"port:{pf.switch_port}", f"show interfaces {pf.switch_port}", partial(P.parse_interface, name=pf.switch_port))

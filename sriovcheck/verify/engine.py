@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sriovcheck.containers.runtime import ContainerRuntime
-from sriovcheck.errors import SriovcheckError
+from sriovcheck.errors import SriovcheckError, SwitchError
 from sriovcheck.host.driver import HostDriver, PfInfo, VfConfig
+from sriovcheck.switch import commands as cmds
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
@@ -47,6 +49,52 @@ class VerifyOutcome:
     switch_facts: SwitchFacts | None
     observed_macs: dict[str, str] = field(default_factory=dict)  # target -> MAC
     switch_error: str | None = None
+
+
+@dataclass
+class _Tables(C.SwitchTables):
+    # Whether the VFs' MACs were looked for on every port (whole table or a `| match` search);
+    # False when saved outputs hold only the PF ports' tables: mac-unique cannot be judged.
+    searched_macs: bool | None = None
+
+
+@dataclass
+class _SwitchWork:
+    """What the switch thread gathered, for the checks to judge on the main thread."""
+
+    session: SwitchSession | None = None
+    login_error: str | None = None
+    login_s: float = 0.0
+    tables: _Tables | None = None
+    error: str | None = None  # the tables could not be read
+    waited_s: float = 0.0
+    acceptance: Any = None  # acceptance.SwitchAcceptanceData
+
+
+@dataclass
+class _Probes:
+    """The host-side acceptance probes' outcomes."""
+
+    pf_infos: dict[str, PfInfo | None]
+    peers: dict[str, Any]
+    others: dict[str, Any]
+    df_by: dict[str, C.PingObs]
+    path_by: dict[str, C.PingObs]
+    iso: dict[str, tuple[str | None, str | None]]
+
+
+def _online(session: SwitchSession) -> bool:
+    return not session.facts.source.startswith("files:")
+
+
+def _has(session: SwitchSession, command: str) -> bool:
+    has = getattr(session, "has", None)
+    return bool(has(command)) if callable(has) else True
+
+
+def _scoped(session: SwitchSession, commands: list[str]) -> bool:
+    """Scoped reads online; offline only when the saved outputs hold the scoped files."""
+    return _online(session) or any(_has(session, c) for c in commands)
 
 
 def _ev(source: str, command: str, output: str) -> Evidence:
@@ -104,121 +152,158 @@ class Verifier:
         results: list[CheckResult] = []
         attached: dict[str, tuple[C.Expectation, str, str]] = {}  # target -> (exp, ns, mac)
         links: dict[str, C.LinkObs] = {}
-        # Open the switch session in the background while the host side is probed.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            switch_future = pool.submit(self._open_switch)
+        # One pipelined pass: the switch session's work (login, then the tables once the pings have
+        # taught the switch the VFs' MACs, then the acceptance commands) runs on its own thread beside
+        # the host side (looks, pings, container ARP, full-MTU pings, paths, isolation). The switch
+        # commands run in the same order as they always did, over one session, each once.
+        pings_done = threading.Event()
+        learn: dict[str, Any] = {}
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sriovcheck-early") as early,
+        ):
+            switch_future = pool.submit(self._switch_work, pings_done, learn)
+            try:
+                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early)
+            except BaseException:
+                # An interrupt or a crash on the host side must not leave the switch thread waiting
+                # for pings or polling (the pool's exit joins it): it stops and closes its session.
+                learn["stop"] = True
+                pings_done.set()
+                raise
 
-            # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
-            # time: each look is a docker inspect and two netlink round trips, mostly waiting)
-            self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
+    def _run_pipelined(
+        self,
+        exps: list[C.Expectation],
+        results: list[CheckResult],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        links: dict[str, C.LinkObs],
+        pings_done: threading.Event,
+        learn: dict[str, Any],
+        switch_future: Any,
+        early: ThreadPoolExecutor,
+    ) -> VerifyOutcome:
+        # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
+        # time: each look is a docker inspect and two netlink round trips, mostly waiting)
+        self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
 
-            def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
-                t0 = self.monotonic()
-                info = self.runtime.get(exp.container)
-                ns = info.netns_path if info else None
-                link = self.probe.read_link(ns, exp.ifname) if ns else None
-                t1 = self.monotonic()
-                observed: VfConfig | None = None
-                err = None
-                try:
-                    observed = self.host.get_vf_config(exp.pf, exp.vf)
-                except SriovcheckError as exc:
-                    err = str(exc)
-                return ns, link, t1 - t0, observed, err, self.monotonic() - t1
-
-            with ThreadPoolExecutor(max_workers=8) as lookers:
-                looks = list(lookers.map(look, exps))
-            for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
-                        C.describe_link(link) if link else "not found",
-                    )
-                ]
-                r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
-                r.duration_s = round(attach_s, 3)
-                results.append(r)
-                if r.status == "pass" and ns and link and link.mac:
-                    attached[exp.target] = (exp, ns, link.mac)
-                    links[exp.target] = link
-                cfg_ev = [
-                    _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
-                ]
-                r = C.check_vf_config(exp, observed, err, cfg_ev)
-                r.duration_s = round(cfg_s, 3)
-                results.append(r)
-
-            # --- pings, all in parallel
-            ping_ok: dict[str, bool] = {}
-            gw_macs: dict[str, str] = {}
-            todo = [exp for exp in exps if exp.target in attached]
-            if todo:
-                self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
-            pol = self.t.checks.ping
+        def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
             t0 = self.monotonic()
-            pings = (
-                self.probe.ping_many(
-                    [
-                        {
-                            "netns_path": attached[e.target][1],
-                            "ifname": e.ifname,
-                            "dst": e.gateway,
-                            "count": pol.count,
-                            "timeout_s": pol.timeout_s,
-                        }
-                        for e in todo
-                    ]
+            info = self.runtime.get(exp.container)
+            ns = info.netns_path if info else None
+            link = self.probe.read_link(ns, exp.ifname) if ns else None
+            t1 = self.monotonic()
+            observed: VfConfig | None = None
+            err = None
+            try:
+                observed = self.host.get_vf_config(exp.pf, exp.vf)
+            except SriovcheckError as exc:
+                err = str(exc)
+            return ns, link, t1 - t0, observed, err, self.monotonic() - t1
+
+        with ThreadPoolExecutor(max_workers=8) as lookers:
+            looks = list(lookers.map(look, exps))
+        for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"netlink: link {exp.ifname} in {ns or '(no namespace)'}",
+                    C.describe_link(link) if link else "not found",
                 )
-                if todo
-                else []
+            ]
+            r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
+            r.duration_s = round(attach_s, 3)
+            results.append(r)
+            if r.status == "pass" and ns and link and link.mac:
+                attached[exp.target] = (exp, ns, link.mac)
+                links[exp.target] = link
+            cfg_ev = [
+                _ev("host", f"netlink: VF {exp.vf} of {exp.pf} (IFLA_VFINFO_LIST)", repr(observed.as_dict()) if observed else str(err))
+            ]
+            r = C.check_vf_config(exp, observed, err, cfg_ev)
+            r.duration_s = round(cfg_s, 3)
+            results.append(r)
+
+        # The VLAN-isolation probes need no gateway ping (they wait out a timeout when isolation
+        # holds), nor do the PF looks: both start now, beside the gateway pings.
+        early_work = (early.submit(self._isolations, exps, attached), early.submit(self._pf_infos)) if self.acceptance else None
+
+        # --- pings, all in parallel
+        ping_ok: dict[str, bool] = {}
+        gw_macs: dict[str, str] = {}
+        todo = [exp for exp in exps if exp.target in attached]
+        if todo:
+            self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
+        pol = self.t.checks.ping
+        t0 = self.monotonic()
+        pings = (
+            self.probe.ping_many(
+                [
+                    {
+                        "netns_path": attached[e.target][1],
+                        "ifname": e.ifname,
+                        "dst": e.gateway,
+                        "count": pol.count,
+                        "timeout_s": pol.timeout_s,
+                    }
+                    for e in todo
+                ]
             )
-            ping_s = self.monotonic() - t0
-            for exp, ping in zip(todo, pings, strict=True):
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
-                        f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}"
-                        + (f", error {ping.error}" if ping.error else ""),
-                    )
-                ]
-                r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
-                r.duration_s = round(ping_s, 3)
-                results.append(r)
-                ping_ok[exp.target] = r.status == "pass"
-            for exp in exps:
-                if exp.target not in attached:
-                    results.append(C.skipped("gateway-ping", exp, "vf-attached", "failed"))
+            if todo
+            else []
+        )
+        ping_s = self.monotonic() - t0
+        # The switch may read its tables now: every VF that can talk has talked.
+        learn["expected"] = {attached[e.target][2]: e for e in exps if e.target in attached}
+        pings_done.set()
+        for exp, ping in zip(todo, pings, strict=True):
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"ping -c {pol.count} -I {exp.ifname} {exp.gateway} (from the host, in the container's namespace)",
+                    f"{ping.received}/{ping.sent} received, rtts {[round(x, 3) for x in ping.rtts_ms]}"
+                    + (f", error {ping.error}" if ping.error else ""),
+                )
+            ]
+            r = C.check_ping(exp, ping, count=pol.count, max_loss_pct=pol.max_loss_pct, evidence=ev)
+            r.duration_s = round(ping_s, 3)
+            results.append(r)
+            ping_ok[exp.target] = r.status == "pass"
+        for exp in exps:
+            if exp.target not in attached:
+                results.append(C.skipped("gateway-ping", exp, "vf-attached", "failed"))
 
-            # --- the containers' ARP
-            for exp in exps:
-                if exp.target not in attached:
-                    results.append(C.skipped("container-arp", exp, "vf-attached", "failed"))
-                    continue
-                if not ping_ok.get(exp.target):
-                    results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
-                    continue
-                ns = attached[exp.target][1]
-                neigh = self.probe.neighbours(ns, exp.ifname)
-                ev = [
-                    _ev(
-                        f"container:{exp.container}",
-                        f"netlink: neighbours on {exp.ifname} (arp -a)",
-                        "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)",
-                    )
-                ]
-                r, mac = C.check_container_arp(exp, neigh, ev)
-                results.append(r)
-                if mac:
-                    gw_macs[exp.target] = mac
+        # --- the containers' ARP
+        for exp in exps:
+            if exp.target not in attached:
+                results.append(C.skipped("container-arp", exp, "vf-attached", "failed"))
+                continue
+            if not ping_ok.get(exp.target):
+                results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
+                continue
+            ns = attached[exp.target][1]
+            neigh = self.probe.neighbours(ns, exp.ifname)
+            ev = [
+                _ev(
+                    f"container:{exp.container}",
+                    f"netlink: neighbours on {exp.ifname} (arp -a)",
+                    "\n".join(f"? ({n.ip}) at {n.mac or '<incomplete>'} [{n.state}] on {exp.ifname}" for n in neigh) or "(empty)",
+                )
+            ]
+            r, mac = C.check_container_arp(exp, neigh, ev)
+            results.append(r)
+            if mac:
+                gw_macs[exp.target] = mac
 
-            # --- the switch
-            session, login_error, login_s = switch_future.result()
-        results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s))
+        # --- host-side acceptance probes, while the switch thread reads
+        probes = self._acceptance_probes(exps, attached, ping_ok, *early_work) if early_work else None
+        # --- the switch
+        work = switch_future.result()
+        session, login_error, login_s = work.session, work.login_error, work.login_s
+        results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s, work))
         switch_ok = any(c.kind == "switch-login" and c.status == "pass" for c in results)
-        if self.acceptance:
-            results.extend(self._acceptance(exps, attached, links, ping_ok, session if switch_ok else None, results))
+        if self.acceptance and probes is not None:
+            results.extend(self._acceptance(exps, attached, links, ping_ok, work.acceptance if switch_ok else None, results, probes))
         facts = session.facts if session else None
         if session:
             with contextlib.suppress(SriovcheckError):
@@ -227,29 +312,16 @@ class Verifier:
             checks=results, switch_facts=facts, observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error
         )
 
-    def _acceptance(
+    def _acceptance_probes(
         self,
         exps: list[C.Expectation],
         attached: dict[str, tuple[C.Expectation, str, str]],
-        links: dict[str, C.LinkObs],
         ping_ok: dict[str, bool],
-        session: SwitchSession | None,
-        results: list[CheckResult],
-    ) -> list[CheckResult]:
+        iso_f: Any,
+        pf_f: Any,
+    ) -> _Probes:
         from sriovcheck.verify import acceptance as A
 
-        out: list[CheckResult] = []
-        src = f"switch:{self.t.switch.name}"
-        data = None
-        if session is not None:
-            self.progress("acceptance: switch port membership, LLDP cabling, port MTU")
-            data = A.read_switch_data(session, self.t, src if session.facts.source == "ssh" else session.facts.source)
-        pf_infos: dict[str, PfInfo | None] = {}
-        for pf in self.t.host.pfs:
-            try:
-                pf_infos[pf.name] = self.host.pf_info(pf.name)
-            except SriovcheckError:
-                pf_infos[pf.name] = None
         working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
         pol = self.t.checks.ping
         # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
@@ -275,6 +347,28 @@ class Verifier:
             for e in with_peer
             if (p := peers[e.target]) is not None
         ]
+        # The two ping sets wait on the network, not on each other (nor on the isolation probes,
+        # which started with the gateway pings): side by side.
+        with ThreadPoolExecutor(max_workers=2) as side:
+            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
+            path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
+        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
+        path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
+        others, iso = iso_f.result()
+        return _Probes(pf_f.result(), peers, others, df_by, path_by, iso)
+
+    def _pf_infos(self) -> dict[str, PfInfo | None]:
+        pf_infos: dict[str, PfInfo | None] = {}
+        for pf in self.t.host.pfs:
+            try:
+                pf_infos[pf.name] = self.host.pf_info(pf.name)
+            except SriovcheckError:
+                pf_infos[pf.name] = None
+        return pf_infos
+
+    def _isolations(
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, tuple[str | None, str | None]]]:
         others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
 
         def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
@@ -292,19 +386,26 @@ class Verifier:
         # what names the cause (it reaches the other VLAN's gateway at layer 2).
         probed = [e for e in exps if e.target in attached]
 
-        def isolations() -> list[tuple[str | None, str | None]]:
-            # every probe waits out its timeout when isolation holds: all at once, not in rounds
-            with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
-                return list(pool.map(isolation, probed))
+        # every probe waits out its timeout when isolation holds: all at once, not in rounds
+        with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
+            found = list(pool.map(isolation, probed))
+        return others, dict(zip([e.target for e in probed], found, strict=True))
 
-        # The three probes wait on the network, not on each other: run them side by side.
-        with ThreadPoolExecutor(max_workers=3) as side:
-            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
-            path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
-            iso_f = side.submit(isolations)
-        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
-        path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
-        iso = dict(zip([e.target for e in probed], iso_f.result(), strict=True))
+    def _acceptance(
+        self,
+        exps: list[C.Expectation],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        links: dict[str, C.LinkObs],
+        ping_ok: dict[str, bool],
+        data: Any,
+        results: list[CheckResult],
+        probes: _Probes,
+    ) -> list[CheckResult]:
+        from sriovcheck.verify import acceptance as A
+
+        out: list[CheckResult] = []
+        pf_infos, peers, others = probes.pf_infos, probes.peers, probes.others
+        df_by, path_by, iso = probes.df_by, probes.path_by, probes.iso
 
         by_kind = {(c.kind, c.target): c for c in results}
         for e in exps:
@@ -377,12 +478,62 @@ class Verifier:
                 out.append(A.check_cabling(self.t.host.name, pf.name, info.mac if info else None, pf.switch_port, data))
         return out
 
-    def _open_switch(self) -> tuple[SwitchSession | None, str | None, float]:
+    def _switch_work(self, pings_done: threading.Event, learn: dict[str, Any]) -> _SwitchWork:
+        """The switch thread: login; once the pings are done, the tables until every VF MAC is
+        learned (or the learn timeout); then the acceptance commands. Never raises: every failure
+        is recorded for the checks."""
+        work = _SwitchWork()
         t0 = self.monotonic()
         try:
-            return self.open_switch(), None, self.monotonic() - t0
+            work.session = self.open_switch()
         except SriovcheckError as exc:
-            return None, str(exc), self.monotonic() - t0
+            work.login_error = str(exc)
+        work.login_s = self.monotonic() - t0
+        pings_done.wait()
+        session = work.session
+        if session is None:
+            return work
+        if learn.get("stop"):
+            with contextlib.suppress(SriovcheckError):
+                session.close()
+            work.session = None
+            work.login_error = "verification was stopped"
+            return work
+        sw = self.t.switch
+        self.progress(
+            f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)"
+        )
+        expected_macs: dict[str, C.Expectation] = learn.get("expected", {})
+        vlan_ids = {v.name.lower(): v.id for v in self.t.vlans}
+        deadline = self.monotonic() + self.t.checks.switch_learn_timeout_s
+        t0 = self.monotonic()
+        tables: _Tables | None = None
+        try:
+            while True:
+                tables = self._read_mac_tables(session)
+                learned = {e.mac for e in tables.macs if e.mac}
+                missing = [m for m, exp in expected_macs.items() if m not in learned or not self._learned_right(exp, m, tables, vlan_ids)]
+                if not missing or self.monotonic() >= deadline or learn.get("stop"):
+                    break
+                self.sleep(self.poll_interval_s)
+            work.waited_s = self.monotonic() - t0
+            if learn.get("stop"):
+                raise SwitchError("verification was stopped")
+            self._read_rest(session, tables, sorted(expected_macs))
+        except SriovcheckError as exc:
+            work.error = str(exc)
+            work.waited_s = self.monotonic() - t0
+        work.tables = tables
+        if work.error is None and self.acceptance:
+            from sriovcheck.verify import acceptance as A
+
+            self.progress("acceptance: switch port membership, LLDP cabling, port MTU")
+            src = f"switch:{sw.name}" if session.facts.source == "ssh" else session.facts.source
+            work.acceptance = A.read_switch_data(session, self.t, src)
+        if learn.get("stop"):
+            with contextlib.suppress(SriovcheckError):
+                session.close()
+        return work
 
     def _switch_checks(
         self,
@@ -393,6 +544,7 @@ class Verifier:
         session: SwitchSession | None,
         login_error: str | None,
         login_s: float,
+        work: _SwitchWork,
     ) -> list[CheckResult]:
         sw = self.t.switch
         out: list[CheckResult] = []
@@ -412,27 +564,8 @@ class Verifier:
                 for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
                     out.append(C.skipped(kind, exp, "switch-login", "errored"))
             return out
-        self.progress(
-            f"reading {sw.name}'s MAC and ARP tables (until every VF MAC is learned, at most {self.t.checks.switch_learn_timeout_s:g} s)"
-        )
-        expected_macs = {attached[e.target][2]: e for e in exps if e.target in attached}
         vlan_ids = {v.name.lower(): v.id for v in self.t.vlans}
-        deadline = self.monotonic() + self.t.checks.switch_learn_timeout_s
-        t0 = self.monotonic()
-        tables: C.SwitchTables | None = None
-        error: str | None = None
-        while True:
-            try:
-                tables = self._read_tables(session)
-            except SriovcheckError as exc:
-                error = str(exc)
-                break
-            learned = {e.mac for e in tables.macs if e.mac}
-            missing = [m for m, exp in expected_macs.items() if m not in learned or not self._learned_right(exp, m, tables, vlan_ids)]
-            if not missing or self.monotonic() >= deadline:
-                break
-            self.sleep(self.poll_interval_s)
-        waited = self.monotonic() - t0
+        tables, error, waited = work.tables, work.error, work.waited_s
         facts = session.facts
         login = CheckResult(
             kind="switch-login",
@@ -481,7 +614,19 @@ class Verifier:
                 out.append(C.check_gateway_mac(exp, gw_macs[exp.target], tables.l3_macs.get(exp.l3_interface), l3_ev))
             else:
                 out.append(C.skipped("gateway-mac", exp, "container-arp", "failed or was skipped"))
-            if any(e.mac == mac for e in tables.macs):
+            if tables.searched_macs is False:
+                out.append(
+                    CheckResult(
+                        kind="mac-unique",
+                        target=exp.target,
+                        status="skip",
+                        expected=f"{mac} on at most one VLAN and port",
+                        message=f"not run: the saved switch outputs hold only the PF ports' MAC tables; "
+                        f"save the whole `{MAC_TABLE_TEXT}` too to see {mac} on every port",
+                        details=exp.details(),
+                    )
+                )
+            elif any(e.mac == mac for e in tables.macs):
                 out.append(C.check_mac_unique(exp, mac, tables.macs, own_mac_ev))
             else:  # a MAC the switch never saw is not "unique": no evidence is never a pass
                 out.append(C.skipped("mac-unique", exp, "switch-mac", "failed: the MAC is not in the table"))
@@ -492,35 +637,109 @@ class Verifier:
         r = C.check_switch_mac(exp, mac, tables.macs, waited_s=0, timeout_s=0, vlan_ids=vlan_ids, evidence=[])
         return r.status == "pass"
 
-    def _read_tables(self, session: SwitchSession) -> C.SwitchTables:
-        from sriovcheck.parsers.junos import ParseError, parse_arp_table, parse_mac_table
+    def _source(self, session: SwitchSession) -> str:
+        return f"switch:{self.t.switch.name}" if session.facts.source == "ssh" else session.facts.source
 
-        src = f"switch:{self.t.switch.name}" if session.facts.source == "ssh" else session.facts.source
-        tables = C.SwitchTables()
-        for xml_cmd, text_cmd, parse, attr in (
-            (MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, "macs"),
-            (ARP_XML, ARP_TEXT, parse_arp_table, "arps"),
-        ):
-            # XML first (its schema is stable across releases), the text table as the fallback.
+    def _read_one(
+        self, session: SwitchSession, xml_cmd: str, text_cmd: str, parse: Callable[[str], Any], tables: C.SwitchTables
+    ) -> list[Any]:
+        """One table, XML first (its schema is stable across releases), the text as the fallback."""
+        from sriovcheck.parsers.junos import ParseError
+
+        src = self._source(session)
+        try:
+            output = session.run(xml_cmd)
+            entries: list[Any] = list(parse(output))
+            tables.evidence.append(_ev(src, xml_cmd, output))
+            return entries
+        except (ParseError, SriovcheckError) as first:
             try:
-                output = session.run(xml_cmd)
-                entries: list[Any] = list(parse(output))
-                tables.evidence.append(_ev(src, xml_cmd, output))
-            except (ParseError, SriovcheckError) as first:
-                try:
-                    output = session.run(text_cmd)
-                except SriovcheckError:
-                    if isinstance(first, SriovcheckError):
-                        raise first from None
-                    raise
-                try:
-                    entries = list(parse(output))
-                except ParseError as exc:
-                    from sriovcheck.errors import SwitchError
+                output = session.run(text_cmd)
+            except SriovcheckError:
+                if isinstance(first, SriovcheckError):
+                    raise first from None
+                raise
+            try:
+                entries = list(parse(output))
+            except ParseError as exc:
+                raise SwitchError(f"cannot read the output of `{text_cmd}` from {self.t.switch.name}: {exc}") from exc
+            tables.evidence.append(_ev(src, text_cmd, output))
+            return entries
 
-                    raise SwitchError(f"cannot read the output of `{text_cmd}` from {self.t.switch.name}: {exc}") from exc
-                tables.evidence.append(_ev(src, text_cmd, output))
-            setattr(tables, attr, entries)
+    def _ports(self) -> list[str]:
+        return sorted({pf.switch_port for pf in self.t.host.pfs})
+
+    def _l3_interfaces(self) -> list[str]:
+        return sorted({v.l3_interface for v in self.t.vlans})
+
+    def _read_mac_tables(self, session: SwitchSession) -> _Tables:
+        """The MAC table of each PF's switch port (the seed's own `show ethernet-switching table
+        interface ge-0/0/1`): what verify reads grows with the host under test, not with the switch.
+        Saved outputs without per-port files fall back to the whole table."""
+        from sriovcheck.parsers.junos import parse_mac_table
+
+        tables = _Tables()
+        ports = self._ports()
+        if _scoped(session, [cmds.mac_table(interface=p, xml=True) for p in ports] + [cmds.mac_table(interface=p) for p in ports]):
+            for port in ports:
+                tables.macs += self._read_one(
+                    session, cmds.mac_table(interface=port, xml=True), cmds.mac_table(interface=port), parse_mac_table, tables
+                )
+        else:
+            tables.macs = self._read_one(session, MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, tables)
+            tables.searched_macs = True  # the whole table shows every port
+        return tables
+
+    def _read_rest(self, session: SwitchSession, tables: _Tables | None, macs: list[str]) -> None:
+        """After learning: where else the switch sees the VFs' MACs (other ports and VLANs, for
+        mac-unique and for naming a wrong port), the ARP entries per L3 interface, and the L3
+        interfaces' own MACs."""
+        from sriovcheck.parsers.junos import parse_arp_table
+
+        if tables is None:
+            return
+        if not tables.searched_macs:
+            self._search_macs(session, tables, macs)
+        l3s = self._l3_interfaces()
+        if _scoped(session, [cmds.arp_table(interface=i, xml=True) for i in l3s] + [cmds.arp_table(interface=i) for i in l3s]):
+            for l3 in l3s:
+                xml_cmd, text_cmd = cmds.arp_table(interface=l3, xml=True), cmds.arp_table(interface=l3)
+                tables.arps += self._read_one(session, xml_cmd, text_cmd, parse_arp_table, tables)
+        else:
+            tables.arps = self._read_one(session, ARP_XML, ARP_TEXT, parse_arp_table, tables)
+        self._read_l3_macs(session, tables)
+
+    def _search_macs(self, session: SwitchSession, tables: _Tables, macs: list[str]) -> None:
+        """`show ethernet-switching table | match "MAC|MAC|..."`: every row of the VFs' MACs on any
+        port or VLAN, without moving the whole table (Junos filters on the switch; no Junos release
+        has a per-MAC filter on both ELS and non-ELS). Offline: the saved whole table, if any."""
+        from sriovcheck.parsers.junos_rows import mac_rows
+
+        if not macs:
+            tables.searched_macs = True
+            return
+        src = self._source(session)
+        if not _online(session):
+            if _has(session, MAC_TABLE_XML) or _has(session, MAC_TABLE_TEXT):
+                from sriovcheck.parsers.junos import parse_mac_table
+
+                tables.macs += self._read_one(session, MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, tables)
+                tables.searched_macs = True
+            else:
+                tables.searched_macs = False
+            return
+        seen = {(e.mac, e.vlan_name.lower(), e.interface) for e in tables.macs}
+        for cmd in cmds.mac_search(macs):
+            output = session.run(cmd)
+            tables.evidence.append(_ev(src, cmd, output))
+            for row in mac_rows(output, set(macs)):
+                if (row.mac, row.vlan_name.lower(), row.interface) not in seen:
+                    seen.add((row.mac, row.vlan_name.lower(), row.interface))
+                    tables.macs.append(row)
+        tables.searched_macs = True
+
+    def _read_l3_macs(self, session: SwitchSession, tables: C.SwitchTables) -> None:
+        src = self._source(session)
         for phys in sorted({v.l3_interface.split(".")[0] for v in self.t.vlans}):
             cmd = f"show interfaces {phys}"
             try:
@@ -543,4 +762,3 @@ class Verifier:
                 for v in self.t.vlans:
                     if v.name.lower() == e.vlan_name.lower():
                         tables.l3_macs.setdefault(v.l3_interface, e.mac)
-        return tables

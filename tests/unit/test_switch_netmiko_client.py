@@ -244,3 +244,21 @@ def test_fingerprint_matches_openssh_format() -> None:
     # ssh-keygen -lf prints SHA256:<43 chars of unpadded base64> for a 32-byte digest
     fp = host_key_fingerprint(KEY_BLOB)
     assert fp.startswith("SHA256:") and len(fp) == 7 + 43 and not fp.endswith("=")
+
+
+def test_commands_wait_for_the_known_prompt_instead_of_detecting_it_each_time() -> None:
+    import re
+
+    class PromptConnection(FakeConnection):
+        base_prompt = "netops@ex-switch"
+
+        def send_command(self, command: str, *, read_timeout: float, expect_string: str | None = None) -> str:  # type: ignore[override]
+            self.expect = expect_string
+            return super().send_command(command, read_timeout=read_timeout)
+
+    conn = PromptConnection({"show version": "Hostname: ex-switch\nModel: ex4200-48t\nJUNOS Base OS boot [12.3R12.4]\n"})
+    sw = make(Handler(conn))
+    sw.open()
+    assert conn.expect is not None
+    assert re.search(conn.expect, "Model: ex4200-48t\n\n{master:0}\nnetops@ex-switch> ")
+    assert not re.search(conn.expect, "Hostname: ex-switch\nnetops@ex-switch is not a prompt\n")

@@ -79,15 +79,25 @@ class Switch:
         self.commands.append(command)
         if command.endswith("| display xml"):
             raise SwitchError("xml not supported by this fake")  # exercises the text fallback
-        if command == "show ethernet-switching table":
-            rows = "".join(f"  {v:<17} {m:<17} Learn          0 {i}\n" for v, m, i in self.macs)
-            rows += "".join(f"  {v:<17} {ROUTER} Static         - Router\n" for v in ("SRIOV_200", "SRIOV_201"))
+        table, _, pattern = command.partition(" | match ")
+        if table.startswith("show ethernet-switching table"):
+            port = table.removeprefix("show ethernet-switching table").removeprefix(" interface ") or None
+            macs = [(v, m, i) for v, m, i in self.macs if port is None or i.split(".")[0] == port]
+            rows = "".join(f"  {v:<17} {m:<17} Learn          0 {i}\n" for v, m, i in macs)
+            if port is None:
+                rows += "".join(f"  {v:<17} {ROUTER} Static         - Router\n" for v in ("SRIOV_200", "SRIOV_201"))
             header = "  VLAN              MAC address       Type         Age Interfaces\n"
-            return f"Ethernet-switching table: {len(self.macs)} unicast entries\n{header}{rows}"
-        if command == "show arp no-resolve":
-            rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in self.arps)
-            return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(self.arps)}\n"
-        if command == "show ethernet-switching interfaces":
+            out = f"Ethernet-switching table: {len(macs)} unicast entries\n{header}{rows}"
+            if pattern:  # Junos' `| match "A|B"`: the lines that match
+                wanted = pattern.strip('"').split("|")
+                out = "".join(line for line in out.splitlines(keepends=True) if any(w in line for w in wanted))
+            return out
+        if command.startswith("show arp no-resolve"):
+            l3 = command.removeprefix("show arp no-resolve").removeprefix(" interface ") or None
+            arps = [(m, ip, i) for m, ip, i in self.arps if l3 is None or i == l3]
+            rows = "".join(f"{m} {ip:<15} {i:<20} none\n" for m, ip, i in arps)
+            return f"MAC Address       Address         Interface     Flags\n{rows}Total entries: {len(arps)}\n"
+        if command in ("show ethernet-switching interfaces", "show ethernet-switching interfaces ge-0/0/1"):
             return (
                 "Interface    State  VLAN members        Tag   Tagging  Blocking\n"
                 "ge-0/0/1.0   up     SRIOV_200           200   tagged   unblocked\n"
@@ -174,14 +184,17 @@ def test_healthy_lab_passes_every_check(lab) -> None:  # type: ignore[no-untyped
         ("vf-path", "test-200/eth1", "not run: no other working VF on VLAN 200 to reach"),
         ("vf-path", "test-201/eth1", "not run: no other working VF on VLAN 201 to reach"),
     ]
-    assert sw.commands.count("show ethernet-switching table") == 1  # everything learned: no polling
+    assert sw.commands.count("show ethernet-switching table interface ge-0/0/1") == 1  # everything learned: no polling
     assert len(out.checks) == 1 + 12 * 2 + 1  # login, 12 kinds per VF, cabling of the one PF
     assert by(out, "cabling", "worker2:eno2").observed.startswith("ge-0/0/1: worker2 eno2")
     assert by(out, "switch-mac", "test-200/eth1").observed.startswith("SRIOV_200 learned on ge-0/0/1.0")
     assert by(out, "gateway-ping", "test-201/eth1").details["rtt_avg_ms"] == 0.2
     assert sw.closed
-    # XML first, text as the fallback
-    assert sw.commands[:2] == ["show ethernet-switching table | display xml", "show ethernet-switching table"]
+    # scoped to the PF's port, XML first, text as the fallback
+    assert sw.commands[:2] == [
+        "show ethernet-switching table interface ge-0/0/1 | display xml",
+        "show ethernet-switching table interface ge-0/0/1",
+    ]
 
 
 def test_mac_on_wrong_vlan_is_diagnosed(lab) -> None:  # type: ignore[no-untyped-def]
@@ -211,7 +224,7 @@ def test_not_learned_names_the_likely_causes(lab) -> None:  # type: ignore[no-un
     assert r.status == "fail"
     # it polled the switch until switch_learn_timeout_s (15 s), once a second, then gave up
     assert len(clock.sleeps) == 15 and clock.now == 15.0
-    assert sw.commands.count("show ethernet-switching table") == 16
+    assert sw.commands.count("show ethernet-switching table interface ge-0/0/1") == 16
     assert "not learned within 15 s" in r.message
     assert "is VLAN 201 (SRIOV_201) allowed on ge-0/0/1?" in r.message
 
@@ -283,7 +296,7 @@ def test_vlan_missing_on_the_port_turns_not_learned_into_a_cause(lab) -> None:  
 
     def run(command: str) -> str:
         text = original(command)
-        if command == "show ethernet-switching interfaces":
+        if command in ("show ethernet-switching interfaces", "show ethernet-switching interfaces ge-0/0/1"):
             text = "\n".join(line for line in text.splitlines() if "SRIOV_201" not in line) + "\n"
         return text
 

@@ -23,7 +23,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-from sriovcheck.lab.junos.view import ArpView, InterfaceView, MacView, SwitchSnapshot, VlanView
+from sriovcheck.lab.junos.view import (
+    BACKGROUND_PORTS,
+    BACKGROUND_VLAN_BASE,
+    BACKGROUND_VLANS,
+    ArpView,
+    InterfaceView,
+    MacView,
+    SwitchSnapshot,
+    VlanView,
+)
 
 BANNER = "{master:0}"  # EX switches run as (one-member) virtual chassis: both styles show it
 ROUTING_INSTANCE = "default-switch"
@@ -68,6 +77,8 @@ def known_devices(snap: SwitchSnapshot) -> set[str]:
     for v in snap.vlans:
         names.update(v.members)
         names.add(base_name(v.l3_interface))
+    if snap.background.macs or snap.background.arps:
+        names.update(BACKGROUND_PORTS)
     return names
 
 
@@ -93,6 +104,7 @@ class Node:
     attrs: dict[str, str] = field(default_factory=dict)
     children: list[Node] = field(default_factory=list)
     empty: bool = False  # <none/>
+    raw: Iterable[str] | None = None  # pre-rendered lines (big tables: no Node per entry)
 
     def add(self, tag: str, text: str | None = None, **attrs: str) -> Node:
         child = Node(tag, text, {k.replace("__", ":"): v for k, v in attrs.items()})
@@ -102,6 +114,9 @@ class Node:
 
 def _xml_lines(node: Node, depth: int, out: list[str]) -> None:
     pad = "    " * depth
+    if node.raw is not None:
+        out.extend(pad + line for line in node.raw)
+        return
     attrs = "".join(f" {k}={quoteattr(v)}" for k, v in node.attrs.items())
     if node.empty:
         out.append(f"{pad}<{node.tag}{attrs}/>")
@@ -166,6 +181,31 @@ def _select_macs(
     return vlans, sorted(macs, key=lambda m: (m.vlan_name, m.mac))
 
 
+BgMac = tuple[str, int, str, int, str]  # vlan name, vlan id, mac, age s, logical interface
+
+
+def _background_macs(snap: SwitchSnapshot, interface: str | None, vlan: str | None) -> list[BgMac]:
+    """The background table's entries a (possibly scoped) MAC table shows: none, without iterating,
+    when the scope is a port or VLAN of the topology."""
+    bg = snap.background
+    if not bg.macs:
+        return []
+    ports = None
+    if interface is not None:
+        ports = {p for p in BACKGROUND_PORTS if interface_matches(interface, f"{p}.0")}
+        if not ports:
+            return []
+    vid = None
+    if vlan is not None:
+        if _vlan_lookup(snap, vlan) is not None:
+            return []
+        vid = next((BACKGROUND_VLAN_BASE + k for k in range(BACKGROUND_VLANS)
+                    if vlan in (bg.vlan_name(BACKGROUND_VLAN_BASE + k), str(BACKGROUND_VLAN_BASE + k))), None)
+        if vid is None:
+            return []
+    return list(bg.mac_rows(ports=ports, vlan_id=vid))
+
+
 _NONELS_MAC_HEADER = "  VLAN              MAC address       Type         Age Interfaces"
 
 
@@ -183,8 +223,9 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
     if isinstance(sel, str):
         return sel
     vlans, macs = sel
+    bg = _background_macs(snap, interface, vlan)
     if snap.style == "non-els":
-        lines = [f"Ethernet-switching table: {len(macs)} unicast entries", _NONELS_MAC_HEADER]
+        lines = [f"Ethernet-switching table: {len(macs) + len(bg)} unicast entries", _NONELS_MAC_HEADER]
         by_vlan: dict[str, list[MacView]] = {}
         for m in macs:
             by_vlan.setdefault(m.vlan_name, []).append(m)
@@ -198,9 +239,15 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
                     lines.append(_nonels_row(name, m.mac, "Learn", format_age(m.age_s), m.interface))
                 else:
                     lines.append(_nonels_row(name, m.mac, "Static", "-", m.interface))
+        shown = ""
+        for name, _vid, mac, age, iface in bg:
+            if name != shown:
+                lines.append(_nonels_row(name, "*", "Flood", "-", "All-members"))
+                shown = name
+            lines.append(_nonels_row(name, mac, "Learn", format_age(age), iface))
         return "\n".join(lines) + "\n"
     rows = _els_mac_rows(macs)
-    learned = sum(1 for m in rows if m.kind == "learned")
+    learned = sum(1 for m in rows if m.kind == "learned") + len(bg)
     lines = [""]
     if interface is not None:
         lines += [f"MAC database for interface {interface}", ""]
@@ -209,7 +256,7 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
         "           SE - statistics enabled, NM - non configured MAC, R - remote PE MAC, O - ovsdb MAC)",
         "",
         "",
-        f"Ethernet switching table : {len(rows)} entries, {learned} learned",
+        f"Ethernet switching table : {len(rows) + len(bg)} entries, {learned} learned",
         f"Routing instance : {ROUTING_INSTANCE}",
         "    Vlan                MAC                 MAC         Age    Logical                NH        RTR",
         "    name                address             flags              interface              Index     ID",
@@ -217,6 +264,7 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
     for m in rows:
         flags = "D" if m.kind == "learned" else "S"
         lines.append(f"    {m.vlan_name:<20}{m.mac:<20}{flags:<5}{'-':>10}   {m.interface:<23}{'0':<10}{'0':<7}")
+    lines.extend(f"    {name:<20}{mac:<20}{'D':<5}{'-':>10}   {iface:<23}{'0':<10}{'0':<7}" for name, _v, mac, _a, iface in bg)
     return "\n".join(lines) + "\n"
 
 
@@ -225,14 +273,15 @@ def render_mac_table_xml(snap: SwitchSnapshot, *, interface: str | None = None, 
     if isinstance(sel, str):
         return xml_error(snap, sel.removeprefix("error: ").strip())
     vlans, macs = sel
+    bg = _background_macs(snap, interface, vlan)
     if snap.style == "non-els":
         info = Node(
             "ethernet-switching-table-information",
             attrs={"xmlns": _ns(snap, "junos-esw"), "junos:style": "brief"},
         )
         table = info.add("ethernet-switching-table", junos__style="brief")
-        table.add("mac-table-count", str(len(macs)))
-        table.add("mac-table-learned", str(sum(1 for m in macs if m.kind == "learned")))
+        table.add("mac-table-count", str(len(macs) + len(bg)))
+        table.add("mac-table-learned", str(sum(1 for m in macs if m.kind == "learned") + len(bg)))
         table.add("mac-table-persistent", "0")
         by_vlan: dict[str, list[MacView]] = {}
         for m in macs:
@@ -257,16 +306,25 @@ def render_mac_table_xml(snap: SwitchSnapshot, *, interface: str | None = None, 
                     e.add("mac-type", "Static")
                     e.add("mac-age", "-")
                 e.add("mac-interfaces-list").add("mac-interfaces", m.interface)
+        if bg:
+            table.children.append(Node("", raw=_nonels_xml_background(bg)))
         return rpc_reply(snap, [info])
     rows = _els_mac_rows(macs)
-    db = Node("l2ng-l2ald-rtb-macdb")
+    if interface is not None:
+        # Scoped to an interface, ELS answers with a per-interface MAC database that names the
+        # interface (device and unit) before the usual group (QFX/EX 14.1X53 .. 24.x replies).
+        db = Node("l2ng-l2ald-interface-macdb-vlan")
+        db.add("l2ng-l2ald-macdb-if-name", base_name(interface))
+        db.add("l2ng-l2ald-macdb-if-name", interface if "." in interface else f"{interface}.0")
+    else:
+        db = Node("l2ng-l2ald-rtb-macdb")
     group = db.add("l2ng-l2ald-mac-entry-vlan", junos__style="brief-rtb")
-    group.add("mac-count-global", str(len(rows)))
-    group.add("learnt-mac-count", str(sum(1 for m in rows if m.kind == "learned")))
+    group.add("mac-count-global", str(len(rows) + len(bg)))
+    group.add("learnt-mac-count", str(sum(1 for m in rows if m.kind == "learned") + len(bg)))
     group.add("l2ng-l2-mac-routing-instance", ROUTING_INSTANCE)
-    if rows:
+    if rows or bg:
         # Real ELS puts every entry into one group tagged with the first entry's VLAN id.
-        group.add("l2ng-l2-vlan-id", str(rows[0].vlan_id))
+        group.add("l2ng-l2-vlan-id", str(rows[0].vlan_id if rows else bg[0][1]))
     for m in rows:
         e = group.add("l2ng-mac-entry")
         e.add("l2ng-l2-mac-vlan-name", m.vlan_name)
@@ -276,7 +334,40 @@ def render_mac_table_xml(snap: SwitchSnapshot, *, interface: str | None = None, 
         e.add("l2ng-l2-mac-logical-interface", m.interface)
         e.add("l2ng-l2-mac-fwd-next-hop", "0")
         e.add("l2ng-l2-mac-rtr-id", "0")
+    if bg:
+        group.children.append(Node("", raw=_els_xml_background(bg)))
     return rpc_reply(snap, [db])
+
+
+def _nonels_xml_background(bg: list[BgMac]) -> list[str]:
+    out: list[str] = []
+    shown = ""
+    for name, _vid, mac, age, iface in bg:
+        if name != shown:
+            out.append(
+                f'<mac-table-entry junos:style="brief">\n    <mac-vlan>{name}</mac-vlan>\n    <mac-address>*</mac-address>\n'
+                "    <mac-type>Flood</mac-type>\n    <mac-age>-</mac-age>\n    <mac-interfaces-list>\n"
+                "        <mac-interfaces>All-members</mac-interfaces>\n    </mac-interfaces-list>\n</mac-table-entry>"
+            )
+            shown = name
+        out.append(
+            f'<mac-table-entry junos:style="brief">\n    <mac-vlan>{name}</mac-vlan>\n    <mac-address>{mac}</mac-address>\n'
+            f'    <mac-type>Learn</mac-type>\n    <mac-age junos:seconds="{age}">{format_age(age)}</mac-age>\n'
+            f"    <mac-interfaces-list>\n        <mac-interfaces>{iface}</mac-interfaces>\n    </mac-interfaces-list>\n"
+            "</mac-table-entry>"
+        )
+    return out
+
+
+def _els_xml_background(bg: list[BgMac]) -> list[str]:
+    return [
+        f"<l2ng-mac-entry>\n    <l2ng-l2-mac-vlan-name>{name}</l2ng-l2-mac-vlan-name>\n"
+        f"    <l2ng-l2-mac-address>{mac}</l2ng-l2-mac-address>\n    <l2ng-l2-mac-flags>D</l2ng-l2-mac-flags>\n"
+        f"    <l2ng-l2-mac-age>-</l2ng-l2-mac-age>\n    <l2ng-l2-mac-logical-interface>{iface}</l2ng-l2-mac-logical-interface>\n"
+        "    <l2ng-l2-mac-fwd-next-hop>0</l2ng-l2-mac-fwd-next-hop>\n    <l2ng-l2-mac-rtr-id>0</l2ng-l2-mac-rtr-id>\n"
+        "</l2ng-mac-entry>"
+        for name, _vid, mac, _age, iface in bg
+    ]
 
 
 # ---------------------------------------------------------------- show arp
@@ -301,6 +392,16 @@ def _select_arps(snap: SwitchSnapshot, interface: str | None) -> list[tuple[ArpV
     rows = [(a, _arp_interface(snap, a)) for a in snap.arps]
     if interface is not None:
         rows = [(a, i) for a, i in rows if interface_matches(interface, i)]
+    bg = snap.background
+    if bg.arps:
+        l3 = "irb" if snap.style == "els" else "vlan"
+        vids = range(BACKGROUND_VLAN_BASE, BACKGROUND_VLAN_BASE + BACKGROUND_VLANS)
+        if interface is not None and not any(interface_matches(interface, f"{l3}.{vid}") for vid in vids):
+            return rows  # scoped to an interface the background is not on: never touched
+        for mac, ip, vid, port in bg.arp_rows():
+            shown = f"{l3}.{vid} [{port}.0]" if l3 == "irb" else f"{l3}.{vid}"
+            if interface is None or interface_matches(interface, shown):
+                rows.append((ArpView(mac, ip, f"{l3}.{vid}"), shown))
     return rows
 
 

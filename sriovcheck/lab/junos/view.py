@@ -8,6 +8,7 @@ the renderers (`sriovcheck.lab.junos.render`) turn it into Junos text and XML; t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -65,6 +66,68 @@ class LldpView:
     parent_interface: str | None = None  # the local LAG (ae0) the port belongs to, if any
 
 
+BACKGROUND_PORTS = ("xe-0/2/0", "xe-0/2/1", "xe-0/2/2", "xe-0/2/3")  # the fabric uplinks they sit behind
+BACKGROUND_VLAN_BASE = 3500
+BACKGROUND_VLANS = 40
+BACKGROUND_MAX_MACS = 100_000
+BACKGROUND_MAX_ARPS = 20_000
+
+
+@dataclass(frozen=True)
+class Background:
+    """What a big ToR switch carries besides the host under test (`lab fault background-table`):
+    `macs` learned MACs and `arps` ARP entries of other hosts, on other ports (the uplinks
+    xe-0/2/0..3) and other VLANs (BG_3500..BG_3539). Nothing is stored: entry i is computed from i,
+    so 100,000 entries cost no memory until a command shows them, and a command scoped to a port
+    or VLAN they are not on never touches them."""
+
+    macs: int = 0
+    arps: int = 0
+
+    @staticmethod
+    def mac(i: int) -> str:
+        return f"0e:5c:{(i >> 24) & 255:02x}:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}"
+
+    @staticmethod
+    def vlan_id(i: int) -> int:
+        return BACKGROUND_VLAN_BASE + i % BACKGROUND_VLANS
+
+    @staticmethod
+    def vlan_name(vid: int) -> str:
+        return f"BG_{vid}"
+
+    @staticmethod
+    def port(i: int) -> str:
+        return BACKGROUND_PORTS[(i // BACKGROUND_VLANS) % len(BACKGROUND_PORTS)]
+
+    @staticmethod
+    def ip(j: int) -> str:
+        return f"10.{128 + ((j >> 16) & 127)}.{(j >> 8) & 255}.{j & 255}"
+
+    def vlan_ids(self) -> list[int]:
+        return [BACKGROUND_VLAN_BASE + k for k in range(min(self.macs, BACKGROUND_VLANS))]
+
+    def mac_rows(self, *, ports: set[str] | None = None, vlan_id: int | None = None) -> Iterator[tuple[str, int, str, int, str]]:
+        """(vlan name, vlan id, mac, age s, logical interface) of the entries on `ports` (physical
+        names; None: all) and `vlan_id` (None: all), grouped by VLAN, MACs ascending."""
+        if ports is not None and not ports & set(BACKGROUND_PORTS):
+            return
+        for k in range(BACKGROUND_VLANS):
+            vid = BACKGROUND_VLAN_BASE + k
+            if vlan_id is not None and vid != vlan_id:
+                continue
+            name = self.vlan_name(vid)
+            for i in range(k, self.macs, BACKGROUND_VLANS):
+                port = self.port(i)
+                if ports is None or port in ports:
+                    yield name, vid, self.mac(i), i % 300, f"{port}.0"
+
+    def arp_rows(self) -> Iterator[tuple[str, str, int, str]]:
+        """(mac, ip, vlan id, physical port behind the L3 interface) of every background ARP entry."""
+        for j in range(self.arps):
+            yield self.mac(j), self.ip(j), self.vlan_id(j), self.port(j)
+
+
 @dataclass(frozen=True)
 class SwitchSnapshot:
     hostname: str
@@ -77,6 +140,7 @@ class SwitchSnapshot:
     arps: tuple[ArpView, ...]
     interfaces: tuple[InterfaceView, ...]
     lldp: tuple[LldpView, ...] = ()
+    background: Background = Background()
 
 
 @dataclass(frozen=True)
