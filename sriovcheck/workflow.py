@@ -384,6 +384,7 @@ def collect_results(
         attachments=_attachments(ctx, outcome.observed_macs),
         notes=notes,
         handover=handover,
+        causes=outcome.causes,
     )
 
 
@@ -480,10 +481,16 @@ def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     from sriovcheck.report.writer import rerender
 
     src = Path(args.results)
-    html = Path(args.html) if args.html else src.with_name("report.html")
-    junit = Path(args.junit) if args.junit else src.with_name("junit.xml")
+    # Only what was asked for: `--html X` alone must not rewrite the junit.xml beside results.json
+    # (CI may hold it); with neither option, both are re-rendered next to results.json.
+    both = not args.html and not args.junit
+    html = Path(args.html) if args.html else (src.with_name("report.html") if both else None)
+    junit = Path(args.junit) if args.junit else (src.with_name("junit.xml") if both else None)
     rerender(src, html, junit)
-    out.write(f"report: {html}\njunit:  {junit}\n")
+    if html is not None:
+        out.write(f"report: {html}\n")
+    if junit is not None:
+        out.write(f"junit:  {junit}\n")
     return ExitCode.OK
 
 
