@@ -69,7 +69,7 @@ class _Diagnosis:
         return self.by.get((kind, target))
 
     def add(self, draft: _Draft, claims: Iterable[CheckResult]) -> None:
-        taken = [c for c in claims if c.status in FAILING and id(c) not in self.claimed]
+        taken = list({id(c): c for c in claims if c.status in FAILING and id(c) not in self.claimed}.values())
         if not taken:
             return
         for c in taken:
