@@ -96,7 +96,7 @@ def status_json(lab: Lab) -> dict[str, Any]:
 
 
 def test_vlan_missing_on_the_port_is_one_root_cause_everywhere(lab: Lab, tmp_path: Path) -> None:
-    t200, t201 = lab.targets
+    _t200, t201 = lab.targets
     assert lab.cli("lab", "fault", "TOPOLOGY", "vlan-remove", "ge-0/0/1", "201").code == 0
     r, results = verify(lab, tmp_path)
     cause = one_cause(results, "vlan-not-member")
@@ -192,7 +192,7 @@ def test_containers_missing_and_stopped(lab: Lab, tmp_path: Path) -> None:
     c200, c201 = lab.containers
     run("docker", "rm", "-f", c200)
     run("docker", "stop", "-t", "0", c201)
-    r, results = verify(lab, tmp_path)
+    _r, results = verify(lab, tmp_path)
     whats = {c["what"]: c["rule"] for c in results["causes"]}
     assert whats == {f"container {c200} does not exist": "container-missing",
                      f"container {c201} is not running": "container-stopped"}
@@ -233,7 +233,8 @@ def test_mac_learned_on_another_vlan(lab: Lab, tmp_path: Path) -> None:
     _, results = verify(lab, tmp_path)
     assert next(c for c in results["checks"] if c["kind"] == "vf-config" and c["target"] == t201)["status"] == "pass"
     cause = one_cause(results, "mac-other-vlan")
-    assert "is learned on VLAN SRIOV_200 (200), not SRIOV_201 (201)" in cause["what"]
+    # the text table of a non-ELS switch names the VLAN without its id
+    assert "is learned on VLAN SRIOV_200" in cause["what"] and cause["what"].endswith("not SRIOV_201 (201)")
 
 
 def test_duplicate_address(lab: Lab, tmp_path: Path) -> None:
