@@ -438,6 +438,15 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
         )
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
+    # A PF that is not there is an environment problem, as preflight says (exit 3), not a failed check.
+    missing = [pf.name for pf in loaded.topology.host.pfs if not ctx.host.pf_info(pf.name).exists]
+    if missing:
+        from sriovcheck.errors import HostError
+
+        raise HostError(
+            f"PF {', '.join(missing)} of topology {loaded.topology.name} does not exist on this host",
+            hint="check the name with `sriovcheck discover`; `sriovcheck preflight TOPOLOGY` lists what else is missing",
+        )
     results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
     return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
 
