@@ -124,3 +124,20 @@ def test_missing_asyncssh_is_an_environment_error_with_the_fix(monkeypatch: pyte
     assert cli.main(["schema"], out=io.StringIO()) == 3
     err = capsys.readouterr().err
     assert "asyncssh is not installed" in err and "sriovcheck[lab]" in err and "bug" not in err
+
+
+def test_validation_reports_schema_and_semantic_problems_together() -> None:
+    from sriovcheck.errors import TopologyError
+    from sriovcheck.topology.load import load_topology
+
+    path = Path(__file__).resolve().parents[1] / "data" / "several-kinds-of-mistakes.yaml"
+    with pytest.raises(TopologyError) as info:
+        load_topology(path)
+    found = {(p.path, p.message.split(":")[0].split(" (")[0]) for p in info.value.problems}
+    assert found == {
+        ("vlans[0].id", "Input should be less than or equal to 4094"),  # schema
+        ("containers[0].vfs[0].ifname", "'bad name/x' is not a valid Linux interface name; allowed"),  # schema
+        ("containers[0].vfs[0].pf", "PF 'eno9' is not declared under host.pfs"),  # semantic, on a VF the schema refused
+        ("containers[1].vfs[0].vf", "VF index 12 does not exist on eno2, which gets numvfs 8"),  # semantic
+        ("containers[1].vfs[0].address", "address 192.168.201.2 is already used at containers[0].vfs[0].address"),
+    }
