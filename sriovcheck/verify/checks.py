@@ -380,10 +380,10 @@ def check_switch_mac(
             evidence=evidence,
             details={"mac": mac, "waited_s": round(waited_s, 1), "reason": "not-learned"},
         )
+    observed = "; ".join(_fmt_mac_entry(x) for x in mine)
     # An entry on the right VLAN says more than a stale one on another (a VF moved back recently).
     e = next((x for x in mine if on_vlan(x)), mine[0])
-    observed = "; ".join(_fmt_mac_entry(x) for x in mine)
-    learned = [{"vlan_name": x.vlan_name, "vlan_id": x.vlan_id, "interface": x.interface} for x in mine]
+    learned = [{"vlan_name": x.vlan_name, "vlan_id": x.vlan_id, "interface": x.interface} for x in [e, *(y for y in mine if y is not e)]]
     if not on_vlan(e):
         reason = "other-vlan"
         msg = (
