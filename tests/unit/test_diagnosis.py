@@ -141,3 +141,18 @@ def test_validation_reports_schema_and_semantic_problems_together() -> None:
         ("containers[1].vfs[0].vf", "VF index 12 does not exist on eno2, which gets numvfs 8"),  # semantic
         ("containers[1].vfs[0].address", "address 192.168.201.2 is already used at containers[0].vfs[0].address"),
     }
+
+
+def test_report_html_alone_leaves_junit_xml_alone(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "results.json"
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "results" / "seed-lab-pass.json", src)
+    junit = tmp_path / "junit.xml"
+    junit.write_text("CI's own copy")
+    out = io.StringIO()
+    assert cli.main(["report", str(src), "--html", str(tmp_path / "other.html")], out=out) == 0
+    assert junit.read_text() == "CI's own copy" and (tmp_path / "other.html").is_file()
+    assert "junit" not in out.getvalue()
+    assert cli.main(["report", str(src)], out=io.StringIO()) == 0  # neither option: both, beside results.json
+    assert junit.read_text().startswith("<?xml") and (tmp_path / "report.html").is_file()
