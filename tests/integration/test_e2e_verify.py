@@ -101,7 +101,7 @@ def test_run_passes_every_check_and_writes_the_reports(lab: Lab) -> None:
     assert r.code == 0, r.text
     assert "verdict: PASS" in r.out
     results = json.loads((report_dir / "results.json").read_text())
-    assert results["schema_version"] == 1 and results["verdict"] == "pass"
+    assert results["schema_version"] == 2 and results["verdict"] == "pass"
     # 2 VFs x (8 core + 4 acceptance) + switch-login + cabling of the PF; vf-path skips: one VF per VLAN
     assert results["counts"] == {"pass": 24, "fail": 0, "error": 0, "skip": 2}
     assert results["topology"]["name"] == lab.name
