@@ -363,6 +363,11 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+# Optional dependencies (module -> the pyproject extra that installs it): missing one is an
+# environment problem with a fix, not a bug.
+OPTIONAL_MODULES = {"asyncssh": "lab"}
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -392,6 +397,26 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.OK
+    except ModuleNotFoundError as exc:
+        if exc.name not in OPTIONAL_MODULES:
+            raise_as_bug = exc
+        else:
+            extra = OPTIONAL_MODULES[exc.name]
+            print(
+                f"error: the Python package {exc.name} is not installed; `{args.command}` needs the {extra!r} extra\n"
+                f"  hint: pip install 'sriovcheck[{extra}]' (from a checkout: pip install '.[{extra}]'), "
+                "or run bash scripts/setup.sh",
+                file=sys.stderr,
+            )
+            return ExitCode.ENVIRONMENT
+        if debug:
+            traceback.print_exc()
+        print(
+            f"internal error: {type(raise_as_bug).__name__}: {raise_as_bug}\n  this is a bug in sriovcheck; "
+            "rerun with --debug and report the traceback",
+            file=sys.stderr,
+        )
+        return ExitCode.ENVIRONMENT
     except Exception as exc:  # a bug: say so plainly, traceback only with --debug
         if debug:
             traceback.print_exc()

@@ -412,6 +412,7 @@ def collect_results(
         attachments=_attachments(ctx, outcome.observed_macs),
         notes=notes,
         handover=handover,
+        causes=outcome.causes,
     )
 
 
@@ -465,6 +466,15 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
         )
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
+    # A PF that is not there is an environment problem, as preflight says (exit 3), not a failed check.
+    missing = [pf.name for pf in loaded.topology.host.pfs if not ctx.host.pf_info(pf.name).exists]
+    if missing:
+        from sriovcheck.errors import HostError
+
+        raise HostError(
+            f"PF {', '.join(missing)} of topology {loaded.topology.name} does not exist on this host",
+            hint="check the name with `sriovcheck discover`; `sriovcheck preflight TOPOLOGY` lists what else is missing",
+        )
     results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
     return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
 
@@ -508,10 +518,16 @@ def cmd_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     from sriovcheck.report.writer import rerender
 
     src = Path(args.results)
-    html = Path(args.html) if args.html else src.with_name("report.html")
-    junit = Path(args.junit) if args.junit else src.with_name("junit.xml")
+    # Only what was asked for: `--html X` alone must not rewrite the junit.xml beside results.json
+    # (CI may hold it); with neither option, both are re-rendered next to results.json.
+    both = not args.html and not args.junit
+    html = Path(args.html) if args.html else (src.with_name("report.html") if both else None)
+    junit = Path(args.junit) if args.junit else (src.with_name("junit.xml") if both else None)
     rerender(src, html, junit)
-    out.write(f"report: {html}\njunit:  {junit}\n")
+    if html is not None:
+        out.write(f"report: {html}\n")
+    if junit is not None:
+        out.write(f"junit:  {junit}\n")
     return ExitCode.OK
 
 

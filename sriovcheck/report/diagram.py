@@ -68,6 +68,7 @@ class VfNode:
     mac: str
     status: str  # worst of vf-attached / vf-config
     container_status: str  # worst of every check on this container
+    cause: str = ""  # ids of the root causes that name this VF or its container ("C1 C3")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class PfNode:
     switch_port: str
     port_status: str  # worst switch-mac / switch-port on VFs behind this port
     status: str = ""  # worst PF-level check (cabling, target "<host>:<pf>")
+    cause: str = ""  # root causes on the PF
+    port_cause: str = ""  # root causes on its switch port
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class VlanNode:
     gateway: str
     colour: str
     status: str  # worst gateway-ping / container-arp / gateway-mac / switch-arp on this VLAN
+    cause: str = ""  # root causes on this VLAN's gateway
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,29 @@ class Diagram:
     vfs: tuple[VfNode, ...]
     pfs: tuple[PfNode, ...]
     vlans: tuple[VlanNode, ...]
+    switch_cause: str = ""
+
+
+def _cause_marks(results: RunResults) -> dict[tuple[str, str], str]:
+    """(what, name) -> "C1 C2": the parts each root cause names (its `marks`)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for cause in results.causes:
+        marks = cause.marks if isinstance(cause.marks, dict) else {}
+        named: list[tuple[str, str]] = []
+        if marks.get("switch"):
+            named.append(("switch", ""))
+        for key in ("pf", "switch_port", "other_port"):
+            if marks.get(key):
+                named.append(("pf" if key == "pf" else "port", _s(marks[key])))
+        if marks.get("l3_interface") and marks.get("vlan") is not None:
+            named.append(("vlan", _s(marks["vlan"])))
+        for target in marks.get("targets") or []:
+            named.append(("vf", _s(target)))
+        for part in named:
+            ids = out.setdefault(part, [])
+            if _s(cause.id) not in ids:
+                ids.append(_s(cause.id))
+    return {k: " ".join(v) for k, v in out.items()}
 
 
 _VF_KINDS = ("vf-attached", "vf-config")
@@ -172,6 +199,7 @@ def build_diagram(results: RunResults) -> Diagram:
         by_vf.setdefault((container, ifname), []).append((check.kind, status))
         by_container.setdefault(container, []).append(status)
 
+    marks = _cause_marks(results)
     vfs: list[VfNode] = []
     pf_ports: dict[str, str] = {}
     port_statuses: dict[str, list[str]] = {}
@@ -191,6 +219,7 @@ def build_diagram(results: RunResults) -> Diagram:
                 mac=_s(att.get("mac")),
                 status=worst([s for k, s in checks if k in _VF_KINDS]),
                 container_status=worst(by_container.get(container, [])),
+                cause=marks.get(("vf", f"{_s(container)}/{_s(ifname)}"), ""),
             )
         )
         pf_ports.setdefault(pf, _s(att.get("switch_port")))
@@ -209,11 +238,13 @@ def build_diagram(results: RunResults) -> Diagram:
             gateway=vlan_info[v]["gateway"],
             colour=VLAN_COLOURS[i % len(VLAN_COLOURS)],
             status=worst(vlan_statuses[v]),
+            cause=marks.get(("vlan", v), ""),
         )
         for i, v in enumerate(vlan_order)
     )
     pfs = tuple(
-        PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p]), status=worst(pf_statuses.get(p, [])))
+        PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p]), status=worst(pf_statuses.get(p, [])),
+               cause=marks.get(("pf", p), ""), port_cause=marks.get(("port", port), ""))
         for p, port in pf_ports.items()
     )
     host = results.host
@@ -231,6 +262,7 @@ def build_diagram(results: RunResults) -> Diagram:
         vfs=tuple(vfs),
         pfs=pfs,
         vlans=vlans,
+        switch_cause=marks.get(("switch", ""), ""),
     )
 
 
@@ -282,6 +314,21 @@ def _badge(right: float, y: float, status: str) -> str:
     )
 
 
+_CAUSE = "#6639ba"
+
+
+def _cause_tag(x: float, y: float, ids: str) -> str:
+    """A purple "root cause C1" tag whose left edge is at `x`: where the diagnosis points."""
+    if not ids:
+        return ""
+    text = f"root cause {ids}"
+    width = 8 + 6.2 * len(text)
+    return (
+        f'<rect x="{x:g}" y="{y:g}" width="{width:g}" height="16" rx="3" fill="{_CAUSE}"/>'
+        f'<text x="{x + 4:g}" y="{y + 12:g}" class="badge">{escape(text)}</text>'
+    )
+
+
 def render_svg(diagram: Diagram) -> str:
     """Draw the diagram; every text goes through `escape`, colours come from fixed tables only."""
     pf_h, gw_h = 46, 46
@@ -309,6 +356,7 @@ def render_svg(diagram: Diagram) -> str:
         _box(hx, _TOP - 8, hw, body + 8, "", rx=10, fill="#f6f8fa"),
         _box(sx, _TOP - 8, sw, body + 8, diagram.switch_status, rx=10, fill="#f6f8fa"),
         _badge(sx + sw - 8, _TOP - 2, diagram.switch_status),
+        _cause_tag(sx + 150, 6, diagram.switch_cause),
     ]
 
     # PFs spread over the host box; each one's cable ends on its switch port, at the same height.
@@ -328,6 +376,8 @@ def render_svg(diagram: Diagram) -> str:
             _text(sx + 24, y + 20, pf.switch_port or "port —", limit=14, cls="m"),
             _text(sx + 24, y + 35, "switch port", limit=14, cls="c"),
             _badge(sx + 126, y - 15, pf.port_status),
+            _cause_tag(px, y - 17, pf.cause),
+            _cause_tag(sx + 14, y + pf_h - 2, pf.port_cause),
         ]
 
     # One row per VF: container box, VLAN-coloured link, VF chip, curve to its PF.
@@ -350,6 +400,7 @@ def render_svg(diagram: Diagram) -> str:
             _text(vx + 9, y + 19, f"VF {vf.vf or '—'}", limit=10, cls="h"),
             _text(vx + 9, y + 34, vf.mac or "MAC —", limit=18, cls="m"),
             _badge(vx + vw - 4, y + 6, vf.status),
+            _cause_tag(cx + 14, y + _ROW - 14, vf.cause),
         ]
         target = pf_y.get(vf.pf)
         if target is not None:
@@ -371,6 +422,7 @@ def render_svg(diagram: Diagram) -> str:
             _text(gx + 14, y + 16, f"VLAN {vlan.id or '—'}  {vlan.name}".rstrip(), limit=30, cls="h"),
             _text(gx + 14, y + 31, f"{vlan.l3_interface or '—'}  {vlan.gateway}".rstrip(), limit=32, cls="m"),
             _badge(gx + gw - 4, y + 4, vlan.status),
+            _cause_tag(gx + 14, y + gw_h - 14, vlan.cause),
         ]
 
     # Legend: what the colours mean.

@@ -182,6 +182,18 @@ class CheckView:
     details: list[tuple[str, str]]
     waiver: str = ""  # why the customer accepted this failure (status "waived")
     target: str = ""
+    cause: str = ""  # id of the root cause that explains this check, "" when none does
+
+
+@dataclass
+class CauseView:
+    id: str
+    anchor: str
+    what: str
+    where: str
+    evidence: list[str]
+    fix: str
+    explains: list[tuple[str, str]]  # (check "kind target", anchor of its row)
 
 
 @dataclass
@@ -264,6 +276,7 @@ def _check_view(check: CheckResult, anchor: str, skip: tuple[str, ...]) -> Check
         details=facts(check.details, skip),
         waiver=show(waiver_of(check)) if status == "waived" else "",
         target=show(check.target),
+        cause=printable(check.cause or ""),
     )
 
 
@@ -296,6 +309,14 @@ _KNOWN = {
     "host": ("name", "kernel", "driver", "nic_drivers", "lab", "lab_image"),
     "switch": ("name", "address", "model", "junos_version", "source", "host_key_fingerprint"),
 }
+
+
+_LABELS = {"username": "Username", "hostname": "Hostname (as reported)", "style": "Switch style", "machine": "Machine"}
+
+
+def _label(key: str) -> str:
+    """A fact's label in the report's case: "Machine", "Switch style"."""
+    return _LABELS.get(key, key.replace("_", " ")[:1].upper() + key.replace("_", " ")[1:])
 
 
 def _source(value: Any) -> str:
@@ -403,7 +424,22 @@ def _view(results: RunResults) -> dict[str, Any]:
     kinds.sort(key=_kind_rank)
 
     def extra(section: str, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return facts(data, _KNOWN[section])
+        # Labels as the known ones are written: "Machine", "Username", not the raw keys.
+        return [(_label(k), v) for k, v in facts(data, _KNOWN[section])]
+
+    anchors = {f"{c.kind} {c.target}": c.anchor for c in every_check}
+    causes = [
+        CauseView(
+            id=printable(cause.id),
+            anchor=f"cause-{printable(cause.id)}",
+            what=show(cause.what),
+            where=show(cause.where),
+            evidence=[show(e) for e in cause.evidence],
+            fix=show(cause.fix),
+            explains=[(printable(k), anchors.get(k, "")) for k in cause.explains],
+        )
+        for cause in results.causes
+    ]
 
     return {
         "verdict": verdict,
@@ -455,6 +491,8 @@ def _view(results: RunResults) -> dict[str, Any]:
         "others": others,
         "handover": handover,
         "failures": [c for c in every_check if c.status in ("fail", "error")],
+        "causes": causes,
+        "unexplained": [c for c in every_check if c.status in ("fail", "error") and not c.cause],
         "deviations": [c for c in every_check if c.status == "waived"],
         "signed_what": _signed_what(results, summary),
         "schema_version": show(results.schema_version),

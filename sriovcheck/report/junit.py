@@ -8,7 +8,8 @@ Choices a CI user can rely on:
   VFs gets one property per name whose value lists every VF as `<ifname>=<value>` in attachment
   order ("eth1=0, eth2=3"): CI tools keep one value per property name (GitLab and Jenkins collapse
   repeats), so repeated properties would silently lose VFs; one VF keeps the plain value.
-- failure message is "expected ...; observed ..." (+ the check's message); the evidence (commands and
+- failure message is "expected ...; observed ..." (+ the check's message), preceded by
+  "root cause C1: <what> -- " when the diagnosis explains the failure; the evidence (commands and
   outputs) is the failure text; error -> <error>, skip -> <skipped>; a pass keeps its evidence in
   system-out so that CI shows what was seen.
 - A failed check the customer waived at handover (details["waiver"]) is <skipped> with the message
@@ -32,7 +33,7 @@ from junit_xml import TestCase, TestSuite
 
 from sriovcheck.report.diagram import printable
 from sriovcheck.report.html import CheckGroup, facts, finite_seconds, group_checks, show, status_of
-from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
+from sriovcheck.verify.results import Cause, CheckResult, RunResults, waiver_of
 
 _PROPERTIES = ("pf", "vf", "pci_address", "vlan", "mac", "switch_port")
 
@@ -57,7 +58,13 @@ def _evidence_text(check: CheckResult) -> str:
     return "\n\n".join(parts)
 
 
-def _test_case(check: CheckResult, classname: str) -> TestCase:
+def _cause_prefix(check: CheckResult, causes: dict[str, Cause]) -> str:
+    """A failing check explained by a root cause says so first: "root cause C1: <what> -- "."""
+    cause = causes.get(check.cause or "")
+    return f"root cause {printable(cause.id)}: {printable(cause.what)} -- " if cause else ""
+
+
+def _test_case(check: CheckResult, classname: str, causes: dict[str, Cause] | None = None) -> TestCase:
     case = TestCase(
         name=printable(check.kind) or "check",
         classname=classname,
@@ -73,9 +80,10 @@ def _test_case(check: CheckResult, classname: str) -> TestCase:
         case.add_skipped_info(message=f"waived: {printable(waiver)}", output=text)
     elif status == "fail":
         summary = f"expected {show(check.expected)}; observed {show(check.observed)}"
-        case.add_failure_info(message=f"{summary}: {message}" if message else summary, output=evidence or None)
+        text = f"{summary}: {message}" if message else summary
+        case.add_failure_info(message=_cause_prefix(check, causes or {}) + text, output=evidence or None)
     elif status == "error":
-        case.add_error_info(message=message or "the check could not run", output=evidence or None)
+        case.add_error_info(message=_cause_prefix(check, causes or {}) + (message or "the check could not run"), output=evidence or None)
     elif status == "skip":
         case.add_skipped_info(message=message or "skipped")
         case.stdout = evidence or None
@@ -102,6 +110,7 @@ def _properties(host: str, groups: list[CheckGroup]) -> dict[str, str]:
 def _suites(results: RunResults) -> list[TestSuite]:
     host = printable(results.host.get("name"))
     timestamp = _timestamp(results.started)
+    causes = {c.id: c for c in results.causes}
     by_container: dict[str, list[CheckGroup]] = {}
     others: list[CheckGroup] = []
     ports: list[CheckGroup] = []
@@ -116,7 +125,7 @@ def _suites(results: RunResults) -> list[TestSuite]:
     suites = []
     for container, groups in by_container.items():
         cases = [
-            _test_case(check, ".".join(x for x in ("sriovcheck", printable(container), printable(g.ifname)) if x))
+            _test_case(check, ".".join(x for x in ("sriovcheck", printable(container), printable(g.ifname)) if x), causes)
             for g in groups
             for check in g.checks
         ]
@@ -126,7 +135,7 @@ def _suites(results: RunResults) -> list[TestSuite]:
         )
     if ports:
         cases = [
-            _test_case(check, ".".join(x for x in ("sriovcheck", host, printable(g.pf)) if x))
+            _test_case(check, ".".join(x for x in ("sriovcheck", host, printable(g.pf)) if x), causes)
             for g in ports
             for check in g.checks
         ]
@@ -137,7 +146,7 @@ def _suites(results: RunResults) -> list[TestSuite]:
         suites.append(TestSuite("host-ports", cases, hostname=host or None, timestamp=timestamp, properties=properties))
     for group in others:
         classname = f"sriovcheck.{printable(group.target)}" if group.target else "sriovcheck.run"
-        cases = [_test_case(check, classname) for check in group.checks]
+        cases = [_test_case(check, classname, causes) for check in group.checks]
         suites.append(
             TestSuite(printable(group.target) or "run", cases, hostname=host or None, timestamp=timestamp,
                       properties={"host": host})

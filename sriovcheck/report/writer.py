@@ -19,7 +19,7 @@ from pathlib import Path
 from sriovcheck.errors import ReportError
 from sriovcheck.report.html import render_html
 from sriovcheck.report.junit import render_junit
-from sriovcheck.verify.results import SCHEMA_VERSION, STATUSES, RunResults
+from sriovcheck.verify.results import READABLE_SCHEMAS, SCHEMA_VERSION, STATUSES, RunResults
 
 RESULTS_JSON = "results.json"
 REPORT_HTML = "report.html"
@@ -121,9 +121,10 @@ def load_results_text(text: str, path: Path) -> RunResults:
     if not isinstance(data, dict):
         raise ReportError(f"{path}: not a sriovcheck results file (a JSON object is expected)", hint=hint)
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_SCHEMAS:
         raise ReportError(
-            f"{path}: results schema_version {version!r}; this sriovcheck reads schema_version {SCHEMA_VERSION}",
+            f"{path}: results schema_version {version!r}; this sriovcheck reads schema_version "
+            f"{', '.join(map(str, READABLE_SCHEMAS))} (writes {SCHEMA_VERSION})",
             hint="render it with the sriovcheck version that wrote it, or " + hint,
         )
     try:

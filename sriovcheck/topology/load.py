@@ -12,10 +12,12 @@ import yaml
 from pydantic import ValidationError
 
 from sriovcheck.errors import Problem, TopologyError
-from sriovcheck.topology.model import Topology
+from sriovcheck.topology.model import Container, Host, Switch, Topology, Vlan
+from sriovcheck.topology.paths import PathKey, format_path, mark_for
+
+__all__ = ["LoadedTopology", "PathKey", "format_path", "load_text", "load_topology", "mark_for"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-PathKey = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -24,24 +26,6 @@ class LoadedTopology:
     file: str
     sha256: str
     marks: dict[PathKey, tuple[int, int]]
-
-
-def _safe(part: str) -> str:
-    # A key is user text: never let it put terminal escapes or forged lines on stderr.
-    if part.isprintable() and len(part) <= 80:
-        return part
-    shown = part.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 80 else shown[:77] + "..."
-
-
-def format_path(loc: PathKey) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + _safe(str(part))
-    return out
 
 
 class _MarkedLoader(yaml.SafeLoader):
@@ -189,17 +173,6 @@ def _walk_node(
         loader.dispose()
 
 
-def mark_for(marks: dict[PathKey, tuple[int, int]], loc: PathKey) -> tuple[int | None, int | None]:
-    """The closest line for a location: the node itself, else its nearest existing parent."""
-    probe = tuple(loc)
-    while True:
-        if probe in marks:
-            return marks[probe]
-        if not probe:
-            return (None, None)
-        probe = probe[:-1]
-
-
 def _pydantic_problems(exc: ValidationError, file: str, marks: dict[PathKey, tuple[int, int]]) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
@@ -224,6 +197,118 @@ def _pydantic_problems(exc: ValidationError, file: str, marks: dict[PathKey, tup
                 msg = f"{msg} (found {shown})"
         problems.append(Problem(file, line, col, format_path(loc), msg))
     return problems
+
+
+def _valid(model: Any, value: Any) -> Any:
+    try:
+        return model.model_validate(value)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+# A required field whose value is invalid, but that no cross-object rule needs the value of:
+# a stand-in (a valid, unlikely name) lets the item's other fields be checked.
+_STAND_INS = {"ifname": "unread{i}"}
+
+
+def _without_bad_fields(model: Any, item: Any, index: int) -> Any:
+    """The item with its invalid optional fields left out (defaults apply) and stand-ins for the
+    required ones in _STAND_INS; None when anything else is wrong with it."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        model.model_validate(item)
+    except ValidationError as exc:
+        bad = {err["loc"][0] for err in exc.errors(include_url=False) if err["loc"]}
+    except (TypeError, ValueError):
+        return None
+    else:
+        return None
+    fields = model.model_fields
+    fixed = {k: v for k, v in item.items() if k not in bad}
+    for name in bad:
+        if name in _STAND_INS:
+            fixed[name] = _STAND_INS[name].format(i=index)
+        elif name not in fields or fields[name].is_required():
+            return None
+    return _valid(model, fixed)
+
+
+def _unread_references(data: dict[str, Any], partial: Topology) -> tuple[str, ...]:
+    """Messages not to give on a partial topology: a reference to a PF or VLAN that is declared, but
+    whose declaration the schema refused, is not "not declared" (its own problem is reported)."""
+    host = data.get("host")
+    pfs = host.get("pfs") if isinstance(host, dict) else None
+    raw_pfs = {p.get("name") for p in pfs if isinstance(p, dict)} if isinstance(pfs, list) else set()
+    vlans = data.get("vlans")
+    raw_vlans = {v.get("id") for v in vlans if isinstance(v, dict)} if isinstance(vlans, list) else set()
+    kept_pfs = {p.name for p in partial.host.pfs}
+    kept_vlans = {v.id for v in partial.vlans}
+    out = [f"PF {name!r} is not declared" for name in raw_pfs - kept_pfs if isinstance(name, str)]
+    out += [f"VLAN {vid} is not declared" for vid in raw_vlans - kept_vlans if isinstance(vid, int)]
+    # a PF or VLAN without a usable name may be any of them: no "not declared" about that kind at all
+    if any(not isinstance(name, str) for name in raw_pfs):
+        out += ["PF '", "VF index "]
+    if any(not isinstance(vid, int) or isinstance(vid, bool) for vid in raw_vlans):
+        out += ["VLAN "]
+    return tuple(out)
+
+
+def _partial(data: dict[str, Any]) -> tuple[Topology, dict[PathKey, list[int]]] | None:
+    """A topology of the parts that validate on their own (lists keep their valid items), and for
+    each list the original index of each kept item; None when host or switch cannot be read at all."""
+    index_map: dict[PathKey, list[int]] = {}
+
+    def keep(path: PathKey, model: Any, items: Any) -> list[Any]:
+        out, where = [], []
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            ok = _valid(model, item) or _without_bad_fields(model, item, i)
+            if ok is not None:
+                out.append(ok)
+                where.append(i)
+        index_map[path] = where
+        return out
+
+    got = data.get("host")
+    raw_host: dict[str, Any] = got if isinstance(got, dict) else {}
+    from sriovcheck.topology.model import Pf
+
+    pfs = keep(("host", "pfs"), Pf, raw_host.get("pfs"))
+    host = _valid(Host, {**raw_host, "pfs": [p.model_dump() for p in pfs]}) if pfs else None
+    if host is None:
+        host = Host.model_construct(name=str(raw_host.get("name") or "host"), pfs=pfs)
+    switch = _valid(Switch, data.get("switch"))
+    if switch is None:  # unreadable: no rule about it (its own problems are already reported)
+        unread = "UNREAD"  # the name of a variable, not a secret: keeps the credentials rule quiet
+        switch = Switch.model_construct(name="switch", host="", username="", password_env=unread, key_file=None)
+    vlans = keep(("vlans",), Vlan, data.get("vlans"))
+    containers = []
+    where: list[int] = []
+    raw_containers = data.get("containers")
+    for ci, ct in enumerate(raw_containers if isinstance(raw_containers, list) else []):
+        if not isinstance(ct, dict):
+            continue
+        from sriovcheck.topology.model import VfSpec
+
+        vfs = keep(("containers", len(where), "vfs"), VfSpec, ct.get("vfs"))
+        index_map[("containers", ci, "vfs")] = index_map.pop(("containers", len(where), "vfs"))
+        ok = _valid(Container, {**ct, "vfs": [v.model_dump() for v in vfs]}) if vfs else None
+        if ok is None:
+            name = str(ct.get("name") or f"container-{ci}")
+            ok = Container.model_construct(name=name, image="", vfs=vfs, network=str(ct.get("network") or "bridge"))
+        containers.append(ok)
+        where.append(ci)
+    index_map[("containers",)] = where
+    # vfs maps are keyed by the original container index; the rules see kept positions
+    vf_maps = {k: v for k, v in index_map.items() if len(k) == 3 and k[0] == "containers"}
+    for k in vf_maps:
+        del index_map[k]
+    for new, orig in enumerate(where):
+        if ("containers", orig, "vfs") in vf_maps:
+            index_map[("containers", new, "vfs")] = vf_maps[("containers", orig, "vfs")]
+    t = Topology.model_construct(name=str(data.get("name") or "topology"), description=None, host=host, switch=switch,
+                                 vlans=vlans, containers=containers, handover=None)
+    return t, index_map
 
 
 def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
@@ -287,6 +372,18 @@ def load_text(text: str, *, file: str = "<topology>") -> LoadedTopology:
         problems.extend(_pydantic_problems(exc, file, marks))
     if topology is not None:
         problems.extend(semantic_problems(topology, file, marks))
+    else:
+        # Every problem at once: check what can be checked on the parts that parsed. Best effort on
+        # a document the schema refused: whatever shape it has, the schema's problems stand alone.
+        try:
+            partial = _partial(data)
+            if partial is not None:
+                found = semantic_problems(partial[0], file, marks, index_map=partial[1])
+                seen = {(p.path, p.message) for p in problems}
+                unread = _unread_references(data, partial[0])
+                problems.extend(p for p in found if (p.path, p.message) not in seen and not p.message.startswith(unread))
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            pass
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
         raise TopologyError(problems)

@@ -5,17 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sriovcheck.errors import Problem
-from sriovcheck.topology.load import PathKey, format_path, mark_for
 from sriovcheck.topology.model import Topology
+from sriovcheck.topology.paths import PathKey, format_path, mark_for
 
 
 class _Collector:
-    def __init__(self, file: str, marks: dict[PathKey, tuple[int, int]]) -> None:
+    def __init__(self, file: str, marks: dict[PathKey, tuple[int, int]], index_map: dict[PathKey, list[int]] | None = None) -> None:
         self.file = file
         self.marks = marks
         self.problems: list[Problem] = []
+        self.index_map = index_map or {}
+
+    def _original(self, loc: PathKey) -> PathKey:
+        """Positions in a partial topology (schema-invalid items left out) back to the file's."""
+        out: list[str | int] = []
+        for part in loc:
+            kept = self.index_map.get(tuple(out))
+            out.append(kept[part] if isinstance(part, int) and kept is not None and part < len(kept) else part)
+        return tuple(out)
 
     def add(self, loc: PathKey, message: str) -> None:
+        loc = self._original(loc)
         line, col = mark_for(self.marks, loc)
         self.problems.append(Problem(self.file, line, col, format_path(loc), message))
 
@@ -32,8 +42,12 @@ def _duplicates(items: Iterable[tuple[PathKey, object]]) -> list[tuple[PathKey, 
     return out
 
 
-def semantic_problems(t: Topology, file: str, marks: dict[PathKey, tuple[int, int]]) -> list[Problem]:
-    c = _Collector(file, marks)
+def semantic_problems(
+    t: Topology, file: str, marks: dict[PathKey, tuple[int, int]], *, index_map: dict[PathKey, list[int]] | None = None
+) -> list[Problem]:
+    """Rules across objects. On a partial topology (the schema failed; only valid parts kept),
+    `index_map` gives each list's kept items' original positions, so that paths name the file's."""
+    c = _Collector(file, marks, index_map)
 
     # --- host / PFs
     for loc, first, value in _duplicates((("host", "pfs", i, "name"), pf.name) for i, pf in enumerate(t.host.pfs)):

@@ -127,6 +127,7 @@ def check_mtu(
         observed=observed,
         message="; ".join(problems),
         evidence=evidence,
+        details={"mtu_wanted": want, "port_mtu": getattr(port, "mtu", None), "pf_mtu": pf_mtu, "link_mtu": link_mtu},
     )
 
 
@@ -159,6 +160,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             message=f"{exp.switch_port} carries no VLAN: configure it as a trunk (family ethernet-switching, "
             f"interface-mode/port-mode trunk) with VLAN {exp.vlan_name}",
             evidence=ev,
+            details={"reason": "not-switching"},
         )
     member = [p for p in rows if p.vlan_id == exp.vlan_id or (p.vlan_name or "").lower() == exp.vlan_name.lower()]
     carried = ", ".join(sorted({f"{p.vlan_name} ({p.vlan_id})" for p in rows if p.vlan_name})) or "none"
@@ -172,6 +174,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             observed=f"{exp.switch_port} is down; VLANs {carried}",
             message=f"switch port {exp.switch_port} is down: check the cable to {exp.pf} and the PF link",
             evidence=ev,
+            details={"reason": "port-down", "carried": carried},
         )
     if not member:
         return _r(
@@ -183,6 +186,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             observed=f"{exp.switch_port} carries {carried}",
             message=f"VLAN {exp.vlan_id} ({exp.vlan_name}) is not a member of {exp.switch_port}: add it to the port's vlan members",
             evidence=ev,
+            details={"reason": "vlan-not-member", "carried": carried},
         )
     row = member[0]
     if row.tagging and row.tagging.lower() != "tagged":
@@ -196,6 +200,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             message=f"VLAN {exp.vlan_id} is untagged on {exp.switch_port}, but the PF tags the VF's traffic: "
             "make it a tagged (trunk) member",
             evidence=ev,
+            details={"reason": "untagged", "carried": carried},
         )
     if not row.forwarding:
         return _r(
@@ -207,6 +212,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             observed=f"VLAN {exp.vlan_id} on {exp.switch_port}: {row.blocking or row.stp_state}",
             message=f"VLAN {exp.vlan_id} on {exp.switch_port} is not forwarding (STP or blocking)",
             evidence=ev,
+            details={"reason": "blocking", "carried": carried},
         )
     return _r("switch-port", exp, exp.target, "pass", expected=expected, observed=f"{exp.switch_port} up, VLANs {carried}", evidence=ev)
 

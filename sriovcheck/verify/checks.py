@@ -54,6 +54,9 @@ class Expectation:
             "vlan": self.vlan_id,
             "vlan_name": self.vlan_name,
             "switch_port": self.switch_port,
+            "address": str(self.address),
+            "gateway": self.gateway,
+            "l3_interface": self.l3_interface,
             **extra,
         }
 
@@ -137,8 +140,22 @@ def describe_link(link: LinkObs) -> str:
     return f"{link.name}: <{flags}> mtu {link.mtu} state {link.operstate or '?'} link/ether {link.mac} inet {addrs}"
 
 
-def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkObs | None, evidence: list[Evidence]) -> CheckResult:
+def check_vf_attached(
+    exp: Expectation, *, container_running: bool, link: LinkObs | None, evidence: list[Evidence], container_exists: bool = True
+) -> CheckResult:
     expected = f"{exp.ifname} in {exp.container} with {exp.address}" + (f", MAC {exp.pinned_mac}" if exp.pinned_mac else "") + ", up"
+    if not container_exists:
+        return _result(
+            "vf-attached",
+            exp,
+            exp.target,
+            "fail",
+            expected=expected,
+            observed="no such container",
+            message=f"container {exp.container} does not exist: create it (sriovcheck provision TOPOLOGY)",
+            evidence=evidence,
+            details={"container_state": "missing"},
+        )
     if not container_running:
         return _result(
             "vf-attached",
@@ -149,6 +166,7 @@ def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkOb
             observed="container not running",
             message=f"container {exp.container} is not running: start it (sriovcheck provision repairs it)",
             evidence=evidence,
+            details={"container_state": "stopped"},
         )
     if link is None:
         return _result(
@@ -171,7 +189,9 @@ def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkOb
     if not link.admin_up:
         problems.append("administratively down")
     elif link.carrier is False or (link.operstate or "").upper() in ("DOWN", "LOWERLAYERDOWN"):
-        problems.append("no carrier (operationally down): is the PF link up, is the VF link_state disabled?")
+        state = exp.config.link_state
+        why = "its link_state is disable" if state == "disable" else f"link_state {state}: it follows {exp.pf}"
+        problems.append(f"no carrier (operationally down): {exp.pf} VF {exp.vf} has no link ({why})")
     status = "fail" if problems else "pass"
     return _result(
         "vf-attached",
@@ -182,7 +202,7 @@ def check_vf_attached(exp: Expectation, *, container_running: bool, link: LinkOb
         observed=describe_link(link),
         message="; ".join(problems),
         evidence=evidence,
-        details={"mac": link.mac},
+        details={"mac": link.mac, "container_state": "running", "carrier": link.carrier, "operstate": link.operstate},
     )
 
 
@@ -213,7 +233,17 @@ def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | No
     msg = "; ".join(diffs)
     if any(d.startswith("vlan ") for d in diffs):
         msg += f": the PF tags {exp.pf} VF {exp.vf} with another VLAN than the topology's {exp.vlan_id}"
-    return _result("vf-config", exp, exp.target, status, expected=expected, observed=_fmt_config(observed), message=msg, evidence=evidence)
+    return _result(
+        "vf-config",
+        exp,
+        exp.target,
+        status,
+        expected=expected,
+        observed=_fmt_config(observed),
+        message=msg,
+        evidence=evidence,
+        details={"observed_vlan": observed.vlan},
+    )
 
 
 def _fmt_config(c: VfConfig) -> str:
@@ -256,11 +286,10 @@ def check_ping(exp: Expectation, ping: PingObs, *, count: int, max_loss_pct: flo
             details=stats,
         )
     if ping.received == 0 or ping.loss_pct > max_loss_pct:
+        # Only what this check saw: why the gateway is silent is the diagnosis' job (it reads the
+        # switch port, the VF's VLAN and the PF's carrier, which other checks observed).
         cause = (
-            (
-                f"no reply from gateway {exp.gateway}: is VLAN {exp.vlan_id} ({exp.vlan_name}) carried on {exp.switch_port}, "
-                f"is {exp.l3_interface} up, and is the VF tagged with VLAN {exp.vlan_id}?"
-            )
+            f"no reply from gateway {exp.gateway} ({exp.l3_interface}) on VLAN {exp.vlan_id} ({exp.vlan_name})"
             if ping.received == 0
             else (f"{ping.loss_pct:g}% loss exceeds the allowed {max_loss_pct:g}%")
         )
@@ -339,10 +368,7 @@ def check_switch_mac(
             details={"mac": mac},
         )
     if not mine:
-        msg = (
-            f"not learned within {timeout_s:g} s: is VLAN {exp.vlan_id} ({exp.vlan_name}) allowed on {exp.switch_port}? "
-            f"is the VF link up and tagged {exp.vlan_id}?"
-        )
+        msg = f"not learned within {timeout_s:g} s on VLAN {exp.vlan_name} ({exp.vlan_id}) at {exp.switch_port}"
         return _result(
             "switch-mac",
             exp,
@@ -352,20 +378,32 @@ def check_switch_mac(
             observed=f"{mac} not in the MAC table",
             message=msg,
             evidence=evidence,
-            details={"mac": mac, "waited_s": round(waited_s, 1)},
+            details={"mac": mac, "waited_s": round(waited_s, 1), "reason": "not-learned"},
         )
-    e = mine[0]
     observed = "; ".join(_fmt_mac_entry(x) for x in mine)
+    # An entry on the right VLAN says more than a stale one on another (a VF moved back recently).
+    e = next((x for x in mine if on_vlan(x)), mine[0])
+    learned = [{"vlan_name": x.vlan_name, "vlan_id": x.vlan_id, "interface": x.interface} for x in [e, *(y for y in mine if y is not e)]]
     if not on_vlan(e):
+        reason = "other-vlan"
         msg = (
             f"MAC {mac} learned on VLAN {e.vlan_name}"
             + (f" ({e.vlan_id})" if e.vlan_id is not None else "")
             + f", expected {exp.vlan_name} ({exp.vlan_id}): {exp.pf} VF {exp.vf}'s VLAN and the switch port's VLAN membership disagree"
         )
     else:
+        reason = "other-port"
         msg = f"MAC {mac} learned on {e.interface}, expected {exp.switch_interface}: is {exp.pf} really cabled to {exp.switch_port}?"
     return _result(
-        "switch-mac", exp, exp.target, "fail", expected=expected, observed=observed, message=msg, evidence=evidence, details={"mac": mac}
+        "switch-mac",
+        exp,
+        exp.target,
+        "fail",
+        expected=expected,
+        observed=observed,
+        message=msg,
+        evidence=evidence,
+        details={"mac": mac, "reason": reason, "learned": learned},
     )
 
 
@@ -410,6 +448,7 @@ def check_switch_arp(exp: Expectation, mac: str, arps: Sequence[ArpObs], evidenc
         observed=f"{ip} at {a.mac} on {a.interface}",
         message=why,
         evidence=evidence,
+        details={"arp_mac": a.mac} if a.mac != mac else {},
     )
 
 

@@ -21,7 +21,8 @@ from sriovcheck.switch import commands as cmds
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
-from sriovcheck.verify.results import CheckResult, Evidence
+from sriovcheck.verify.diagnosis import PfState, diagnose
+from sriovcheck.verify.results import Cause, CheckResult, Evidence
 
 Progress = Callable[[str], None]
 
@@ -49,6 +50,7 @@ class VerifyOutcome:
     switch_facts: SwitchFacts | None
     observed_macs: dict[str, str] = field(default_factory=dict)  # target -> MAC
     switch_error: str | None = None
+    causes: list[Cause] = field(default_factory=list)  # root causes of the failing checks (verify.diagnosis)
 
 
 @dataclass
@@ -211,7 +213,8 @@ class Verifier:
                     C.describe_link(link) if link else "not found",
                 )
             ]
-            r = C.check_vf_attached(exp, container_running=bool(ns), link=link, evidence=ev)
+            exists = bool(ns) or self.runtime.get(exp.container) is not None
+            r = C.check_vf_attached(exp, container_running=bool(ns), container_exists=exists, link=link, evidence=ev)
             r.duration_s = round(attach_s, 3)
             results.append(r)
             if r.status == "pass" and ns and link and link.mac:
@@ -308,9 +311,25 @@ class Verifier:
         if session:
             with contextlib.suppress(SriovcheckError):
                 session.close()
+        causes = diagnose(results, pfs=self._pf_states(), switch=self.t.switch.name)
         return VerifyOutcome(
-            checks=results, switch_facts=facts, observed_macs={k: v[2] for k, v in attached.items()}, switch_error=login_error
+            checks=results,
+            switch_facts=facts,
+            observed_macs={k: v[2] for k, v in attached.items()},
+            switch_error=login_error,
+            causes=causes,
         )
+
+    def _pf_states(self) -> list[PfState]:
+        """Each PF's link as the host sees it now, for the diagnosis (cheap: one netlink/sysfs read each)."""
+        out = []
+        for pf in self.t.host.pfs:
+            try:
+                info = self.host.pf_info(pf.name)
+            except SriovcheckError:
+                continue
+            out.append(PfState(pf.name, info.exists, operstate=info.operstate, switch_port=pf.switch_port, mac=info.mac))
+        return out
 
     def _acceptance_probes(
         self,

@@ -1,7 +1,10 @@
-"""The result model and `results.json` (schema_version 1): pure data, no I/O beyond (de)serialising.
+"""The result model and `results.json` (schema_version 2): pure data, no I/O beyond (de)serialising.
 
 A failed check is data, not an exception: `status` is pass / fail / error / skip, with what was
 expected, what was observed, a message that explains, and the raw evidence.
+
+Schema 2 adds the root causes (`causes`, see sriovcheck.verify.diagnosis) and, on each check, `cause`
+(the id of the cause that explains it, or null). Schema 1 files are read as having no causes.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 Status = Literal["pass", "fail", "error", "skip"]
 STATUSES: tuple[Status, ...] = ("pass", "fail", "error", "skip")
 
@@ -53,6 +57,22 @@ class CheckResult:
     duration_s: float = 0.0
     # Extra structured facts (container, pf, vf, vlan, mac, switch_port, rtt ...) for reports.
     details: dict[str, Any] = field(default_factory=dict)
+    cause: str | None = None  # id of the root cause (RunResults.causes) that explains this check
+
+
+@dataclass
+class Cause:
+    """One root cause: what is wrong, where, the evidence, the fix, and the checks it explains
+    (each as "<kind> <target>"). `marks` name what to highlight (pf, switch_port, vlan, targets)."""
+
+    id: str
+    rule: str
+    what: str
+    where: str
+    evidence: list[str]
+    fix: str
+    explains: list[str]
+    marks: dict[str, Any] = field(default_factory=dict)
 
 
 def waiver_of(check: CheckResult) -> str | None:
@@ -76,6 +96,7 @@ class RunResults:
     # Handover: customer, site, rack, executed_by, witnessed_by, notes (all optional text).
     handover: dict[str, Any] = field(default_factory=dict)
     evidence_bundle: str | None = None  # directory (relative to results.json) with the raw evidence, on failure
+    causes: list[Cause] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -110,6 +131,7 @@ class RunResults:
             "notes": self.notes,
             "handover": self.handover,
             "evidence_bundle": self.evidence_bundle,
+            "causes": [asdict(c) for c in self.causes],
             "checks": [asdict(c) for c in self.checks],
         }
 
@@ -118,9 +140,10 @@ class RunResults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResults:
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_SCHEMAS:
             raise ValueError(
-                f"results schema_version {data.get('schema_version')!r} is not supported (this sriovcheck reads {SCHEMA_VERSION})"
+                f"results schema_version {data.get('schema_version')!r} is not supported "
+                f"(this sriovcheck reads {', '.join(map(str, READABLE_SCHEMAS))})"
             )
         checks = []
         for i, c in enumerate(data.get("checks", [])):
@@ -141,6 +164,7 @@ class RunResults:
             notes=data.get("notes", []),
             handover=data.get("handover") or {},
             evidence_bundle=data.get("evidence_bundle"),
+            causes=[Cause(**c) for c in data.get("causes") or []],
         )
 
     @classmethod

@@ -53,7 +53,7 @@ def test_run_passes_and_writes_three_files(lab_run: dict[str, object]) -> None:
     d = lab_run["dir"]
     assert isinstance(d, Path)
     results = json.loads((d / "results.json").read_text())
-    assert results["verdict"] == "pass" and results["schema_version"] == 1
+    assert results["verdict"] == "pass" and results["schema_version"] == 2
     assert results["host"]["lab"] is True and results["switch"]["model"]
     assert {c["kind"] for c in results["checks"]} >= {"vf-attached", "switch-mac", "switch-arp", "gateway-mac"}
     # run --teardown brought the lab up, so it took it down again: no state is left

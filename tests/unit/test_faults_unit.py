@@ -45,11 +45,11 @@ def test_results_with_an_unknown_status_are_refused_naming_the_check(status: obj
         RunResults.from_json(json.dumps(data))
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None])
+@pytest.mark.parametrize("version", [0, 3, "1", None])
 def test_results_of_another_version_are_refused_with_both_versions(version: object) -> None:
     data = results_data()
     data["schema_version"] = version
-    with pytest.raises(ValueError, match=rf"results schema_version {version!r} is not supported \(this sriovcheck reads 1\)"):
+    with pytest.raises(ValueError, match=rf"results schema_version {version!r} is not supported \(this sriovcheck reads 1, 2\)"):
         RunResults.from_json(json.dumps(data))
 
 

@@ -176,7 +176,8 @@ def test_waived_failures_are_deviations_not_failures() -> None:
 
 def test_failures_and_deviations_each_in_their_section() -> None:
     _, page = page_of(load(FAILED))
-    assert page.order[:6] == ["Verdict", "Handover", "Failures", "Deviations", "Sign-off", "Run metadata"]
+    # root causes first among the failures (a file without causes: its failures, as not explained)
+    assert page.order[:7] == ["Verdict", "Handover", "Root causes", "Failures", "Deviations", "Sign-off", "Run metadata"]
     failures, deviations = page.text("Failures"), page.text("Deviations")
     assert f"{C201} gateway-ping" in failures and "0/3 replies, 100% loss" in failures
     assert "no reply from gateway 192.168.201.1" in failures and "mtu" not in failures

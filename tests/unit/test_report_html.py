@@ -388,7 +388,7 @@ def test_interrupt_mid_write_leaves_no_temporaries(tmp_path: Path, monkeypatch: 
         (None, "does not exist"),
         ('{"schema_version": 1,\n  "topology": ', ":2:"),
         ("[1, 2]", "a JSON object is expected"),
-        ('{"schema_version": 2}', "schema_version 2"),
+        ('{"schema_version": 3}', "schema_version 3"),
         ('{"schema_version": 1, "topology": {}}', "missing key 'started'"),
     ],
 )

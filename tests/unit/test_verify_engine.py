@@ -214,7 +214,7 @@ def test_mac_on_wrong_vlan_is_diagnosed(lab) -> None:  # type: ignore[no-untyped
     assert {c.status for c in out.checks if c.target == "test-201/eth1" and c.kind != "vf-path"} == {"pass"}
 
 
-def test_not_learned_names_the_likely_causes(lab) -> None:  # type: ignore[no-untyped-def]
+def test_not_learned_says_what_was_looked_for(lab) -> None:  # type: ignore[no-untyped-def]
     topo, w, macs = lab
     sw = healthy_switch(macs)
     del sw.macs[1]
@@ -225,8 +225,8 @@ def test_not_learned_names_the_likely_causes(lab) -> None:  # type: ignore[no-un
     # it polled the switch until switch_learn_timeout_s (15 s), once a second, then gave up
     assert len(clock.sleeps) == 15 and clock.now == 15.0
     assert sw.commands.count("show ethernet-switching table interface ge-0/0/1") == 16
-    assert "not learned within 15 s" in r.message
-    assert "is VLAN 201 (SRIOV_201) allowed on ge-0/0/1?" in r.message
+    # what it looked for, and no guessing: the cause is the diagnosis' job
+    assert r.message == "not learned within 15 s on VLAN SRIOV_201 (201) at ge-0/0/1"
 
 
 def test_switch_login_failure_errors_once_and_host_checks_still_run(lab) -> None:  # type: ignore[no-untyped-def]

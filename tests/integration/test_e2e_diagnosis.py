@@ -1,0 +1,262 @@
+"""Root causes end to end: each kind of breakage the diagnosis knows, made in the emulated lab (a lab
+fault, or plain iproute2 / docker on the fabric map of `lab status --json` where no fault kind exists),
+gives exactly one root cause that names it and explains the failing checks; the console, report.html,
+junit.xml and results.json all say so.
+
+One lab for the module (the seed lab plus a second, VF-less PF on ge-0/0/2, so that a cable can be
+moved to another port); after each test it is made healthy again (faults cleared, `lab up` puts the
+fabric back, `provision` repairs containers and VF settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _lab_helpers import Cli, Lab, cleanup, make_lab, run
+
+from sriovcheck.lab.host_driver import EmulatedHostDriver
+from sriovcheck.lab.state import lab_dir
+
+pytestmark = pytest.mark.integration
+SWITCH = "ex-switch"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root")
+        pytest.skip("needs root")
+    base = tmp_path_factory.mktemp("e2e-diagnosis")
+    lab = make_lab(base, prefix="e2ed")
+    second = "f" + lab.pf[1:]
+    text = lab.path.read_text()
+    old = f"    - name: {lab.pf}\n      numvfs: 8\n      switch_port: ge-0/0/1\n"
+    assert old in text
+    lab.path.write_text(text.replace(old, old + f"    - name: {second}\n      numvfs: 1\n      switch_port: ge-0/0/2\n"))
+    lab.notes["second_pf"] = second
+    try:
+        r = lab.cli("provision", "TOPOLOGY", "--lab")
+        assert r.code == 0, r.text
+        yield lab
+    finally:
+        problems = cleanup(lab)
+        assert not [p for p in problems if not p.startswith("container")], problems
+
+
+@pytest.fixture(autouse=True)
+def _lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in lab.env().items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(autouse=True)
+def _healthy_after(lab: Lab, _lab_env: None) -> Iterator[None]:
+    yield
+    assert lab.cli("lab", "fault", "TOPOLOGY", "clear").code == 0
+    r = lab.cli("lab", "up", "TOPOLOGY")  # restarts a stopped emulator, puts moved links back
+    assert r.code == 0, r.text
+    r = lab.cli("provision", "TOPOLOGY", "--lab")
+    assert r.code == 0, r.text
+    # What the switch's MAC ageing would do in 300 s: forget where the VFs were seen while broken.
+    st = lab.status()
+    sw_ns = next(ns for ns in st["namespaces"] if ns.endswith("-sw"))
+    macs = [lab.in_container(name).get("mac") for name in lab.containers]
+    for port in st["ports"]:
+        for cable in port["cables"]:
+            for mac in filter(None, macs):
+                run("ip", "netns", "exec", sw_ns, "bridge", "fdb", "del", str(mac), "dev", cable["switch_link"], "master",
+                    check=False)
+
+
+def verify(lab: Lab, where: Path) -> tuple[Cli, dict[str, Any]]:
+    r = lab.cli("verify", "TOPOLOGY", "--lab", "--report-dir", str(where))
+    assert r.code == 1, r.text
+    return r, json.loads((where / "results.json").read_text())
+
+
+def failing(results: dict[str, Any]) -> dict[str, str | None]:
+    """"kind target" -> the id of the cause that explains it, for every failing check."""
+    return {f"{c['kind']} {c['target']}": c["cause"] for c in results["checks"] if c["status"] in ("fail", "error")}
+
+
+def one_cause(results: dict[str, Any], rule: str) -> dict[str, Any]:
+    assert [c["rule"] for c in results["causes"]] == [rule], results["causes"]
+    cause: dict[str, Any] = results["causes"][0]
+    # every failing check is explained by it, and the cause lists exactly those
+    assert set(failing(results).values()) == {cause["id"]}, failing(results)
+    assert sorted(cause["explains"]) == sorted(failing(results))
+    return cause
+
+
+def status_json(lab: Lab) -> dict[str, Any]:
+    return lab.status()
+
+
+# ------------------------------------------------------------------ the done-when case
+
+
+def test_vlan_missing_on_the_port_is_one_root_cause_everywhere(lab: Lab, tmp_path: Path) -> None:
+    _t200, t201 = lab.targets
+    assert lab.cli("lab", "fault", "TOPOLOGY", "vlan-remove", "ge-0/0/1", "201").code == 0
+    r, results = verify(lab, tmp_path)
+    cause = one_cause(results, "vlan-not-member")
+    assert cause["what"] == "VLAN 201 (SRIOV_201) is not a member of ge-0/0/1"
+    assert sorted(cause["explains"]) == sorted([f"gateway-ping {t201}", f"switch-mac {t201}", f"switch-port {t201}"])
+    assert "vlan members SRIOV_201" in cause["fix"]
+    assert cause["marks"]["switch_port"] == "ge-0/0/1"
+    # the gateway-ping no longer asks what the switch-port check answered
+    ping = next(c for c in results["checks"] if c["kind"] == "gateway-ping" and c["target"] == t201)
+    assert "?" not in ping["message"] and ping["message"].startswith("no reply from gateway 192.168.201.1")
+    # console: one block, naming the checks it explains, within 120 columns
+    assert "ROOT CAUSE (1)" in r.out and "[C1] VLAN 201 (SRIOV_201) is not a member of ge-0/0/1" in r.out
+    assert f"gateway-ping {t201}" in r.out.split("[C1]", 1)[1]
+    assert "NOT EXPLAINED" not in r.out
+    assert max(len(line) for line in r.out.splitlines()) <= 120
+    # report.html: "Root causes" first among the failures; the diagram marks the port
+    html = (tmp_path / "report.html").read_text()
+    assert html.index("Root causes") < html.index("aria-label=\"Failures\"")
+    assert "VLAN 201 (SRIOV_201) is not a member of ge-0/0/1" in html and "root cause C1</text>" in html
+    # junit: each failing check still fails, its message starting with the cause
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    failures = [f.get("message", "") for f in suite.iter("failure")]
+    assert len(failures) == 3
+    assert all(m.startswith("root cause C1: VLAN 201 (SRIOV_201) is not a member of ge-0/0/1 -- ") for m in failures)
+
+
+def test_pf_without_carrier(lab: Lab, tmp_path: Path) -> None:
+    assert lab.cli("lab", "fault", "TOPOLOGY", "pf-down", lab.pf).code == 0
+    r, results = verify(lab, tmp_path)
+    cause = one_cause(results, "pf-down")
+    assert cause["what"].startswith(f"{lab.pf} has no carrier (")
+    assert "operstate down" in cause["what"]
+    assert f"between {lab.pf} and ge-0/0/1" in cause["fix"]
+    assert {k.split()[0] for k in cause["explains"]} >= {"vf-attached"}
+    assert f"[C1] {lab.pf} has no carrier" in r.out
+
+
+# ------------------------------------------------------------------ switch side
+
+
+def test_gateway_down(lab: Lab, tmp_path: Path) -> None:
+    t200, _ = lab.targets
+    assert lab.cli("lab", "fault", "TOPOLOGY", "gateway-down", "200").code == 0
+    _, results = verify(lab, tmp_path)
+    cause = one_cause(results, "gateway-down")
+    assert cause["what"] == f"gateway 192.168.200.1 (vlan.200) on {SWITCH} is down or missing"
+    assert cause["explains"] == [f"gateway-ping {t200}"]
+
+
+def test_port_mtu_too_small(lab: Lab, tmp_path: Path) -> None:
+    t200, t201 = lab.targets
+    assert lab.cli("lab", "fault", "TOPOLOGY", "port-mtu", "ge-0/0/1", "1400").code == 0
+    _, results = verify(lab, tmp_path)
+    cause = one_cause(results, "port-mtu")
+    assert cause["what"].startswith("switch port ge-0/0/1 has MTU 1400, too small for VF MTU 1500")
+    assert cause["fix"] == "set mtu 1514 or more on ge-0/0/1"
+    assert sorted(cause["explains"]) == [f"mtu {t200}", f"mtu {t201}"]
+
+
+def test_switch_refuses_the_login(lab: Lab, tmp_path: Path) -> None:
+    assert lab.cli("lab", "fault", "TOPOLOGY", "login-refuse").code == 0
+    _, results = verify(lab, tmp_path)
+    cause = one_cause(results, "switch-login-refused")
+    assert cause["what"] == f"switch {SWITCH} refused the login" and cause["explains"] == [f"switch-login {SWITCH}"]
+
+
+def test_switch_unreachable(lab: Lab, tmp_path: Path) -> None:
+    pid = lab.status()["emulator"]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # accepts TCP, never answers
+    try:
+        _, results = verify(lab, tmp_path)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    cause = one_cause(results, "switch-unreachable")
+    assert cause["what"] == f"switch {SWITCH} could not be reached or did not answer"
+
+
+# ------------------------------------------------------------------ host side
+
+
+def test_vf_tagged_with_another_vlan(lab: Lab, tmp_path: Path) -> None:
+    _, t201 = lab.targets
+    driver = EmulatedHostDriver(lab_dir(lab.name))
+    right = driver.get_vf_config(lab.pf, 1)
+    driver.set_vf_config(lab.pf, 1, replace(right, vlan=200))
+    _, results = verify(lab, tmp_path)
+    cause = one_cause(results, "vf-wrong-vlan")
+    assert cause["what"] == f"{lab.pf} VF 1 is tagged with VLAN 200, the topology declares VLAN 201"
+    assert f"vf-config {t201}" in cause["explains"] and f"gateway-ping {t201}" in cause["explains"]
+
+
+def test_containers_missing_and_stopped(lab: Lab, tmp_path: Path) -> None:
+    c200, c201 = lab.containers
+    run("docker", "rm", "-f", c200)
+    run("docker", "stop", "-t", "0", c201)
+    _r, results = verify(lab, tmp_path)
+    whats = {c["what"]: c["rule"] for c in results["causes"]}
+    assert whats == {f"container {c200} does not exist": "container-missing",
+                     f"container {c201} is not running": "container-stopped"}
+    assert all(failing(results).values())
+    msgs = {c["target"]: c["message"] for c in results["checks"] if c["kind"] == "vf-attached"}
+    assert msgs[f"{c200}/eth1"].startswith(f"container {c200} does not exist")
+    assert msgs[f"{c201}/eth1"].startswith(f"container {c201} is not running")
+
+
+# ------------------------------------------------------------------ plain iproute2 on the fabric map
+
+
+def test_cable_on_another_port(lab: Lab, tmp_path: Path) -> None:
+    """PF 1's VLAN 201 cable is plugged into ge-0/0/2: the switch learns the VF's MAC there."""
+    _, t201 = lab.targets
+    st = status_json(lab)
+    nic_ns = next(ns for ns in st["namespaces"] if ns.endswith("-nic"))
+    port1, port2 = (next(p for p in st["ports"] if p["pf"] == pf) for pf in (lab.pf, lab.notes["second_pf"]))
+    mine = next(c for c in port1["cables"] if c["vlan"] == 201)
+    theirs = next(c for c in port2["cables"] if c["vlan"] == 201)
+    run("ip", "-n", nic_ns, "link", "set", mine["nic_link"], "nomaster")
+    run("ip", "-n", nic_ns, "link", "set", theirs["nic_link"], "master", mine["nic_bridge"])
+    _, results = verify(lab, tmp_path)
+    cause = one_cause(results, "cabling-swapped")
+    assert cause["what"] == f"{lab.pf} is cabled to ge-0/0/2, not to ge-0/0/1: its VFs' MACs are learned on ge-0/0/2"
+    assert "ge-0/0/1 (declared) and ge-0/0/2 (observed)" in cause["where"]
+    assert f"switch-mac {t201}" in cause["explains"]
+
+
+def test_mac_learned_on_another_vlan(lab: Lab, tmp_path: Path) -> None:
+    """The PF tags VLAN 201 (vf-config passes), but the frames land in VLAN 200 (a native-VLAN mix-up)."""
+    _, t201 = lab.targets
+    st = status_json(lab)
+    nic_ns = next(ns for ns in st["namespaces"] if ns.endswith("-nic"))
+    vf1 = next(v for v in st["vfs"] if v["pf"] == lab.pf and v["vf"] == 1)
+    other = vf1["nic_bridge"].replace("v201", "v200")
+    run("ip", "-n", nic_ns, "link", "set", vf1["nic_link"], "master", other)
+    _, results = verify(lab, tmp_path)
+    assert next(c for c in results["checks"] if c["kind"] == "vf-config" and c["target"] == t201)["status"] == "pass"
+    cause = one_cause(results, "mac-other-vlan")
+    # the text table of a non-ELS switch names the VLAN without its id
+    assert "is learned on VLAN SRIOV_200" in cause["what"] and cause["what"].endswith("not SRIOV_201 (201)")
+
+
+def test_duplicate_address(lab: Lab, tmp_path: Path) -> None:
+    """Another device answers for the VF's address: the switch's ARP maps it to another MAC."""
+    _, t201 = lab.targets
+    st = status_json(lab)
+    sw_ns = next(ns for ns in st["namespaces"] if ns.endswith("-sw"))
+    bridge = next(g["bridge"] for g in st["gateways"] if g["vlan"] == 201)
+    run("ip", "-n", sw_ns, "neigh", "replace", "192.168.201.2", "lladdr", "02:de:ad:be:ef:01", "dev", bridge, "nud", "permanent")
+    try:
+        _, results = verify(lab, tmp_path)
+    finally:
+        run("ip", "-n", sw_ns, "neigh", "del", "192.168.201.2", "dev", bridge, check=False)
+    cause = one_cause(results, "duplicate-address")
+    assert cause["what"].startswith("192.168.201.2 is in use twice on VLAN 201: the switch's ARP maps it to 02:de:ad:be:ef:01")
+    assert f"gateway-ping {t201}" in cause["explains"] or f"switch-arp {t201}" in cause["explains"]
