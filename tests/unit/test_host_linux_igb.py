@@ -247,3 +247,12 @@ def test_link_state_on_igb_gives_the_message_the_real_driver_gave_in_the_guest()
         d.set_vf_config(PF, 1, VfConfig.from_dict(real["config"]))
     assert str(exc.value) == real["error"]
     assert d.get_vf_config(PF, 1) == VfConfig.from_dict(LOG["driver_get_vf1"])  # undone, as in the guest
+
+
+def test_with_the_padding_the_real_kernel_took_a_vlan_list_and_igb_refused_only_8021ad() -> None:
+    after = load("vlan-list-after-fix.json")
+    assert after["8021q_list"] == "ok"
+    assert (after["after_list_8021q"]["vlan"], after["after_list_8021q"]["qos"]) == (10, 2)
+    assert after["8021ad"][:2] == [errno.EPROTONOSUPPORT, "EPROTONOSUPPORT"]
+    assert "refused vlan = vlan 10 qos 0 proto 802.1ad: Protocol not supported (EPROTONOSUPPORT)" in after[
+        "driver_8021ad"]
