@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from sriovcheck.errors import HostError, SettingRefused
 from sriovcheck.host import capabilities, sysfs
@@ -69,6 +70,20 @@ SETTING_HINTS: dict[int, str] = {
         "a MAC late): run provision again in a moment; `dmesg` shows the driver's reason"
     ),
 }
+
+
+def _pad_vlan_info_like_the_kernel() -> None:
+    """pyroute2 (0.9.7) packs IFLA_VF_VLAN_INFO as 14 bytes, the kernel's struct ifla_vf_vlan_info
+    is 16 (padded). Kernels with the rtnetlink fix "nla_len(attr) < sizeof(struct
+    ifla_vf_vlan_info)" (6.1.y stable among them) refuse the short one with EINVAL, so every VLAN
+    list request - the only way to ask for 802.1ad - failed on a real kernel whatever the driver
+    (recorded with igb: tests/data/igb-guest/). Add the padding once; decoding is unaffected."""
+    ivvi = ifinfmsg.vflist.vfinfo.vf_vlist.ivvi
+    if not any(name == "__pad" for name, _ in ivvi.fields):
+        ivvi.fields = (*ivvi.fields, ("__pad", "2x"))
+
+
+_pad_vlan_info_like_the_kernel()
 
 
 class IPRouteLike(Protocol):

@@ -38,6 +38,8 @@ MODELS: dict[tuple[str, str], str] = {
     ("8086", "10ed"): "82599 Ethernet Controller Virtual Function",
     ("8086", "1563"): "Ethernet Controller 10G X550T",
     ("8086", "1565"): "X550 Virtual Function",
+    ("8086", "10c9"): "82576 Gigabit Network Connection",
+    ("8086", "10ca"): "82576 Virtual Function",
     ("8086", "1521"): "I350 Gigabit Network Connection",
     ("8086", "1520"): "I350 Ethernet Controller Virtual Function",
     ("8086", "1572"): "Ethernet Controller X710 for 10GbE SFP+",
