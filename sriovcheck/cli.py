@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology(p)
     p.add_argument("kind", metavar="KIND", help="fault kind (see above)")
     p.add_argument("args", nargs="*", metavar="ARG", help="arguments of the fault kind")
+    from sriovcheck.lab.vm.command import add_parser as add_vm_run
+
+    add_vm_run(lsub)
     return parser
 
 
@@ -324,7 +327,11 @@ def cmd_other(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     if not args.lab_command:
-        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault)", hint="see `sriovcheck lab --help`")
+        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault, vm-run)", hint="see `sriovcheck lab --help`")
+    if args.lab_command == "vm-run":
+        from sriovcheck.lab.vm.command import cmd_lab_vm_run
+
+        return cmd_lab_vm_run(args, out, _progress)
     handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(_workflow(), "cmd_lab_" + args.lab_command)
     return handler(args, out, _progress)
 
