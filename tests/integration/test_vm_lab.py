@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -174,3 +175,23 @@ def test_refused_setting_exits_3_and_rolls_back(vm_ready: None, tmp_path: Path, 
     assert facts["numvfs"] == {"eno1": 0, "eno2": 0}, "the VF count was not rolled back"
     assert facts["containers"] == []
     request.node.user_properties.append(("vm_run_s", f"{seconds:.1f}"))
+
+
+def test_ctrl_c_and_the_time_limit_leave_nothing_of_the_guest(vm_ready: None, tmp_path: Path) -> None:
+    # Ctrl-C while the guest boots: exit 130, QEMU's whole process group gone, the exchange folder removed
+    proc = subprocess.Popen([sys.executable, "-m", "sriovcheck", "lab", "vm-run", str(TOPOLOGY), "--report-dir", str(tmp_path / "int")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background job ignores SIGINT
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _guest_leftovers().get("qemu"):
+        time.sleep(0.5)
+    assert _guest_leftovers().get("qemu"), "QEMU did not start"
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert _guest_leftovers() == {}
+    # a guest that does not finish within the time limit is stopped: exit 3, with what to do
+    r, _, seconds = vm_run(tmp_path, TOPOLOGY, "--timeout", "8")
+    assert r.returncode == 3 and "did not finish within 8 s and was stopped" in r.stderr and "--timeout" in r.stderr
+    assert seconds < 60
