@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
-        description="Bring up, inspect, break and remove the emulated lab of a topology.",
+        description="Bring up, inspect, break and remove the emulated lab of a topology; or run the whole job on a "
+        "real kernel SR-IOV NIC, QEMU's igb in a VM, with `vm-run`.",
     )
     lsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
     for name, text in (("up", "build the lab (idempotent)"), ("down", "remove everything `up` made (idempotent)")):
