@@ -25,6 +25,50 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The VM lab (`sriovcheck lab vm-run`, README: The VM lab): QEMU 8.1+ with the igb NIC from
+# bookworm-backports (Debian 12 ships 7.2) through a sources list of our own, and a Debian kernel
+# unpacked (never installed) under /var/cache/sriovcheck/vm. Only with SRIOVCHECK_SETUP_VM=1 (test.sh sets it).
+if [ "${SRIOVCHECK_SETUP_VM:-0}" = 1 ]; then
+  VM_CACHE=${SRIOVCHECK_VM_CACHE:-/var/cache/sriovcheck/vm}
+  VM_KERNEL=${SRIOVCHECK_VM_KERNEL:-6.1.0-50-amd64}
+  qemu_ok() { command -v qemu-system-x86_64 >/dev/null 2>&1 && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; }
+  export DEBIAN_FRONTEND=noninteractive
+  if ! qemu_ok || ! command -v depmod >/dev/null 2>&1; then
+    . /etc/os-release
+    if [ "${VERSION_CODENAME:-}" = bookworm ]; then
+      srcdir=$(mktemp -d /tmp/sriovcheck-apt.XXXXXX)
+      cat > "$srcdir/backports.sources" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+      apt_vm=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$srcdir")
+      log "installing QEMU (igb NIC) from bookworm-backports and kmod, for the VM lab"
+      apt-get "${apt_vm[@]}" update -qq >/dev/null
+      apt-get "${apt_vm[@]}" install -y -qq -t bookworm-backports --no-install-recommends qemu-system-x86 kmod >/dev/null
+      rm -rf "$srcdir"
+    else
+      log "installing QEMU and kmod for the VM lab (needs QEMU 8.1 or later for -device igb)"
+      apt-get update -qq >/dev/null
+      apt-get install -y -qq --no-install-recommends qemu-system-x86 kmod >/dev/null
+    fi
+    qemu_ok || { echo "setup: this QEMU has no igb NIC (needs 8.1 or later)" >&2; exit 3; }
+  fi
+  if [ ! -f "$VM_CACHE/kernel/lib/modules/$VM_KERNEL/modules.dep" ]; then
+    log "fetching the Debian kernel linux-image-$VM_KERNEL for the VM lab into $VM_CACHE (unpacked, not installed)"
+    mkdir -p "$VM_CACHE"
+    ( cd "$VM_CACHE" && apt-get download -qq "linux-image-$VM_KERNEL" >/dev/null 2>&1 ) || {
+      apt-get update -qq >/dev/null; ( cd "$VM_CACHE" && apt-get download -qq "linux-image-$VM_KERNEL" >/dev/null ); }
+    rm -rf "$VM_CACHE/kernel.tmp"
+    dpkg-deb -x "$VM_CACHE"/linux-image-"$VM_KERNEL"_*.deb "$VM_CACHE/kernel.tmp"
+    depmod -a -b "$VM_CACHE/kernel.tmp" "$VM_KERNEL"
+    rm -rf "$VM_CACHE/kernel"; mv "$VM_CACHE/kernel.tmp" "$VM_CACHE/kernel"
+  fi
+  log "VM lab: $(qemu-system-x86_64 --version | head -1), kernel $VM_KERNEL in $VM_CACHE/kernel"
+fi
+
 docker_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if ! docker_ok; then
   # A stale pid file from a killed engine makes dockerd refuse to start.

@@ -3,7 +3,7 @@
 # pytest. Under CI=true a skipped integration test is a failure: CI has root and docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SRIOVCHECK_SETUP_CHROMIUM=1 bash scripts/setup.sh
+SRIOVCHECK_SETUP_CHROMIUM=1 SRIOVCHECK_SETUP_VM=1 bash scripts/setup.sh
 junit=$(mktemp /tmp/sriovcheck-pytest.XXXXXX.xml)
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider --junitxml="$junit" "$@"

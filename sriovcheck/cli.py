@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
-        description="Bring up, inspect, break and remove the emulated lab of a topology.",
+        description="Bring up, inspect, break and remove the emulated lab of a topology; or run the whole job on a "
+        "real kernel SR-IOV NIC, QEMU's igb in a VM, with `vm-run`.",
     )
     lsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
     for name, text in (("up", "build the lab (idempotent)"), ("down", "remove everything `up` made (idempotent)")):
@@ -217,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology(p)
     p.add_argument("kind", metavar="KIND", help="fault kind (see above)")
     p.add_argument("args", nargs="*", metavar="ARG", help="arguments of the fault kind")
+    from sriovcheck.lab.vm.command import add_parser as add_vm_run
+
+    add_vm_run(lsub)
     return parser
 
 
@@ -344,7 +348,11 @@ def cmd_other(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     if not args.lab_command:
-        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault)", hint="see `sriovcheck lab --help`")
+        raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault, vm-run)", hint="see `sriovcheck lab --help`")
+    if args.lab_command == "vm-run":
+        from sriovcheck.lab.vm.command import cmd_lab_vm_run
+
+        return cmd_lab_vm_run(args, out, _progress)
     handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(_workflow(), "cmd_lab_" + args.lab_command)
     return handler(args, out, _progress)
 

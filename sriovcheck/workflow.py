@@ -479,7 +479,16 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
 
 
-def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+def cmd_run(
+    args: argparse.Namespace,
+    out: TextIO,
+    progress: Progress,
+    *,
+    after_provision: Callable[[], None] | None = None,
+    annotate: Callable[[RunResults], None] | None = None,
+) -> int:
+    """`after_provision` runs between provisioning and verifying (the VM lab applies its switch faults
+    there); `annotate` sees the results before they are written (the VM lab says what ran)."""
     loaded = load_topology(args.topology)
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     results: RunResults | None = None
@@ -488,6 +497,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
         try:
             report = _provisioner(ctx, progress).provision()
             _print_provision(report, out if not args.json else io.StringIO(), False, "provisioned")
+            if after_provision is not None:
+                after_provision()
             results = collect_results(ctx, progress=progress, switch_output=None, handover_overrides=_handover_overrides(args))
             if results.verdict != "pass":  # while the host is still as verified, before any teardown
                 results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, directory)
@@ -505,6 +516,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
                     progress("bringing the emulated lab down (run brought it up)")
                     manager.lab_down(ctx.name)
         assert results is not None  # an exception above has left already
+        if annotate is not None:
+            annotate(results)
         code = write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
     if args.lab and not args.teardown and not args.json:
         out.write(

@@ -390,12 +390,29 @@ class LinuxHostDriver:
         if current == count:
             # Nothing to do; and no waiting: these VFs may be in containers, out of this namespace.
             return
+        had_carrier = self._carrier(pf)
         # The kernel answers EBUSY to N over a non-zero M: the count must go through 0.
         if current:
             self._write_numvfs(pf, 0, count)
         if count:
             self._write_numvfs(pf, count, count)
             self._wait_for_vfs(pf, count)
+        if had_carrier:
+            self._wait_for_carrier(pf)
+
+    def _carrier(self, pf: str) -> bool:
+        try:
+            return (sysfs.netdev_dir(self.root, pf) / "carrier").read_text().strip() == "1"
+        except OSError:
+            return False
+
+    def _wait_for_carrier(self, pf: str) -> None:
+        """Some PF drivers reset the NIC when the VF count changes (igb does: its link goes down for a
+        few seconds, and meanwhile it refuses a VF's max_tx_rate with EINVAL). A PF that had its link
+        before gets a bounded wait for it to come back; one that does not is left to the checks."""
+        deadline = self._monotonic() + self.vf_appear_timeout_s
+        while not self._carrier(pf) and self._monotonic() < deadline:
+            self._sleep(self.poll_interval_s)
 
     def _write_numvfs(self, pf: str, value: int, goal: int) -> None:
         path = sysfs.numvfs_path(self.root, pf)

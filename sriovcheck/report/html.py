@@ -306,7 +306,7 @@ def _group_view(group: CheckGroup, index: int) -> GroupView:
 _DRIVERS = {"linux": "Linux SR-IOV (sysfs and netlink)", "emulated": "Emulated NIC (lab: network namespaces)"}
 _KNOWN = {
     "topology": ("name", "file", "sha256", "description"),
-    "host": ("name", "kernel", "driver", "nic_drivers", "lab", "lab_image"),
+    "host": ("name", "kernel", "driver", "nic_drivers", "lab", "lab_image", "vm_lab"),
     "switch": ("name", "address", "model", "junos_version", "source", "host_key_fingerprint"),
 }
 
@@ -330,6 +330,10 @@ def _source(value: Any) -> str:
 
 def _lab_note(results: RunResults) -> str:
     host = results.host
+    if host.get("vm_lab"):
+        return (f"{show(host['vm_lab'])}. The real host driver (sysfs and netlink) drove an emulated SR-IOV NIC in a "
+                "guest kernel on this machine, with real docker and a VLAN-filtering bridge as the switch: not SR-IOV "
+                "hardware, and not the namespace lab.")
     if not host.get("lab") and host.get("driver") != "emulated":
         return ""
     note = "Emulated lab: the NIC and the switch ran in network namespaces on this machine, not on SR-IOV hardware."
@@ -468,6 +472,7 @@ def _view(results: RunResults) -> dict[str, Any]:
             ("Driver", _DRIVERS.get(str(host.get("driver")), show(host.get("driver")))),
             ("NIC drivers", show(host.get("nic_drivers"))),
             ("Lab", show(bool(host.get("lab"))) + (f", image {show(host['lab_image'])}" if host.get("lab_image") else "")),
+            *([("VM lab", show(host["vm_lab"]))] if host.get("vm_lab") else []),
             *extra("host", host),
         ],
         "switch": [

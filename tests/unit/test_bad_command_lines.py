@@ -75,7 +75,7 @@ CASES: list[tuple[str, list[str], int, str, str]] = [
     ("directory-as-topology", ["provision", "{tmp}"], 2, r"\{tmp\}: is a directory", r"give the path of a topology YAML file"),
     ("directory-as-topology-validate", ["validate", "{tmp}/results-dir"], 2, r"is a directory", r"give the path"),
     ("empty-topology-argument", ["validate", ""], 2, r"not a usable file name", r"give the path of a topology YAML file"),
-    ("lab-without-subcommand", ["lab"], 2, r"a lab command is required \(up, down, status, fault\)", HINT.format(sub=" lab")),
+    ("lab-without-subcommand", ["lab"], 2, r"a lab command is required \(up, down, status, fault, vm-run\)", HINT.format(sub=" lab")),
     ("lab-unknown-subcommand", ["lab", "reboot", SEED], 2, r"invalid choice: 'reboot'", HINT.format(sub=" lab")),
     ("lab-fault-without-kind", ["lab", "fault", SEED], 2, r"sriovcheck lab fault: the following arguments are required: KIND",
      HINT.format(sub=" lab fault")),

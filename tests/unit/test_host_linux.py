@@ -360,3 +360,34 @@ def test_plan_is_pure_and_ordered() -> None:
     steps = plan_vf_changes(VfConfig(), FULL)
     assert [s.setting for s in steps] == ["vlan", "mac", "rate", "spoofchk", "trust", "link_state"]
     assert plan_vf_changes(FULL, FULL) == []
+
+
+def test_a_pf_whose_link_drops_on_a_vf_count_change_is_waited_for(tree: FakeSysfs, tmp_path: Path) -> None:
+    # igb resets the PF when the VF count changes: its link is down for seconds (and it refuses
+    # max_tx_rate meanwhile). A PF that had carrier gets a bounded wait for it to come back.
+    carrier = tree.root / "class" / "net" / "eno2" / "carrier"
+    carrier.write_text("1\n")
+    state = {"sleeps": 0}
+
+    def on_sleep() -> None:
+        tree.tick()
+        state["sleeps"] += 1
+        if state["sleeps"] == 5:
+            carrier.write_text("1\n")
+
+    clock = FakeClock(on_sleep=on_sleep)
+    d = make_driver(tree, clock)
+    original = tree.write_attr
+
+    def write_and_drop_link(path: Path, value: str) -> None:
+        original(path, value)
+        carrier.write_text("0\n")
+
+    d._write_attr = write_and_drop_link
+    d.set_numvfs("eno2", 2)
+    assert carrier.read_text().strip() == "1" and state["sleeps"] == 5
+    # a PF whose link is down and stays down is not waited for beyond the bound
+    carrier.write_text("0\n")
+    clock2 = FakeClock(on_sleep=tree.tick)
+    make_driver(tree, clock2).set_numvfs("eno2", 3)
+    assert clock2.sleeps == []  # it had no carrier before: nothing to wait for
