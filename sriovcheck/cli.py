@@ -180,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtt-factor", type=float, default=2.0, metavar="X",
                    help="an RTT counts as grown past X times the old one (and at least 1 ms more); default 2")
 
+    p = sub.add_parser(
+        "fleet-report",
+        help="merge many hosts' results.json into one fleet report (HTML, JUnit, JSON)",
+        description="Merge the results.json of many hosts (a rack) into one HTML page (the verdict per host, a "
+        "host x check-kind matrix, failures and root causes first, the switches with when and by which session their "
+        "evidence was read, each host linked to its own report.html), one JUnit document with a test suite per host, "
+        "and a JSON summary. Exit 1 when any host failed.",
+        epilog="example:\n  sriovcheck fleet-report fleet/*/results.json --html fleet/index.html --junit fleet/junit.xml "
+        "--json fleet/summary.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", nargs="+", metavar="RESULTS.json", help="a host's results.json (or the directory holding it)")
+    p.add_argument("--html", metavar="FILE", help="write the fleet page here (host links are relative to its folder)")
+    p.add_argument("--junit", metavar="FILE", help="write one JUnit document, a test suite per host, here")
+    p.add_argument("--json", metavar="FILE", help="write the JSON summary here")
+    p.add_argument("--title", metavar="TEXT", help="the page's title (e.g. the rack's name)")
+
     lab = sub.add_parser(
         "lab",
         help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
@@ -329,11 +346,21 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     return handler(args, out, _progress)
 
 
+def cmd_fleet(args: argparse.Namespace, out: TextIO) -> int:
+    from sriovcheck.fleet import commands
+
+    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
+        commands, "cmd_" + args.command.replace("-", "_")
+    )
+    return handler(args, out, _progress)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "plan": cmd_plan,
     "lab": cmd_lab,
+    "fleet-report": cmd_fleet,
 }
 
 
