@@ -15,14 +15,14 @@ PASSWORD_ENV = "SRIOVCHECK_SWITCH_PASSWORD"  # noqa: S105 - the name of a variab
 
 
 def rack_host_topology(h: int, *, vfs: int = 4, switch: str = "tor-a", prefix: str = "node",
-                       style: str = "non-els", password_env: str | None = PASSWORD_ENV) -> str:
+                       style: str = "non-els", pf_prefix: str = "r", password_env: str | None = PASSWORD_ENV) -> str:
     if not 1 <= h <= 47 or not 1 <= vfs <= 16:
         raise ValueError("host number 1..47 and vfs 1..16")
     name = f"{prefix}{h:02d}"
     l3 = "irb" if style == "els" else "vlan"
     vlans = [{"id": 200 + k, "name": f"SRIOV_{200 + k}", "subnet": f"10.20.{k}.0/24", "gateway": f"10.20.{k}.1",
               "l3_interface": f"{l3}.{200 + k}"} for k in range(vfs)]
-    pf = f"r{h:02d}p0"
+    pf = f"{pf_prefix}{h:02d}p0"
     sw: dict[str, Any] = {"name": switch, "platform": "juniper_junos", "host": "192.0.2.10", "port": 22, "username": "netops"}
     if password_env:
         sw["password_env"] = password_env
