@@ -56,6 +56,9 @@ def fleet_run(hosts: int, vfs: int, work: Path) -> dict[str, object]:
     done = subprocess.run([str(ANSIBLE), "-i", str(work / "inventory.yml"), str(ROOT / "ansible" / "sriovcheck-fleet.yml"),
                            "--forks", str(hosts)], env=env, capture_output=True, text=True, cwd=work, check=False)
     logins = len([line for line in logins_file.read_text().splitlines() if line.strip()]) if logins_file.exists() else 0
+    if not logins:
+        print(f"no logins file: {sorted(p.name for p in logins_file.parent.iterdir()) if logins_file.parent.exists() else 'no lab dir'}",
+              file=sys.stderr)
     subprocess.run([str(BIN), "lab", "down", *(str(work / f"host{h}.yaml") for h in range(1, hosts + 1))],
                    env=env, capture_output=True, text=True, check=True)
     seconds = time.monotonic() - t0

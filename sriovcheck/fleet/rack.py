@@ -165,8 +165,10 @@ def rack_up(loaded: list[LoadedTopology], *, state_root: Path | str | None = Non
     from sriovcheck.lab import manager
 
     out = []
-    for switch, members in group_by_switch(loaded).items():
+    for switch, given in group_by_switch(loaded).items():
         name = rack_name(switch)
+        # Ports and kernel links are numbered by position: the same hosts in any order are the same rack.
+        members = sorted(given, key=lambda m: m.topology.name)
         for item in members:
             other = rack_lab_of(item.topology.name, state_root)
             if other is not None and other != name:
