@@ -55,6 +55,8 @@ def fleet_run(hosts: int, vfs: int, work: Path) -> dict[str, object]:
     (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
     done = subprocess.run([str(ANSIBLE), "-i", str(work / "inventory.yml"), str(ROOT / "ansible" / "sriovcheck-fleet.yml"),
                            "--forks", str(hosts)], env=env, capture_output=True, text=True, cwd=work, check=False)
+    if hosts == 1:  # `lab up` of a single topology is that topology's own lab, not a rack
+        logins_file = work / "state" / f"b{token}h01" / "lab" / LOGINS_FILE
     logins = len([line for line in logins_file.read_text().splitlines() if line.strip()]) if logins_file.exists() else 0
     if not logins:
         print(f"no logins file: {sorted(p.name for p in logins_file.parent.iterdir()) if logins_file.parent.exists() else 'no lab dir'}",
