@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "preflight",
         help="check the host before provisioning: PFs, VFs, IOMMU, privileges, docker",
         description="Report per PF whether it exists and can do SR-IOV, its VFs (PCI address, "
-        "driver, netdev resolved through sysfs), IOMMU state, privileges and the docker engine. "
+        "driver, netdev resolved through sysfs), IOMMU state, privileges and the docker engine, and "
+        "each VF setting the PF's driver refuses or takes only under a condition (a capability table for "
+        "igb, ixgbe, i40e, ice and mlx5_core, with the driver source each fact comes from). "
         "Exit 3 when something blocks provisioning.",
     )
     _add_topology(p)

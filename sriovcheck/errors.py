@@ -92,6 +92,16 @@ class HostError(SriovcheckError):
     """The host (sysfs, netlink, namespaces) refused or lacks something."""
 
 
+class SettingRefused(HostError):
+    """The PF driver refused a VF setting (EOPNOTSUPP, EPROTONOSUPPORT, EINVAL ...): names the driver,
+    PF, VF, the topology's setting and the kernel's answer."""
+
+    def __init__(self, message: str, *, hint: str | None = None, driver: str, pf: str, vf: int, setting: str,
+                 code: int) -> None:
+        super().__init__(message, hint=hint)
+        self.driver, self.pf, self.vf, self.setting, self.code = driver, pf, vf, setting, code
+
+
 class ContainerError(SriovcheckError):
     """The container runtime (docker engine) failed or is unreachable."""
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sriovcheck.errors import SriovcheckError
+from sriovcheck.host import capabilities
+from sriovcheck.host.driver import PfInfo
+from sriovcheck.provision.plan import vf_config_of
 from sriovcheck.provision.state import StateStore
 from sriovcheck.topology import LoadedTopology
+from sriovcheck.topology.model import Topology
 
 
 @dataclass
@@ -97,6 +101,7 @@ def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any) -> PreflightR
         ok = pf.numvfs <= info.totalvfs
         rep.items.append(PreflightItem(f"PF {pf.name}", ok, f"totalvfs {info.totalvfs}, numvfs {info.numvfs}, want {pf.numvfs}",
                                        hint=f"the NIC supports at most {info.totalvfs} VFs"))
+        rep.items.extend(driver_items(t, pf.name, pf.numvfs, info))
         if info.operstate and info.operstate.lower() == "down":
             rep.items.append(PreflightItem(f"PF {pf.name} link", False, "down: VFs with link_state auto get no carrier",
                                            blocking=False, hint=f"check the cable to {pf.switch_port} and the switch port"))
@@ -115,3 +120,50 @@ def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any) -> PreflightR
         rep.pfs.append({"name": pf.name, "driver": info.driver, "pci_address": info.pci_address, "operstate": info.operstate,
                         "numvfs": info.numvfs, "totalvfs": info.totalvfs, "vfs": vfs})
     return rep
+
+
+def driver_items(t: Topology, pf: str, want: int, info: PfInfo) -> list[PreflightItem]:
+    """What the PF's driver (as sysfs names it) will refuse of the topology, from the capability
+    table, before anything is changed: a VF count above the driver's limit, and each VF setting the
+    driver refuses (FAIL) or accepts only under a condition (a note, or FAIL when the condition is
+    unmet, e.g. a rate limit on a PF whose link is down)."""
+    driver = info.driver or ""
+    caps = capabilities.capabilities(driver)
+    if caps is None and driver.endswith("-emulated"):
+        return []  # the emulated lab's default NIC: its own refusals are its documentation
+    if caps is None:
+        return [PreflightItem(f"PF {pf} driver", False, f"{driver or 'no driver bound'}: not in sriovcheck's capability "
+                              "table, so a setting it refuses shows only when provisioning", blocking=False,
+                              hint="the table knows " + ", ".join(capabilities.CAPABILITIES))]
+    items = []
+    if caps.max_vfs is not None and want > caps.max_vfs:
+        items.append(PreflightItem(f"PF {pf} driver", False, f"{driver} allows at most {caps.max_vfs} VFs, the topology "
+                                   f"wants {want} (source: {caps.max_vfs_source})",
+                                   hint=f"lower numvfs of {pf} to at most {caps.max_vfs}"))
+    link_up = None if info.operstate is None else info.operstate.lower() in ("up", "unknown")
+    found: dict[str, list[tuple[int, capabilities.Concern]]] = {}
+    for _ct, spec in t.attachments():
+        if spec.pf != pf:
+            continue
+        for concern in capabilities.concerns(driver, vf_config_of(spec), pf_link_up=link_up):
+            found.setdefault(concern.setting, []).append((spec.vf, concern))
+    for setting, uses in found.items():
+        fact = uses[0][1].fact
+        certain = [(vf, c) for vf, c in uses if c.certain]
+        shown = certain or uses
+        vfs = ", ".join(f"VF {vf} ({c.value})" for vf, c in shown)
+        answer = f"it answers {fact.errno_name}" if fact.errno_name else "it does not report it back"
+        if fact.status == "refused":
+            detail = f"{driver} does not support {setting}{' 802.1ad' if setting == 'vlan_proto' else ''} ({answer}: {fact.detail})"
+        elif certain:
+            detail = f"{driver} will refuse {setting} here: {certain[0][1].why} ({fact.detail})"
+        else:
+            detail = f"{driver} accepts {setting} only under a condition: {fact.detail}"
+        first_vf = shown[0][0]
+        items.append(PreflightItem(
+            f"PF {pf} ({driver}) {setting}", False, f"{detail}; asked for by {vfs} (source: {fact.source})",
+            blocking=bool(certain),
+            hint=capabilities.what_to_do(driver, pf, first_vf, setting, value_refused=fact.status != "refused")
+            if certain else "provisioning stops with the driver's answer if the condition is not met, and rolls back",
+        ))
+    return items

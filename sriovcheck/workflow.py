@@ -176,7 +176,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime.client())
-    host = EmulatedHostDriver(lab_dir(lab_name))
+    host = EmulatedHostDriver(lab_dir(lab_name), nic_driver=loaded.topology.lab.nic_driver)
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
 

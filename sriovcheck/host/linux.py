@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from sriovcheck.errors import HostError
-from sriovcheck.host import sysfs
+from sriovcheck.errors import HostError, SettingRefused
+from sriovcheck.host import capabilities, sysfs
 from sriovcheck.host.driver import LinkState, PfInfo, VfConfig, VfInfo, VlanProto
 from sriovcheck.topology import names
 
@@ -64,6 +64,10 @@ SETTING_HINTS: dict[int, str] = {
     ),
     errno.EPERM: "changing VF settings needs root or CAP_NET_ADMIN",
     errno.EBUSY: "the VF is busy: the driver may refuse changes while the VF's netdev is up in a container",
+    errno.EAGAIN: (
+        "the VF is not ready yet (i40e and ice answer EAGAIN while the VF is still resetting, some drivers apply "
+        "a MAC late): run provision again in a moment; `dmesg` shows the driver's reason"
+    ),
 }
 
 
@@ -157,6 +161,30 @@ class _Step:
     shown: str
     spec: dict[str, Any]
     undo: dict[str, Any]
+
+
+# What a driver answers when it refuses a VF setting (not a passing failure): named as a refusal.
+REFUSALS = frozenset({errno.EOPNOTSUPP, errno.EPROTONOSUPPORT, errno.EINVAL, errno.ERANGE})
+
+
+def refused_setting(driver: str, step: _Step, current: VfConfig, target: VfConfig, code: int) -> tuple[str, str]:
+    """The topology's setting (VfSpec field name) a refused netlink step stands for, and its value.
+    One IFLA_VF_VLAN_LIST carries VLAN, QoS and protocol, one IFLA_VF_RATE both rates."""
+    if step.setting == "vlan":
+        if target.vlan and target.vlan_proto == "802.1ad" and code == errno.EPROTONOSUPPORT:
+            return "vlan_proto", "802.1ad"
+        return "vlan", f"{target.vlan}" + (f" qos {target.qos}" if target.qos else "")
+    if step.setting == "rate":
+        min_changed = target.min_tx_rate_mbps != current.min_tx_rate_mbps
+        max_changed = target.max_tx_rate_mbps != current.max_tx_rate_mbps
+        caps = capabilities.capabilities(driver)
+        min_refused = caps is not None and caps.fact("min_tx_rate_mbps").status == "refused"
+        if min_changed and target.min_tx_rate_mbps and (not max_changed or min_refused):
+            return "min_tx_rate_mbps", str(target.min_tx_rate_mbps)
+        if max_changed and not (min_changed and target.min_tx_rate_mbps):
+            return "max_tx_rate_mbps", str(target.max_tx_rate_mbps)
+        return "min_tx_rate_mbps/max_tx_rate_mbps", f"{target.min_tx_rate_mbps}/{target.max_tx_rate_mbps}"
+    return step.setting, step.shown
 
 
 def plan_vf_changes(current: VfConfig, target: VfConfig) -> list[_Step]:
@@ -442,6 +470,9 @@ class LinuxHostDriver:
                     # `done` holds the MAC step itself when the send worked but the read-back did not.
                     undo_problems = self._undo(ipr, index, vf, done)
                     code, text = _errno_text(exc)
+                    if code in REFUSALS and step not in done:
+                        raise self._refused(pf, vf, step, current, target, code,
+                                            self._undo_note_for(vf, done, undo_problems)) from exc
                     raise HostError(
                         f"PF {pf} VF {vf}: the driver ({self._driver_of(pf)}) refused {step.setting} "
                         f"= {step.shown}: {text}" + self._undo_note(done, undo_problems),
@@ -490,6 +521,29 @@ class LinuxHostDriver:
             except NetlinkError as exc:
                 problems.append(f"{step.setting}: {_errno_text(exc)[1]}")
         return problems
+
+    def _refused(self, pf: str, vf: int, step: _Step, current: VfConfig, target: VfConfig, code: int,
+                 undo_note: str) -> SettingRefused:
+        """The driver said no to a setting: name driver, PF, VF and the topology's setting, quote the
+        kernel, and say what to do (from the capability table where it knows the driver)."""
+        pci = sysfs.netdev_pci_address(self.root, pf)
+        driver = (sysfs.device_driver(self.root, pci) if pci else None) or ""
+        setting, value = refused_setting(driver, step, current, target, code)
+        return SettingRefused(
+            f"{capabilities.refusal_text(driver, pf, vf, setting, value, code)} "
+            f"(the kernel said: {os.strerror(code)}){undo_note}",
+            hint=capabilities.refusal_hint(driver, pf, vf, setting, code),
+            driver=driver or "unknown", pf=pf, vf=vf, setting=setting, code=code,
+        )
+
+    @staticmethod
+    def _undo_note_for(vf: int, done: list[_Step], problems: list[str]) -> str:
+        if not done:
+            return f"; nothing had been changed on VF {vf}"
+        undone = ", ".join(s.setting for s in reversed(done))
+        if problems:
+            return f"; undoing {undone} failed for {'; '.join(problems)}: VF {vf} is half configured"
+        return f"; undone on VF {vf}: {undone}"
 
     @staticmethod
     def _undo_note(done: list[_Step], problems: list[str]) -> str:

@@ -104,8 +104,17 @@ def sw_bridge(vlan: int) -> str:
     return f"vl{vlan}"
 
 
-def total_vfs(numvfs: int) -> int:
+def total_vfs(numvfs: int, nic_driver: str = "ixgbe") -> int:
+    """sriov_totalvfs of an emulated PF: igb's 7 (a topology asking for more is refused), else 64."""
+    if nic_driver == "igb":
+        if numvfs > IGB_TOTALVFS:
+            raise LabError(f"the emulated igb NIC has at most {IGB_TOTALVFS} VFs per PF; the topology asks for {numvfs}",
+                           hint=f"lower numvfs to at most {IGB_TOTALVFS}, or use lab.nic_driver: ixgbe")
+        return IGB_TOTALVFS
     return max(64, numvfs)
+
+
+IGB_TOTALVFS = 7  # Linux igb_main.c igb_probe_vfs: pci_sriov_set_totalvfs(pdev, 7)
 
 
 def vf_netdev(pf: str, vf: int) -> str:

@@ -8,12 +8,14 @@ would come back to the host; a veth is destroyed with its namespace).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from sriovcheck.errors import HostError, LabError, StateError
+from sriovcheck.errors import HostError, LabError, SettingRefused, StateError
+from sriovcheck.host import capabilities
 from sriovcheck.host.driver import PfInfo, VfConfig, VfInfo
 from sriovcheck.lab import fabric
 from sriovcheck.lab import state as lab_state
@@ -24,6 +26,7 @@ from sriovcheck.topology.names import normalise_mac
 PF_DRIVER = "ixgbe-emulated"
 VF_DRIVER = "ixgbevf-emulated"
 PF_MODEL = "Ethernet Controller 10-Gigabit X540-AT2 (sriovcheck emulated lab)"
+IGB_MODEL = "82576 Gigabit Network Connection (sriovcheck emulated lab, behaving as igb)"
 MAX_TX_RATE_MBPS = 10_000  # the X540's link speed: ixgbe refuses a VF rate above it
 
 
@@ -31,10 +34,14 @@ class EmulatedHostDriver:
     kind = "emulated"
 
     def __init__(self, state_dir: Path | str, *, ipr_factory: IprFactory | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, nic_driver: str = "ixgbe") -> None:
         self.state_dir = Path(state_dir)
         self._factory = ipr_factory
         self.timeout_s = timeout_s
+        # `lab.nic_driver: igb`: the PF is an "igb-emulated" that refuses what igb refuses
+        # (sriovcheck.host.capabilities), with igb's errno and the real driver's message.
+        self.nic_driver = nic_driver
+        self.pf_driver = PF_DRIVER if nic_driver == "ixgbe" else f"{nic_driver}-emulated"
 
     # ------------------------------------------------------------ helpers
     def _state(self) -> LabState:
@@ -98,7 +105,8 @@ class EmulatedHostDriver:
         operstate = "up" if lf.operstate == "UP" else "down" if lf.operstate else "unknown"
         return PfInfo(
             name=pf, exists=True, sriov_capable=True, totalvfs=rec.totalvfs, numvfs=rec.numvfs,
-            pci_address=rec.pci_address, driver=PF_DRIVER, model=PF_MODEL, operstate=operstate, mtu=lf.mtu,
+            pci_address=rec.pci_address, driver=self.pf_driver,
+            model=PF_MODEL if self.nic_driver == "ixgbe" else IGB_MODEL, operstate=operstate, mtu=lf.mtu,
             mac=lf.mac, vfs=[self._vf_info(st, rec, v.index, root) for v in rec.vfs],
         )
 
@@ -153,8 +161,10 @@ class EmulatedHostDriver:
         st = self._state()
         rec = self._pf(st, pf)
         self._vf_index(rec, vf)
-        config = self._checked(pf, vf, config)
         old = rec.vfs[vf].config
+        if self.nic_driver != "ixgbe":
+            self._refusals(pf, vf, old, config, pf_link_up=pf not in st.faults.pf_down)
+        config = self._checked(pf, vf, config)
 
         def put(cfg: VfConfig) -> Callable[[LabState], None]:
             def mutate(s: LabState) -> None:
@@ -171,6 +181,21 @@ class EmulatedHostDriver:
             )
 
     # ------------------------------------------------------------ checks
+    def _refusals(self, pf: str, vf: int, current: VfConfig, config: VfConfig, *, pf_link_up: bool) -> None:
+        """What the emulated driver refuses, before anything is changed, as the real one answers it."""
+        changed = {k: v for k, v in capabilities.used_settings(config).items()
+                   if capabilities.used_settings(current).get(k) != v}
+        for concern in capabilities.concerns(self.pf_driver, config, pf_link_up=pf_link_up):
+            if concern.setting not in changed or not concern.certain or concern.fact.errno is None:
+                continue
+            code, setting = concern.fact.errno, concern.setting
+            raise SettingRefused(
+                f"{capabilities.refusal_text(self.nic_driver, pf, vf, setting, concern.value, code)} "
+                f"(the emulated {self.nic_driver} said: {os.strerror(code)}); nothing had been changed on VF {vf}",
+                hint=(f"{concern.why}: " if concern.why else "") + capabilities.refusal_hint(self.pf_driver, pf, vf, setting, code),
+                driver=self.pf_driver, pf=pf, vf=vf, setting=setting, code=code,
+            )
+
     def _checked(self, pf: str, vf: int, c: VfConfig) -> VfConfig:
         where = f"{pf} VF {vf}"
         if not 0 <= c.vlan <= 4094:

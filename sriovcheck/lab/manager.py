@@ -100,7 +100,7 @@ def new_state(topology: Topology, directory: Path) -> LabState:
     name = topology.name
     pfs: list[PfRecord] = []
     for i, pf in enumerate(topology.host.pfs):
-        total = fabric.total_vfs(pf.numvfs)
+        total = fabric.total_vfs(pf.numvfs, topology.lab.nic_driver)
         fabric.vf_netdev(pf.name, total - 1)  # refuse now, before anything is built
         rec = PfRecord(pf.name, i, fabric.pf_peer(i), pf.switch_port, pf.numvfs, total, fabric.pci_address(i))
         rec.vfs = fabric.fresh_vfs(rec, pf.numvfs)

@@ -1,18 +1,31 @@
 """Junos MAC table, ARP table and `show version` parsers: pure functions, no I/O.
 
-Each parser accepts every form a real switch (or a copy pasted from one) produces: non-ELS text
-(older EX: VLAN / MAC address / Type / Age / Interfaces), ELS text (EX4300/QFX: Vlan name / MAC
-address / MAC flags / [Age] / Logical interface ...), and `| display xml` of either (with or without
-the <rpc-reply> wrapper and namespaces). The form is detected from the text itself.
+Each parser accepts every form a real switch (or a copy pasted from one) produces, Junos 12.3 to 24.x:
+non-ELS text (older EX: VLAN / MAC address / Type / Age / Interfaces), ELS text (EX4300/EX4400/QFX:
+Vlan name / MAC address / MAC flags / [Age] / [GBP Tag] / Logical interface / NH Index / RTR ID, or
+the EVPN SVLBNH / Active source columns), and `| display xml` of either (with or without the
+<rpc-reply> wrapper and namespaces). The form is detected from the text itself. The whole table or a
+scoped one (`interface X`, `vlan-name V`, `vlan-id N`, `instance I`, `show arp interface X`, `vpn V`).
 
-Tolerated around the table: `{master:0}`-style context lines, echoed prompts and commands, CRLF,
-tabs, markdown indentation, `| match` / `| grep` excerpts without a header, and the <output> element
-in which an RPC returns plain text. Anything else that is not a table raises ParseError, so that
-garbage or a truncated reply is never mistaken for an empty table. An empty table returns [].
+Structure, not known shapes: ELS tables are read by the columns their header rows name and place, so
+a column a release adds is skipped and a blank cell (no GBP tag, no logical interface) is told from a
+filled one; a `MAC flags (...)` legend may run over any number of lines; each `Routing instance :`
+line names the instance of the rows after it. In XML, MAC and ARP entries are found by the element
+names of entries (<mac-table-entry>, <l2ng-mac-entry>, an extensive <l2ng-l2ald-mac-entry-vlan>,
+<arp-table-entry>) wherever the reply puts them: under the whole-table element or the per-interface
+MAC database of `interface X`.
+
+Tolerated around the table: `{master:0}`-style context lines, echoed prompts and commands, Virtual
+Chassis member headings (`fpc0:` and its dashes), CRLF, tabs, markdown indentation, `| match` /
+`| grep` excerpts without a header, and the <output> element in which an RPC returns plain text.
+Anything else that is not a table (the `extensive` text form included) raises ParseError naming the
+line, so that garbage or a truncated reply is never mistaken for an empty table. An empty table
+returns [].
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
@@ -34,7 +47,8 @@ class MacEntry:
     kind: str  # learned | static | flood | router | control | other
     raw_kind: str  # Junos' own Type (non-ELS) or MAC flags (ELS), e.g. "Learn", "DL"
     age_s: int | None
-    interface: str  # ge-0/0/1.0, All-members, Router, ae0.0, esi.1820, vtep.32771
+    interface: str  # ge-0/0/1.0, All-members, Router, ae0.0, esi.1820, vtep.32771; "" when blank
+    routing_instance: str | None = None  # ELS "Routing instance : default-switch"; None when not shown
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,11 @@ def _shown(line: str) -> str:
 def _lines(text: str) -> list[str]:
     # splitlines() also splits on CR alone; tabs count as whitespace in every split() below.
     return [line.strip() for line in text.splitlines()]
+
+
+def _lines_raw(text: str) -> list[str]:
+    """Lines with their indentation (column positions matter), without trailing whitespace."""
+    return [line.rstrip() for line in text.splitlines()]
 
 
 def _is_noise(line: str) -> bool:
@@ -206,17 +225,94 @@ def _optional_int(value: str | None, where: str) -> int | None:
 
 
 # --- MAC table ---------------------------------------------------------------------------------
+# Text: non-ELS rows (VLAN, MAC, Type, Age, Interfaces) are read by their tokens. ELS tables are read
+# by their header: the two header rows name the columns ("Vlan/name", "MAC/address", "MAC/flags",
+# "Age", "GBP/Tag", "Logical/interface", "NH/Index", "MAC/property", "RTR/ID", "SVLBNH//VENH Index",
+# "Active/source"; each release adds or drops some) and where they are, so that a blank cell (no GBP
+# tag, no logical interface of a control MAC, no age in EVPN tables) is told from a filled one.
+# The "MAC flags (...)" legend may run over any number of lines. XML: entries are found by their own
+# element names (<mac-table-entry>, <l2ng-mac-entry>, an extensive <l2ng-l2ald-mac-entry-vlan>),
+# wherever the reply puts them (whole table, `interface X`'s per-interface MAC database, per VLAN).
 
 _MAC_WHAT = (
     "a Junos MAC table (`show ethernet-switching table`: non-ELS 'VLAN  MAC address  Type  Age  "
     "Interfaces' rows, ELS 'Vlan name  MAC address  MAC flags  Age  Logical interface' rows, or "
     "| display xml)"
 )
-_MAC_HEADER = re.compile(
-    r"^(?:Ethernet[- ]switching table\s*:|Routing instance\s*:|MAC database for|MAC flags\s*\("
-    r"|SE - statistics|VLAN\s+MAC address|Vlan\s+MAC\s+MAC|name\s+address\s+flags)",
+_MAC_INFO = re.compile(
+    r"^(?:Ethernet[- ]switching table\s*:|MAC database for|VLAN\s+MAC address\s+Type|"
+    r"Bridging domain\s*:|Logical system\s*:)",
     re.IGNORECASE,
 )
+_ROUTING_INSTANCE_LINE = re.compile(r"^Routing instance\s*:\s*(\S*)", re.IGNORECASE)
+_MAC_LEGEND = re.compile(r"^MAC (?:IP )?flags\s*\(", re.IGNORECASE)
+# A legend continuation line: "SE - statistics enabled, NM - ...", "GBP - group based policy, B - ..."
+_LEGEND_LINE = re.compile(r"^\(?[A-Za-z][A-Za-z0-9]{0,3}\)?[A-Za-z0-9]{0,3}\s+-\s*\S")
+_ELS_HEADER = re.compile(r"^Vlan\s+MAC\b", re.IGNORECASE)
+_ELS_HEADER2 = re.compile(r"^name\s+address\b", re.IGNORECASE)
+_DIGITS = re.compile(r"^\d+$")
+_GBP = re.compile(r"^(?:\d+|-)$")
+_ANY = re.compile(r"^\S+$")
+_COLUMN_KEYS = {"age": "age", "gbp": "gbp", "logical": "interface", "nh": "nh", "rtr": "rtr",
+                "svlbnh/": "svlbnh", "svlbnh": "svlbnh", "active": "source"}
+_COLUMN_TYPES: dict[str, re.Pattern[str]] = {
+    "mac": _MAC_OR_STAR, "flags": _ELS_FLAGS, "age": _AGE, "gbp": _GBP, "interface": _IFNAME,
+    "nh": _DIGITS, "rtr": _DIGITS, "svlbnh": _DIGITS, "property": _ANY, "source": _ANY, "other": _ANY,
+}
+
+
+_LEFT_ALIGNED = {"mac", "flags", "interface"}  # values that start where their header word starts
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    start: int
+    end: int
+
+
+def _words(line: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", line)]
+
+
+def _overlap_gap(s: int, e: int, cs: int, ce: int) -> int:
+    """How far [s, e) is from [cs, ce): negative = the width they overlap, else the gap between them."""
+    inner = min(e, ce) - max(s, cs)
+    return -inner if inner > 0 else max(cs - e, s - ce, 0)
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    word: str
+    below: str = ""
+
+
+def _els_columns(header: str, second: str | None) -> list[_Column]:
+    """Columns of an ELS MAC table from its header row(s) (tabs expanded)."""
+    spans = [_Span(s, e, w.lower()) for s, e, w in _words(header)]
+    for s, e, w in _words(second or ""):
+        # a second-row word belongs to the first-row column it overlaps, else the nearest one left
+        best = min(range(len(spans)), key=lambda i: (_overlap_gap(s, e, spans[i].start, spans[i].end), i))
+        if _overlap_gap(s, e, spans[best].start, spans[best].end) >= 0:
+            left = [i for i, sp in enumerate(spans) if sp.start <= s]
+            best = left[-1] if left else 0
+        sp = spans[best]
+        sp.start, sp.end, sp.below = min(s, sp.start), max(e, sp.end), (sp.below + " " + w.lower()).strip()
+    columns: list[_Column] = []
+    macs = 0
+    for i, sp in enumerate(spans):
+        if i == 0:
+            key = "vlan"
+        elif sp.word == "mac":
+            macs += 1
+            key = {"address": "mac", "flags": "flags", "property": "property"}.get(
+                sp.below.split(" ")[0], ("mac", "flags", "property")[min(macs, 3) - 1])
+        else:
+            key = _COLUMN_KEYS.get(sp.word, "other")
+        columns.append(_Column(key, sp.start, sp.end))
+    return columns
 
 
 def _els_kind(flags: str) -> str:
@@ -238,7 +334,8 @@ def _non_els_kind(raw: str, interface: str) -> str:
 
 
 def _mac_text_row(tokens: list[str]) -> MacEntry | None:
-    """One row of either text format, or None when the tokens are not a MAC table row."""
+    """One row of either text format without a header to go by, or None when the tokens are not
+    a MAC table row."""
     if len(tokens) < 4 or not _MAC_OR_STAR.match(tokens[1]):
         return None
     vlan, mac_text, third = tokens[0], tokens[1], tokens[2]
@@ -265,59 +362,191 @@ def _mac_text_row(tokens: list[str]) -> MacEntry | None:
     return None
 
 
+def _assign_els_cells(columns: list[_Column], row: str) -> dict[str, str] | None:
+    """The cells of an ELS row by column key, or None when the row does not fit the columns."""
+    words = _words(row)
+    if len(words) < 3:
+        return None
+    if len(words) > len(columns) or columns[1].key != "mac" or columns[2].key != "flags":
+        return None
+    # Some cells are blank: vlan, MAC and flags always come first; each further value goes to a
+    # later column whose form it has, the one under which it stands when several would take it.
+    # Rows are aligned with the header by their first column (a copy may indent them differently),
+    # then again by each left-aligned value that starts a column: a VLAN name longer than its column
+    # pushes the rest of the row to the right.
+    shift = words[0][0] - columns[0].start
+    cells = {"vlan": words[0][2]}
+    ci = 1
+    for wi, (s_raw, e_raw, w) in enumerate(words[1:], start=1):
+        s, e = s_raw - shift, e_raw - shift
+        fits = [i for i in range(ci, len(columns)) if _COLUMN_TYPES[columns[i].key].match(w)]
+        # leave room for the words still to come: each needs a column after this one
+        fits = [i for i in fits if len(columns) - i >= len(words) - wi]
+        if wi <= 2:
+            fits = [ci] if ci in fits else []
+        if not fits:
+            return None
+        choice = fits[0]
+        if len(fits) > 1:
+            # the first column that takes the value, unless it stands under a later one
+            gaps = {i: _overlap_gap(s, e, columns[i].start, columns[i].end) for i in fits}
+            best = min(fits, key=lambda i: (gaps[i], i))
+            if gaps[best] < gaps[choice] and gaps[best] <= 0:
+                choice = best
+        cells[columns[choice].key] = w
+        if columns[choice].key in _LEFT_ALIGNED:
+            shift = s_raw - columns[choice].start
+        ci = choice + 1
+    return cells
+
+
+def _els_entry(cells: dict[str, str], instance: str | None) -> MacEntry:
+    vlan, flags = cells["vlan"], cells["flags"]
+    mac = _mac_or_none(cells["mac"], f"MAC table row for VLAN {vlan}")
+    kind = "flood" if mac is None else _els_kind(flags)
+    return MacEntry(vlan, None, mac, kind, flags, _age_seconds(cells.get("age")), cells.get("interface", ""),
+                    instance)
+
+
 def _parse_mac_text(lines: list[str]) -> list[MacEntry]:
     entries: list[MacEntry] = []
-    for line in lines:
-        if _is_noise(line) or _MAC_HEADER.match(line):
+    columns: list[_Column] | None = None
+    checks: list[tuple[int, re.Pattern[str]]] = []  # (column index, form) of the columns with a fixed form
+    keys: list[str] = []
+    fixed: tuple[int, int, int, int] | None = None  # column index of MAC, flags, age, interface (-1: none)
+    header: str | None = None
+    instance: str | None = None
+    in_legend = False
+    for raw in lines:
+        line = raw.strip()
+        tokens = line.split()
+        if len(tokens) >= 3 and _MAC_OR_STAR.match(tokens[1]):
+            # a row: VLAN, then a MAC (or '*' of the non-ELS flood row)
+            in_legend = False
+            entry: MacEntry | None = None
+            if columns is not None:
+                if len(tokens) == len(columns) and fixed is not None:
+                    # every column filled (the usual case): the values in the header's order
+                    for i, pattern in checks:
+                        if not pattern.match(tokens[i]):
+                            break
+                    else:
+                        i_mac, i_flags, i_age, i_if = fixed
+                        flags = tokens[i_flags]
+                        mac = _mac_or_none(tokens[i_mac], f"MAC table row for VLAN {tokens[0]}")
+                        entry = MacEntry(
+                            tokens[0], None, mac, "flood" if mac is None else _els_kind(flags), flags,
+                            _age_seconds(tokens[i_age]) if i_age >= 0 else None,
+                            tokens[i_if] if i_if >= 0 else "", instance)
+                if entry is None:
+                    cells = _assign_els_cells(columns, raw.expandtabs() if "\t" in raw else raw)
+                    if cells is not None and "mac" in cells and "flags" in cells:
+                        entry = _els_entry(cells, instance)
+            if entry is None:
+                # no header (a `| match` excerpt), non-ELS, or a row that does not fit the header
+                entry = _mac_text_row(tokens)
+                if entry is not None and instance is not None:
+                    entry = dataclasses.replace(entry, routing_instance=instance)
+            if entry is None:
+                raise ParseError(f"expected {_MAC_WHAT}; cannot read the line {_shown(line)}")
+            entries.append(entry)
+            continue
+        if in_legend:
+            if line and _LEGEND_LINE.match(line):
+                in_legend = not line.endswith(")")
+                continue
+            in_legend = False
+        if _is_noise(line):
+            continue
+        if _MAC_LEGEND.match(line):
+            in_legend = not line.endswith(")")
+            continue
+        m = _ROUTING_INSTANCE_LINE.match(line)
+        if m:
+            instance = m.group(1) or None
+            continue
+        if _MAC_INFO.match(line):
+            continue
+        if _ELS_HEADER.match(line) or (_ELS_HEADER2.match(line) and header is not None):
+            if _ELS_HEADER.match(line):
+                header = raw.expandtabs()
+                columns = _els_columns(header, None)
+            else:
+                columns = _els_columns(header or "", raw.expandtabs())
+            keys = [c.key for c in columns]
+            fixed = ((keys.index("mac"), keys.index("flags"),
+                      keys.index("age") if "age" in keys else -1,
+                      keys.index("interface") if "interface" in keys else -1)
+                     if "mac" in keys and "flags" in keys else None)
+            checks = [(i, _COLUMN_TYPES[c.key]) for i, c in enumerate(columns)
+                      if c.key not in ("vlan", "property", "source", "other")]
             continue
         _check_switch_error(line, "a MAC table")
-        entry = _mac_text_row(line.split())
-        if entry is None:
-            raise ParseError(f"expected {_MAC_WHAT}; cannot read the line {_shown(line)}")
-        entries.append(entry)
+        raise ParseError(f"expected {_MAC_WHAT}; cannot read the line {_shown(line)}")
     return entries
 
 
 def _mac_from_non_els_xml(elem: ET.Element) -> MacEntry | None:
-    mac_text = _child_text(elem, "mac-address")
+    children: dict[str, ET.Element] = {}
+    for child in elem:
+        children.setdefault(_local(child.tag), child)
+
+    def text(name: str) -> str | None:
+        c = children.get(name)
+        return None if c is None else (c.text or "").strip()
+
+    mac_text = text("mac-address")
     if mac_text is None:
         return None  # `summary` style: a count, no entry
-    vlan = _child_text(elem, "mac-vlan") or ""
-    raw = _child_text(elem, "mac-type") or ""
-    interface = _child_text(elem, "mac-interface")
+    vlan = text("mac-vlan") or ""
+    raw = text("mac-type") or ""
+    interface = text("mac-interface")
     if interface is None:
         # brief style lists the interface(s) only inside <mac-interfaces-list>
-        lst = _child(elem, "mac-interfaces-list")
+        lst = children.get("mac-interfaces-list")
         first = _child_text(lst, "mac-interfaces") if lst is not None else None
         interface = first or ""
-    age_elem = _child(elem, "mac-age")
+    age_elem = children.get("mac-age")
     age: int | None = None
     if age_elem is not None:
         seconds = age_elem.get("seconds")
         age = int(seconds) if seconds and seconds.isdigit() else _age_seconds(age_elem.text)
     mac = _mac_or_none(mac_text, f"<mac-table-entry> of VLAN {vlan}")
     kind = "flood" if mac is None else _non_els_kind(raw or "other", interface)
-    vlan_id = _optional_int(_child_text(elem, "mac-vlan-tag"), f"<mac-vlan-tag> of VLAN {vlan}")
+    vlan_id = _optional_int(text("mac-vlan-tag"), f"<mac-vlan-tag> of VLAN {vlan}")
     return MacEntry(vlan, vlan_id, mac, kind, raw, age, interface)
 
 
-def _mac_from_els_xml(elem: ET.Element, group_vlan_id: int | None) -> MacEntry:
-    vlan = _child_text(elem, "l2ng-l2-mac-vlan-name") or ""
-    mac_text = _child_text(elem, "l2ng-l2-mac-address") or ""
-    interface = _child_text(elem, "l2ng-l2-mac-logical-interface") or ""
-    flags = _child_text(elem, "l2ng-l2-mac-flags")
+def _texts(elem: ET.Element) -> dict[str, str]:
+    """Stripped text of each child element by local name (the first of each name), in one pass."""
+    out: dict[str, str] = {}
+    for child in elem:
+        out.setdefault(_local(child.tag), (child.text or "").strip())
+    return out
+
+
+def _mac_from_els_xml(elem: ET.Element, group_vlan_id: int | None, group_instance: str | None) -> MacEntry:
+    t = _texts(elem)
+    vlan = t.get("l2ng-l2-mac-vlan-name", "")
+    flags = t.get("l2ng-l2-mac-flags")
     if flags is not None:
         raw, kind = flags, _els_kind(flags)
     else:
         # `extensive` has no S/D flags, only internal state such as "in_hash,in_ifd,...,kernel".
-        raw = _child_text(elem, "l2ng-l2-mac-entry-flags") or ""
+        raw = t.get("l2ng-l2-mac-entry-flags", "")
         kind = "static" if "static" in raw.split(",") else "learned"
-    own_id = _optional_int(_child_text(elem, "l2ng-l2-vlan-id"), f"<l2ng-l2-vlan-id> of VLAN {vlan}")
-    mac = _mac_or_none(mac_text, f"<l2ng-mac-entry> of VLAN {vlan}")
+    own_id = _optional_int(t.get("l2ng-l2-vlan-id"), f"<l2ng-l2-vlan-id> of VLAN {vlan}")
+    mac = _mac_or_none(t.get("l2ng-l2-mac-address", ""), f"<l2ng-mac-entry> of VLAN {vlan}")
     if mac is None:
         kind = "flood"
-    age = _age_seconds(_child_text(elem, "l2ng-l2-mac-age"))
-    return MacEntry(vlan, own_id if own_id is not None else group_vlan_id, mac, kind, raw, age, interface)
+    age = _age_seconds(t.get("l2ng-l2-mac-age"))
+    instance = t.get("l2ng-l2-mac-routing-instance") or group_instance
+    return MacEntry(vlan, own_id if own_id is not None else group_vlan_id, mac, kind, raw, age,
+                    t.get("l2ng-l2-mac-logical-interface", ""), instance or None)
+
+
+# An element that holds a MAC table or part of one, even an empty one (a port without MACs).
+_MAC_XML_CONTAINER = re.compile(r"macdb|ethernet-switching-table|l2ng-l2ald-mac|mac-table")
 
 
 def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
@@ -325,13 +554,8 @@ def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
     text = _output_text(root)
     if text is not None:
         return _parse_mac_text(_lines(text))
-    tags = {_local(e.tag) for e in root.iter()}
-    if not tags & {"ethernet-switching-table-information", "l2ng-l2ald-rtb-macdb"}:
-        raise ParseError(
-            f"expected {_MAC_WHAT}; the XML has no <ethernet-switching-table-information> or "
-            f"<l2ng-l2ald-rtb-macdb> (root element <{_local(root.tag)}>)"
-        )
     entries: list[MacEntry] = []
+    container = False
     for elem in root.iter():
         name = _local(elem.tag)
         if name == "mac-table-entry":
@@ -339,8 +563,10 @@ def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
             if entry is not None:
                 entries.append(entry)
         elif name == "l2ng-l2ald-mac-entry-vlan":
+            container = True
+            instance = _child_text(elem, "l2ng-l2-mac-routing-instance")
             if _child(elem, "l2ng-l2-mac-address") is not None:
-                entries.append(_mac_from_els_xml(elem, None))  # extensive: one MAC per element
+                entries.append(_mac_from_els_xml(elem, None, instance))  # extensive: one MAC per element
                 continue
             macs = [c for c in elem if _local(c.tag) == "l2ng-mac-entry"]
             # In the brief form one group can hold every VLAN while carrying the first VLAN's id
@@ -348,19 +574,28 @@ def _parse_mac_xml(root: ET.Element) -> list[MacEntry]:
             group_id = _optional_int(_child_text(elem, "l2ng-l2-vlan-id"), "<l2ng-l2-vlan-id>")
             if len({_child_text(m, "l2ng-l2-mac-vlan-name") for m in macs}) > 1:
                 group_id = None
-            entries.extend(_mac_from_els_xml(m, group_id) for m in macs)
+            entries.extend(_mac_from_els_xml(m, group_id, instance) for m in macs)
+        elif not container and _MAC_XML_CONTAINER.search(name):
+            container = True
+    if not entries and not container:
+        raise ParseError(
+            f"expected {_MAC_WHAT}; the XML has no MAC table element such as <l2ng-l2ald-rtb-macdb>, "
+            f"<l2ng-l2ald-interface-macdb-vlan> or <ethernet-switching-table-information> "
+            f"(root element <{_local(root.tag)}>)"
+        )
     return entries
 
 
 def parse_mac_table(text: str) -> list[MacEntry]:
-    """Entries of `show ethernet-switching table [...] [| display xml]`, every Junos form.
+    """Entries of `show ethernet-switching table [interface X | vlan-name V | vlan-id N | ...]
+    [| display xml]`, every Junos form.
 
     Raises ParseError when the text is not such a table; returns [] for an empty one.
     """
-    lines = _lines(text)
-    start = _xml_start(lines)
+    lines = _lines_raw(text)
+    start = _xml_start([line.strip() for line in lines])
     if start is not None:
-        return _parse_mac_xml(_parse_xml(lines, start, "a MAC table"))
+        return _parse_mac_xml(_parse_xml([line.strip() for line in lines], start, "a MAC table"))
     return _parse_mac_text(lines)
 
 
@@ -461,12 +696,22 @@ def _parse_arp_xml(root: ET.Element) -> list[ArpEntry]:
     text = _output_text(root)
     if text is not None:
         return _parse_arp_text(_lines(text))
-    if not any(_local(e.tag) == "arp-table-information" for e in root.iter()):
+    # Entries by their own element name, wherever the reply puts them; an empty table still has
+    # its <arp-table-information>.
+    entries: list[ArpEntry] = []
+    container = False
+    for elem in root.iter():
+        name = _local(elem.tag)
+        if name == "arp-table-entry":
+            entries.append(_arp_from_xml(elem))
+        elif name == "arp-table-information":
+            container = True
+    if not entries and not container:
         raise ParseError(
-            f"expected {_ARP_WHAT}; the XML has no <arp-table-information> (root element "
-            f"<{_local(root.tag)}>)"
+            f"expected {_ARP_WHAT}; the XML has no <arp-table-information> or <arp-table-entry> "
+            f"(root element <{_local(root.tag)}>)"
         )
-    return [_arp_from_xml(e) for e in _iter_local(root, {"arp-table-entry"})]
+    return entries
 
 
 def parse_arp_table(text: str) -> list[ArpEntry]:

@@ -137,6 +137,7 @@ class Provisioner:
         self.sleep = sleep
         self.monotonic = monotonic
         self._journal: list[tuple[str, Callable[[], None]]] = []
+        self._rollback_failures: list[str] = []
 
     # ------------------------------------------------------------------ provision
     def provision(self) -> ProvisionReport:
@@ -168,9 +169,15 @@ class Provisioner:
                 raise
             inner = exc.message if isinstance(exc, SriovcheckError) else str(exc)
             inner_hint = exc.hint if isinstance(exc, SriovcheckError) else None
+            if self._rollback_failures:
+                undone = ("undoing this run's changes failed for: " + "; ".join(self._rollback_failures)
+                          + f"; {self.store.path} records what is left: fix the cause, then run "
+                          "`sriovcheck teardown`")
+            else:
+                undone = "what this run changed has been undone"
             raise ProvisionError(
                 f"provisioning {self.t.name!r} failed: {inner}",
-                hint="what this run changed has been undone; " + (inner_hint or "fix the cause and run provision again"),
+                hint=undone + "; " + (inner_hint or "fix the cause and run provision again"),
             ) from exc
         self._journal = []
         return report
@@ -202,6 +209,7 @@ class Provisioner:
                 except Exception as exc:  # keep undoing the rest; report every failure
                     failures.append(f"{what}: {exc}")
             self._journal = []
+            self._rollback_failures = failures
             try:
                 if state.is_empty():
                     self.store.remove()
@@ -244,16 +252,27 @@ class Provisioner:
                 hint="run `sriovcheck teardown` first, then provision with the new count",
             )
         original = info.numvfs
+        # Changing a non-zero count destroys the VFs there are (the kernel goes through 0): keep what
+        # each of them was set to, so that a rollback brings them back as they were, not blank.
+        saved: dict[int, VfConfig] = {}
+        for n in range(original):
+            try:
+                saved[n] = self.host.get_vf_config(pf, n)
+            except SriovcheckError as exc:
+                self.progress(f"cannot read the settings of {pf} vf {n} before changing the VF count: {exc.message}")
         state.numvfs_original.setdefault(pf, original)
         self.store.save(state)
-        self.host.set_numvfs(pf, count)
 
         def undo() -> None:
             self.host.set_numvfs(pf, original)
+            for n, config in saved.items():  # the VFs the count change destroyed, as they were
+                if self.host.get_vf_config(pf, n) != config:
+                    self.host.set_vf_config(pf, n, config)
             if state.numvfs_original.get(pf) == original:
                 del state.numvfs_original[pf]
 
-        self._remember(f"numvfs of {pf}", undo)
+        self._remember(f"numvfs of {pf}", undo)  # before the change: a change that fails half-way is undone too
+        self.host.set_numvfs(pf, count)
         return Outcome("set-numvfs", pf, "done", f"numvfs {original} -> {count}")
 
     def _set_vf_config(self, pf: str, vf: int, want: VfConfig, state: ProvisionState) -> Outcome:

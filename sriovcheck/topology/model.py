@@ -147,6 +147,11 @@ class Handover(_Strict):
 
 class Lab(_Strict):
     switch_style: Literal["non-els", "els"] = "non-els"
+    nic_driver: Literal["ixgbe", "igb"] = Field(
+        default="ixgbe",
+        description="PF driver the emulated NIC behaves as: ixgbe (X540, as in the seed) or igb (82576: at most 7 VFs; "
+        "refuses link_state, vlan_proto 802.1ad and min_tx_rate_mbps as the real igb does)",
+    )
 
 
 class Topology(_Strict):

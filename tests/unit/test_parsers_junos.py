@@ -135,7 +135,7 @@ def test_napalm_els_extensive_details() -> None:
     got = parse_mac_table(read(sample("napalm__show_ethernet-switching_table_extensive_display_xml__2")))
     assert got[0] == MacEntry(
         "AP-BRS", 610, "00:0c:e6:18:ea:07", "learned",
-        "in_hash,in_ifd,in_ifl,in_vlan,in_rtt,kernel,in_ifbd", None, "ge-0/0/0.0",
+        "in_hash,in_ifd,in_ifl,in_vlan,in_rtt,kernel,in_ifbd", None, "ge-0/0/0.0", "default-switch",
     )
     assert got[-1].vlan_name == "MGMT" and got[-1].vlan_id == 999 and got[-1].mac == "e8:b6:c2:81:24:41"
 
@@ -229,8 +229,8 @@ Routing instance : default-switch
     SRIOV_200           02:00:00:00:02:02   S             -   ge-0/0/2.0             0         0
 """
 ELS_WANT = [
-    MacEntry("SRIOV_200", None, "02:00:00:00:02:01", "learned", "D", 54, "ge-0/0/1.0"),
-    MacEntry("SRIOV_200", None, "02:00:00:00:02:02", "static", "S", None, "ge-0/0/2.0"),
+    MacEntry("SRIOV_200", None, "02:00:00:00:02:01", "learned", "D", 54, "ge-0/0/1.0", "default-switch"),
+    MacEntry("SRIOV_200", None, "02:00:00:00:02:02", "static", "S", None, "ge-0/0/2.0", "default-switch"),
 ]
 ARP = """\
 MAC Address       Address         Interface                Flags
