@@ -190,6 +190,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtt-factor", type=float, default=2.0, metavar="X",
                    help="an RTT counts as grown past X times the old one (and at least 1 ms more); default 2")
 
+    p = sub.add_parser(
+        "fleet-report",
+        help="merge many hosts' results.json into one fleet report (HTML, JUnit, JSON)",
+        description="Merge the results.json of many hosts (a rack) into one HTML page (the verdict per host, a "
+        "host x check-kind matrix, failures and root causes first, the switches with when and by which session their "
+        "evidence was read, each host linked to its own report.html), one JUnit document with a test suite per host, "
+        "and a JSON summary. Exit 1 when any host failed.",
+        epilog="example:\n  sriovcheck fleet-report fleet/*/results.json --html fleet/index.html --junit fleet/junit.xml "
+        "--json fleet/summary.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", nargs="+", metavar="RESULTS.json", help="a host's results.json (or the directory holding it)")
+    p.add_argument("--html", metavar="FILE", help="write the fleet page here (host links are relative to its folder)")
+    p.add_argument("--junit", metavar="FILE", help="write one JUnit document, a test suite per host, here")
+    p.add_argument("--json", metavar="FILE", help="write the JSON summary here")
+    p.add_argument("--title", metavar="TEXT", help="the page's title (e.g. the rack's name)")
+
+    fleet = sub.add_parser(
+        "fleet",
+        help="a rack at once: traffic before the shared switch read, one switch login per switch",
+        description="Steps of a fleet run (the Ansible content in ansible/ runs them in order): every host "
+        "provisions and sends `traffic`; the controller runs `switch-read` once per switch for all hosts that name it; "
+        "every host runs `verify --switch-output DIR/<switch>`; the controller merges with `fleet-report`.",
+    )
+    fsub = fleet.add_subparsers(dest="fleet_command", metavar="FLEET_COMMAND", parser_class=_Parser)
+    p = fsub.add_parser("traffic", help="ping every VF's gateway once, so that the switch learns MACs and ARP entries",
+                        description="Ping every VF's gateway once from inside its container, so that the switch has "
+                        "learned the VFs' MACs and ARP entries before the controller reads it. Exit 0 when every ping "
+                        "was answered, 1 otherwise (verify then says why).")
+    _add_topology(p)
+    p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
+    _add_json(p)
+    p = fsub.add_parser("switch-read", help="log into each switch once and save what all the hosts naming it need",
+                        description="Group the topologies by the switch they name; log into each switch ONCE and save, in "
+                        "the saved-output format of `verify --switch-output`, every output the group's hosts need, with "
+                        "session.json (when, which session). Writes DIR/<switch>/.",
+                        epilog="example:\n  sriovcheck fleet switch-read hosts/*.yaml --out evidence/\n"
+                        "  sriovcheck verify hosts/node01.yaml --switch-output evidence/tor-a",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("topologies", nargs="+", metavar="TOPOLOGY", help="the hosts' topology files")
+    p.add_argument("--out", required=True, metavar="DIR", help="write each switch's outputs to DIR/<switch name>/")
+    p.add_argument("--lab", action="store_true", help="read the emulated rack's switch")
+    _add_json(p)
+
     lab = sub.add_parser(
         "lab",
         help="the emulated lab: an SR-IOV NIC and a Junos switch in network namespaces",
@@ -197,9 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         "real kernel SR-IOV NIC, QEMU's igb in a VM, with `vm-run`.",
     )
     lsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
+    rack_help = ("more topologies: an emulated rack; topologies that name the same switch share one emulated "
+                 "switch (their PFs on its ports), each host topology then runs with --lab against it")
     for name, text in (("up", "build the lab (idempotent)"), ("down", "remove everything `up` made (idempotent)")):
         p = lsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_topology(p)
+        p.add_argument("more", nargs="*", metavar="TOPOLOGY", help=rack_help)
         _add_json(p)
         if name == "down":
             p.description = (
@@ -211,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="also remove the topology's containers (io.sriovcheck.topology label)")
     p = lsub.add_parser("status", help="show the lab: emulator address, namespaces, fabric map, faults")
     _add_topology(p)
+    p.add_argument("more", nargs="*", metavar="TOPOLOGY", help=rack_help)
     _add_json(p)
     p = lsub.add_parser(
         "fault", help="inject or clear a fault", description=FAULT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -353,7 +401,26 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
         from sriovcheck.lab.vm.command import cmd_lab_vm_run
 
         return cmd_lab_vm_run(args, out, _progress)
+    if getattr(args, "more", None):  # several topologies: the emulated rack (sriovcheck.fleet)
+        from sriovcheck.fleet import commands
+
+        rack_handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
+            commands, "cmd_lab_rack_" + args.lab_command
+        )
+        return rack_handler(args, out, _progress)
     handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(_workflow(), "cmd_lab_" + args.lab_command)
+    return handler(args, out, _progress)
+
+
+def cmd_fleet(args: argparse.Namespace, out: TextIO) -> int:
+    from sriovcheck.fleet import commands
+
+    if args.command == "fleet" and not args.fleet_command:
+        raise UsageError("sriovcheck fleet: a fleet command is required (traffic, switch-read)", hint="see `sriovcheck fleet --help`")
+    name = args.command if args.command != "fleet" else "fleet_" + args.fleet_command
+    handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
+        commands, "cmd_" + name.replace("-", "_")
+    )
     return handler(args, out, _progress)
 
 
@@ -362,6 +429,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "schema": cmd_schema,
     "plan": cmd_plan,
     "lab": cmd_lab,
+    "fleet-report": cmd_fleet,
+    "fleet": cmd_fleet,
 }
 
 

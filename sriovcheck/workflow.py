@@ -148,16 +148,24 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     from sriovcheck.containers.image import LAB_IMAGE, ensure_lab_image
     from sriovcheck.lab import manager
     from sriovcheck.lab.host_driver import EmulatedHostDriver
+    from sriovcheck.fleet.rack import rack_lab_of
     from sriovcheck.lab.state import exists as lab_exists
     from sriovcheck.lab.state import lab_dir
 
+    lab_name = rack_lab_of(loaded.topology.name) or loaded.topology.name  # a rack member uses the rack's lab
     # The lab's status (netlink dumps) and the docker engine's answers are independent waits: side by side.
     with ThreadPoolExecutor(max_workers=1) as side:
         engine = side.submit(runtime.engine_version)
-        status = manager.lab_status(loaded.topology.name)
+        status = manager.lab_status(lab_name)
         engine.result()
     brought_up = False
-    if not status.up and not repair_lab and lab_exists(lab_dir(loaded.topology.name)):
+    if not status.up and lab_name != loaded.topology.name:
+        raise LabError(
+            f"{loaded.topology.name!r} is a host of the emulated rack {lab_name!r}, which is not up: "
+            + ("; ".join(status.problems) or "its lab is down"),
+            hint="bring the rack up again with `sriovcheck lab up` and all of its topologies",
+        )
+    if not status.up and not repair_lab and lab_exists(lab_dir(lab_name)):
         # Verification observes; it must not mend what it is asked to look at (a stopped emulator,
         # a missing cable): the checks report it instead.
         progress(f"the emulated lab of {loaded.topology.name!r} is damaged; verifying it as it is: " + "; ".join(status.problems))
@@ -172,7 +180,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime.client())
-    host = EmulatedHostDriver(lab_dir(loaded.topology.name), nic_driver=loaded.topology.lab.nic_driver)
+    host = EmulatedHostDriver(lab_dir(lab_name), nic_driver=loaded.topology.lab.nic_driver)
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
 
@@ -396,6 +404,15 @@ def collect_results(
     notes = []
     if switch_output:
         notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
+        from sriovcheck.fleet.evidence import session_facts
+
+        shared = session_facts(Path(switch_output))  # read once for a group of hosts (sriovcheck fleet switch-read)
+        if shared:
+            switch_info.update(shared)
+            notes.append(
+                f"The switch was read once for {shared['evidence_hosts']} host(s), by session {shared['evidence_session']} "
+                f"at {shared['evidence_read_at']}."
+            )
     handover = {k: v for k, v in (t.handover.model_dump(exclude={"waivers"}) if t.handover else {}).items() if v}
     handover.update({k: v for k, v in (handover_overrides or {}).items() if v})
     checks = outcome.checks
@@ -645,7 +662,10 @@ def cmd_lab_fault(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
 
     loaded = load_topology(args.topology)
     kwargs = fault_arguments(args.kind, list(args.args))
-    status = manager.lab_fault(loaded.topology.name, args.kind, **kwargs)
+    from sriovcheck.fleet.rack import rack_lab_of
+
+    lab_name = rack_lab_of(loaded.topology.name) or loaded.topology.name  # a rack member's faults go to the rack
+    status = manager.lab_fault(lab_name, args.kind, **kwargs)
     out.write(f"fault {args.kind} {' '.join(args.args)}: applied; active faults: {', '.join(status.faults) or 'none'}\n")
     return ExitCode.OK
 

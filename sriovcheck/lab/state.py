@@ -68,6 +68,7 @@ class PfRecord:
     vfs: list[VfRecord] = field(default_factory=list)
     mac: str | None = None  # the PF netdev's MAC (its LLDP chassis and port id), recorded at reconcile
     port_mtu: int = DEFAULT_PORT_MTU  # the switch port's configured physical MTU (faults may override)
+    lldp_host: str | None = None  # in an emulated rack: the host this PF belongs to (its LLDP System Name)
 
 
 @dataclass
@@ -220,6 +221,7 @@ class LabState:
                     "pci_address": p.pci_address,
                     "mac": p.mac,
                     "port_mtu": p.port_mtu,
+                    **({"lldp_host": p.lldp_host} if p.lldp_host else {}),
                     "vfs": [
                         {"index": v.index, "netdev": v.netdev, "nic_link": v.nic_link, "mac": v.mac,
                          "config": v.config.as_dict()}
@@ -344,7 +346,7 @@ def state_from_dict(data: object, file: Path) -> LabState:
             vfs.append(VfRecord(v.num("index"), v.text("netdev"), v.text("nic_link"), v.opt_text("mac"), cfg))
         pfs.append(PfRecord(p.text("name"), p.num("index"), p.text("nic_link"), p.text("switch_port"),
                             p.num("numvfs"), p.num("totalvfs"), p.text("pci_address"), vfs, p.opt_text("mac"),
-                            p.opt_num("port_mtu") or DEFAULT_PORT_MTU))
+                            p.opt_num("port_mtu") or DEFAULT_PORT_MTU, p.opt_text("lldp_host")))
     vlans = [VlanRecord(v.num("id"), v.text("name"), v.text("l3_interface"), v.text("gateway"), v.num("prefixlen"),
                         v.text("bridge")) for v in r.subs("vlans")]
     removed: list[tuple[str, int]] = []

@@ -113,7 +113,7 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
                                         mac=switch_port_mac(state.topology, pf.index),
                                         description=f"sriovcheck lab: {pf.name}"))
         if link_up and pf.mac and pf.name not in state.faults.lldp_off:
-            lldp.append(LldpView(pf.switch_port, pf.mac, pf.mac, pf.name, state.host_name or state.topology))
+            lldp.append(LldpView(pf.switch_port, pf.mac, pf.mac, pf.name, pf.lldp_host or state.host_name or state.topology))
     for v in state.vlans:
         br = dump.links.get(v.bridge)
         addresses = dump.addrs.get(br["index"], []) if br else []

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from sriovcheck.errors import SriovcheckError
 from sriovcheck.lab import state as lab_state
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         source = KernelSnapshotSource(args.state_dir)
         try:
             serve(source, host=st.emulator.host, port=args.port, host_key_path=st.host_key, password=password,
-                  authorized_keys_path=st.authorized_keys, username=st.username, ready_fd=args.ready_fd)
+                  authorized_keys_path=st.authorized_keys, username=st.username, ready_fd=args.ready_fd,
+                  login_log=str(Path(args.state_dir) / "logins.jsonl"))
         finally:
             source.close()
     except SriovcheckError as exc:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import os
 import re
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
@@ -90,20 +92,38 @@ class _Server(asyncssh.SSHServer):
     def public_key_auth_supported(self) -> bool:
         return self.owner.authorized_keys_path is not None
 
+    def auth_completed(self) -> None:
+        if self.conn is not None:
+            self.owner.record_login(self.conn)
+
 
 class JunosServer:
     """A listening emulated switch: the asyncssh acceptor plus its live connections."""
 
     def __init__(
-        self, source: SnapshotSource, *, username: str, password: str | None, authorized_keys_path: str | None
+        self, source: SnapshotSource, *, username: str, password: str | None, authorized_keys_path: str | None,
+        login_log: str | None = None,
     ) -> None:
         self.source = source
+        # Accepted logins, one JSON line each: tests and the fleet assert how often the switch was logged into.
+        self.login_log = login_log
+        self.logins = 0
         self.username = username
         self.password = password
         self.authorized_keys_path = authorized_keys_path
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.sessions: set[asyncio.Task[None]] = set()
         self.acceptor: asyncssh.SSHAcceptor | None = None
+
+    def record_login(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.logins += 1
+        peer = conn.get_extra_info("peername") or ("?", 0)
+        log.info("login %d accepted for %r from %s:%s", self.logins, conn.get_extra_info("username"), peer[0], peer[1])
+        if self.login_log:
+            line = json.dumps({"n": self.logins, "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                               "user": conn.get_extra_info("username"), "peer": f"{peer[0]}:{peer[1]}"})
+            with contextlib.suppress(OSError), open(self.login_log, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
 
     def close(self) -> None:
         if self.acceptor is not None:
@@ -260,6 +280,7 @@ async def start_server(
     password: str | None,
     authorized_keys_path: str | None,
     username: str,
+    login_log: str | None = None,
 ) -> tuple[JunosServer, int]:
     """Listen (port 0: any free port) and return the server and the port it is bound to."""
     if password is None and authorized_keys_path is None:
@@ -267,7 +288,8 @@ async def start_server(
             "Junos emulator: neither a password nor an authorized_keys file given: nobody could log in",
             hint="pass password=... and/or authorized_keys_path=...",
         )
-    server = JunosServer(source, username=username, password=password, authorized_keys_path=authorized_keys_path)
+    server = JunosServer(source, username=username, password=password, authorized_keys_path=authorized_keys_path,
+                         login_log=login_log)
     key = _host_key(host_key_path)
     try:
         server.acceptor = await asyncssh.create_server(
@@ -319,6 +341,7 @@ def serve(
     authorized_keys_path: str | None,
     username: str,
     ready_fd: int | None = None,
+    login_log: str | None = None,
 ) -> None:
     """Run the emulated switch until SIGTERM/SIGINT, then close every session and return.
 
@@ -327,6 +350,6 @@ def serve(
     asyncio.run(
         _serve(
             source, ready_fd, host=host, port=port, host_key_path=host_key_path, password=password,
-            authorized_keys_path=authorized_keys_path, username=username,
+            authorized_keys_path=authorized_keys_path, username=username, login_log=login_log,
         )
     )

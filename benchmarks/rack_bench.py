@@ -1,0 +1,91 @@
+"""The emulated rack through the fleet playbook: N hosts x V VFs on one emulated switch, timed whole
+(lab up, provision, traffic, the one switch read, verify, collect, fleet report, teardown, lab down),
+side by side with the same playbook on 1 host. Also counts the switch logins of the fleet run.
+
+    flock /tmp/sriovcheck-integration.lock .venv/bin/python benchmarks/rack_bench.py --hosts 16 --vfs 4
+
+As root, with docker and ansible-core (the test extra). Prints JSON; RESULTS.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from sriovcheck.fleet.example import rack_host_topology
+from sriovcheck.fleet.rack import LOGINS_FILE, rack_name
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).with_name("sriovcheck")
+ANSIBLE = Path(sys.executable).with_name("ansible-playbook")
+
+
+def fleet_run(hosts: int, vfs: int, work: Path) -> dict[str, object]:
+    token = secrets.token_hex(2)
+    switch = f"bench-{token}"
+    env = {**os.environ, "SRIOVCHECK_STATE_DIR": str(work / "state"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"), "ANSIBLE_REMOTE_TEMP": str(work / "ansible-tmp")}
+    inv_hosts = {}
+    for h in range(1, hosts + 1):
+        path = work / f"host{h}.yaml"
+        path.write_text(rack_host_topology(h, vfs=vfs, switch=switch, prefix=f"b{token}h", pf_prefix=f"b{token}"))
+        inv_hosts[f"host{h}"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                 "sriovcheck_topology": str(path), "sriovcheck_dir": str(work / f"on-host{h}")}
+    inventory = {"all": {"children": {"sriovcheck_hosts": {"hosts": inv_hosts, "vars": {
+        "sriovcheck_install": False, "sriovcheck_become": False, "sriovcheck_bin": str(BIN),
+        "sriovcheck_controller_bin": str(BIN), "sriovcheck_lab": True, "sriovcheck_teardown": True,
+        "sriovcheck_lab_down": True, "sriovcheck_fail_on_check": True, "sriovcheck_fleet_dir": str(work / "fleet")}}}}}
+    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    # Count the logins from the emulator's log before `lab down` removes it: the log outlives it here.
+    logins_file = work / "state" / rack_name(switch) / "lab" / LOGINS_FILE
+    t0 = time.monotonic()
+    # lab up / down are part of the timed run; the login count is read between verify and lab down.
+    up = subprocess.run([str(BIN), "lab", "up", *(str(work / f"host{h}.yaml") for h in range(1, hosts + 1))],
+                        env=env, capture_output=True, text=True, check=True)
+    inventory["all"]["children"]["sriovcheck_hosts"]["vars"]["sriovcheck_lab_down"] = False  # type: ignore[index]
+    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    done = subprocess.run([str(ANSIBLE), "-i", str(work / "inventory.yml"), str(ROOT / "ansible" / "sriovcheck-fleet.yml"),
+                           "--forks", str(hosts)], env=env, capture_output=True, text=True, cwd=work, check=False)
+    if hosts == 1:  # `lab up` of a single topology is that topology's own lab, not a rack
+        logins_file = work / "state" / f"b{token}h01" / "lab" / LOGINS_FILE
+    logins = len([line for line in logins_file.read_text().splitlines() if line.strip()]) if logins_file.exists() else 0
+    if not logins:
+        print(f"no logins file: {sorted(p.name for p in logins_file.parent.iterdir()) if logins_file.parent.exists() else 'no lab dir'}",
+              file=sys.stderr)
+    subprocess.run([str(BIN), "lab", "down", *(str(work / f"host{h}.yaml") for h in range(1, hosts + 1))],
+                   env=env, capture_output=True, text=True, check=True)
+    seconds = time.monotonic() - t0
+    summary = json.loads((work / "fleet" / "summary.json").read_text()) if (work / "fleet" / "summary.json").exists() else {}
+    _ = up
+    return {"hosts": hosts, "vfs_per_host": vfs, "seconds": round(seconds, 1), "playbook_rc": done.returncode,
+            "hosts_passed": summary.get("hosts_passed"), "switch_logins": logins,
+            "tail": done.stdout[-1500:] if done.returncode else ""}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--vfs", type=int, default=4)
+    args = parser.parse_args()
+    results = []
+    for n in (1, args.hosts):
+        with tempfile.TemporaryDirectory(prefix="sriovcheck-rack-bench-") as tmp:
+            results.append(fleet_run(n, args.vfs, Path(tmp)))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    one, rack = results
+    print(json.dumps({"one_host": one, "rack": rack, "ratio": round(float(rack["seconds"]) / float(one["seconds"]), 2)},  # type: ignore[arg-type]
+                     indent=2))
+    return 0 if rack["playbook_rc"] == 0 and rack["switch_logins"] == 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""One switch login per switch for a whole group of hosts.
+
+The controller logs into each switch once, reads in that one session what every host of the group
+needs (the MAC and ARP tables, the L3 interfaces of their VLANs, each host's port, port membership,
+LLDP, the version), and saves the outputs in sriovcheck's saved-output format (README, "Offline
+verification") with a `session.json` that says when and by which session they were read. Each host
+then verifies with `--switch-output DIR`: its host-side checks run on the host, its switch-side
+checks against the saved evidence, and its results.json and report say where that evidence came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sriovcheck.errors import SwitchError
+from sriovcheck.switch import commands as K
+from sriovcheck.switch.client import SwitchSession
+from sriovcheck.topology.model import Topology
+
+SESSION_FILE = "session.json"
+Progress = Callable[[str], None]
+
+
+def group_commands(topologies: list[Topology]) -> list[str]:
+    """Every command the hosts' verification reads from their switch, once, in a stable order.
+    XML and text of the tables (XML is read first offline; text is the fallback), then what the
+    acceptance checks read: membership, LLDP, and each host's port."""
+    cmds = [
+        K.SHOW_VERSION,
+        K.version(xml=True),
+        K.mac_table(xml=True),
+        K.mac_table(),
+        K.arp_table(xml=True),
+        K.arp_table(),
+        K.switching_interfaces(),
+        K.lldp_neighbors(),
+        K.SHOW_VLANS,
+    ]
+    l3 = sorted({v.l3_interface.split(".")[0] for t in topologies for v in t.vlans})
+    cmds += [f"show interfaces {phys}" for phys in l3]
+    ports = sorted({pf.switch_port for t in topologies for pf in t.host.pfs})
+    cmds += [K.interface_detail(port) for port in ports]
+    return list(dict.fromkeys(cmds))
+
+
+@dataclass
+class SwitchRead:
+    switch: str
+    directory: Path
+    session: str
+    read_started: str
+    read_finished: str
+    hosts: list[str]
+    files: dict[str, str] = field(default_factory=dict)  # command -> file
+    failed: dict[str, str] = field(default_factory=dict)  # command -> why
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "switch": self.switch, "directory": str(self.directory), "session": self.session,
+            "read_started": self.read_started, "read_finished": self.read_finished, "hosts": self.hosts,
+            "files": self.files, "failed": self.failed,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_group(
+    session_factory: Callable[[], SwitchSession],
+    *,
+    switch: str,
+    topologies: list[Topology],
+    directory: Path,
+    progress: Progress = lambda _m: None,
+) -> SwitchRead:
+    """Log in once, run every command the group needs, save each output, close. A command the switch
+    refuses is recorded in session.json and left out (the hosts' checks then say the output is missing);
+    a login that fails raises (nothing can be verified against this switch)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():  # evidence of an earlier read must never pass for this one's
+        if stale.is_file() and (stale.suffix in (".txt", ".xml") or stale.name == SESSION_FILE):
+            stale.unlink()
+    session_id = f"fleet-{secrets.token_hex(4)}@{socket.gethostname()}"
+    started = _now()
+    progress(f"switch {switch}: one login for {len(topologies)} host(s)")
+    live = session_factory()
+    result = SwitchRead(switch, directory, session_id, started, "", [t.name for t in topologies])
+    facts: dict[str, Any] = {}
+    try:
+        facts = {"hostname": live.facts.hostname, "model": live.facts.model, "junos_version": live.facts.junos_version,
+                 "host_key_fingerprint": live.facts.host_key_fingerprint}
+        for command in group_commands(topologies):
+            try:
+                output = live.run(command)
+            except SwitchError as exc:
+                result.failed[command] = exc.message
+                continue
+            name = K.saved_output_name(command)
+            _write(directory / name, output)
+            result.files[command] = name
+    finally:
+        live.close()
+    result.read_finished = _now()
+    record = {**result.as_dict(), "switch_facts": facts, "by": _by()}
+    record.pop("directory")
+    _write(directory / SESSION_FILE, json.dumps(record, indent=2) + "\n")
+    progress(f"switch {switch}: {len(result.files)} outputs saved in {directory} (session {session_id})")
+    return result
+
+
+def _by() -> str:
+    try:
+        import getpass
+
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def session_facts(directory: Path) -> dict[str, Any]:
+    """What a host's results.json says about shared evidence: when it was read and by which session.
+    Empty when `directory` holds no session.json (outputs saved by hand)."""
+    try:
+        data = json.loads((directory / SESSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    listed = data.get("hosts")
+    hosts: list[Any] = listed if isinstance(listed, list) else []
+    return {
+        "evidence_read_at": str(data.get("read_started") or ""),
+        "evidence_read_until": str(data.get("read_finished") or ""),
+        "evidence_session": str(data.get("session") or ""),
+        "evidence_by": str(data.get("by") or ""),
+        "evidence_hosts": len(hosts),
+    }

@@ -1,0 +1,111 @@
+"""The emulated rack's merge of host topologies (pure), and the one-login switch read with a fake
+session: every command the group needs is run once in one session and saved in the saved-output
+format that `verify --switch-output` reads, with session.json saying when and by which session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sriovcheck.errors import SwitchError, UsageError
+from sriovcheck.fleet.evidence import SESSION_FILE, group_commands, read_group, session_facts
+from sriovcheck.fleet.example import rack_host_topology
+from sriovcheck.fleet.rack import merge, rack_name
+from sriovcheck.switch.client import SwitchFacts
+from sriovcheck.switch.commands import saved_output_name
+from sriovcheck.switch.offline import SavedOutputSwitch
+from sriovcheck.topology.load import LoadedTopology, load_topology
+
+
+def host(tmp: Path, h: int, **kw: object) -> LoadedTopology:
+    path = tmp / f"h{h}.yaml"
+    path.write_text(rack_host_topology(h, **kw))  # type: ignore[arg-type]
+    return load_topology(str(path))
+
+
+def test_merge_cables_every_host_to_one_switch(tmp_path: Path) -> None:
+    hosts = [host(tmp_path, h) for h in (1, 2, 3)]
+    t = merge("rack-tor-a", hosts)
+    assert t.name == "rack-tor-a" and t.switch.name == "tor-a"
+    assert [(p.name, p.switch_port) for p in t.host.pfs] == [("r01p0", "ge-0/0/1"), ("r02p0", "ge-0/0/2"), ("r03p0", "ge-0/0/3")]
+    assert [v.id for v in t.vlans] == [200, 201, 202, 203]  # shared, not repeated
+    assert len(t.containers) == 3
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"pf_prefix": "r", "h": 1}, "PF r01p0"),
+    ({"switch": "tor-b"}, "described differently"),
+])
+def test_merge_refuses_what_cannot_share_a_switch(tmp_path: Path, change: dict[str, object], message: str) -> None:
+    first = host(tmp_path, 1)
+    h = int(change.pop("h", 2))  # type: ignore[call-overload]
+    other_path = tmp_path / "other.yaml"
+    text = rack_host_topology(h, prefix="other", **change)  # type: ignore[arg-type]
+    if "switch" in change:
+        text = text.replace("host: 192.0.2.10", "host: 192.0.2.99")
+    other_path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        merge("rack-x", [first, load_topology(str(other_path))])
+
+
+def test_rack_name_is_a_valid_lab_name() -> None:
+    assert rack_name("tor-a") == "rack-tor-a"
+    long = rack_name("A very long switch name, with commas.example.net")
+    assert len(long) <= 32 and long.startswith("rack-")
+
+
+class FakeSwitch:
+    def __init__(self) -> None:
+        self.facts = SwitchFacts(hostname="tor-a", model="ex4200-48t", junos_version="12.3R12.4")
+        self.ran: list[str] = []
+        self.closed = False
+
+    def run(self, command: str) -> str:
+        self.ran.append(command)
+        if command == "show lldp neighbors":
+            raise SwitchError("syntax error: lldp is not enabled")
+        return f"output of {command}\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_one_session_reads_what_every_host_needs(tmp_path: Path) -> None:
+    hosts = [host(tmp_path, h).topology for h in (1, 2)]
+    opened: list[FakeSwitch] = []
+
+    def factory() -> FakeSwitch:
+        opened.append(FakeSwitch())
+        return opened[-1]
+
+    out = tmp_path / "evidence"
+    out.mkdir()
+    (out / "show_arp_no-resolve.txt").write_text("stale, from an earlier read")
+    read = read_group(factory, switch="tor-a", topologies=hosts, directory=out)
+    assert len(opened) == 1 and opened[0].closed  # one login, closed again
+    cmds = opened[0].ran
+    assert len(cmds) == len(set(cmds)) == len(group_commands(hosts))
+    assert "show interfaces ge-0/0/1" in cmds and "show interfaces ge-0/0/2" in cmds and "show interfaces vlan" in cmds
+    assert read.failed == {"show lldp neighbors": "syntax error: lldp is not enabled"}
+    assert (out / "show_arp_no-resolve.txt").read_text() == "output of show arp no-resolve\n"
+    # What `verify --switch-output` reads back, by the same file names.
+    offline = SavedOutputSwitch(out)
+    assert offline.run("show ethernet-switching table | display xml") == "output of show ethernet-switching table | display xml\n"
+    assert saved_output_name("show interfaces ge-0/0/2") in {p.name for p in out.iterdir()}
+    record = json.loads((out / SESSION_FILE).read_text())
+    assert record["hosts"] == ["node01", "node02"] and record["session"] == read.session
+    facts = session_facts(out)
+    assert facts["evidence_session"] == read.session and facts["evidence_read_at"] == read.read_started
+    assert facts["evidence_hosts"] == 2
+    assert session_facts(tmp_path) == {}
+
+
+def test_a_failed_login_saves_nothing(tmp_path: Path) -> None:
+    def refuse() -> FakeSwitch:
+        raise SwitchError("authentication failed for netops@tor-a")
+
+    with pytest.raises(SwitchError):
+        read_group(refuse, switch="tor-a", topologies=[host(tmp_path, 1).topology], directory=tmp_path / "ev")
+    assert not (tmp_path / "ev" / SESSION_FILE).exists()
