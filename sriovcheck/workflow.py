@@ -146,9 +146,9 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     from concurrent.futures import ThreadPoolExecutor
 
     from sriovcheck.containers.image import LAB_IMAGE, ensure_lab_image
+    from sriovcheck.fleet.rack import rack_lab_of
     from sriovcheck.lab import manager
     from sriovcheck.lab.host_driver import EmulatedHostDriver
-    from sriovcheck.fleet.rack import rack_lab_of
     from sriovcheck.lab.state import exists as lab_exists
     from sriovcheck.lab.state import lab_dir
 

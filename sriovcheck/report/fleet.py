@@ -26,8 +26,8 @@ from sriovcheck.verify.results import CHECK_KINDS, CheckResult, RunResults
 
 TEMPLATE = "fleet.html.j2"
 FLEET_SCHEMA = "sriovcheck-fleet/1"
-# Keys a cause (diag's `causes` list in results.json) may carry its text under, in order of preference.
-_CAUSE_TEXT = ("summary", "title", "message", "text", "description")
+# Keys a cause of results.json's `causes` (schema 2: `what`) carries its text under, in order of preference.
+_CAUSE_TEXT = ("what", "summary", "title", "message", "text", "description")
 _CAUSE_REF = ("cause", "cause_id", "causes", "cause_ids")
 
 

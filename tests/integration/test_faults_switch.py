@@ -81,7 +81,14 @@ def verify_with_fault(lab: Lab, where: Path, *fault: str) -> tuple[Any, dict[str
         if c["status"] == "skip":
             assert c["message"].startswith("not run: "), c
     message: str = login[0]["message"]
-    assert f"ERROR switch-login {SWITCH}: " in r.out  # the summary shows the diagnosis too
+    # The summary shows the diagnosis: a root cause that explains the login error, or the error itself
+    # listed as explained by no rule.
+    explained = login[0].get("cause")
+    if explained:
+        cause = next(c for c in results["causes"] if c["id"] == explained)
+        assert f"[{explained}] {cause['what']}" in r.out and f"switch-login {SWITCH}" in cause["explains"][0], r.out
+    else:
+        assert f"ERROR switch-login {SWITCH}: " in r.out, r.out
     assert lab.password not in r.text and lab.password not in (where / "results.json").read_text()
     return r, results, message
 
@@ -114,7 +121,8 @@ def test_garbled_output(lab: Lab, provisioned: dict[str, Any], tmp_path: Path) -
     _, results, message = verify_with_fault(lab, tmp_path, "garble", "on")
     m = re.match(rf"cannot read the output of `(show [^`]+)` from {SWITCH}: ", message)
     assert m is not None, message
-    assert m.group(1) in ("show ethernet-switching table", "show arp no-resolve"), message
+    # verify reads the tables scoped: the MAC table per PF port, the ARP table per L3 interface
+    assert re.fullmatch(r"show ethernet-switching table interface \S+|show arp no-resolve interface \S+", m.group(1)), message
     # Unreadable output is never evidence of a pass: the mangled text is not shown as a learned table.
     assert not [c for c in results["checks"] if c["kind"] in SWITCH_KINDS and c["evidence"]]
 

@@ -48,7 +48,8 @@ def load(path: Path) -> HostRun:
 
 SESSION = {"evidence_read_at": "2026-12-01T00:30:00+00:00", "evidence_session": "fleet-7f3a@ex-switch",
            "source": "files:/var/lib/sriovcheck-fleet/ex-switch"}
-CAUSE = [{"id": "c1", "summary": "VLAN 201 (SRIOV_201) is not a member of ge-0/0/1"}]
+CAUSE = [{"id": "c1", "rule": "vlan-not-member", "what": "VLAN 201 (SRIOV_201) is not a member of ge-0/0/1",
+          "where": "ex-switch ge-0/0/1", "evidence": [], "fix": "add VLAN 201 to the port's members", "explains": []}]
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_json_summary(rack: list[Path], tmp_path: Path) -> None:
     assert (summary["hosts_total"], summary["hosts_passed"], summary["hosts_failed"]) == (4, 3, ["node04"])
     node04 = summary["hosts"][0]
     assert node04["name"] == "node04" and node04["verdict"] == "fail"
-    assert node04["causes"] == [{"id": "c1", "text": CAUSE[0]["summary"], "checks": ["vf-config test-201/eth1"]}]
+    assert node04["causes"] == [{"id": "c1", "text": CAUSE[0]["what"], "checks": ["vf-config test-201/eth1"]}]
     assert node04["kinds"]["vf-config"] == "fail" and node04["kinds"]["vf-attached"] == "error"
     assert {f["kind"] for f in node04["failures"]} >= {"vf-config", "gateway-ping"}
     assert all(h["verdict"] == "pass" and not h["failures"] for h in summary["hosts"][1:])
@@ -161,7 +162,7 @@ def test_junit_has_a_suite_per_host_valid_for_jenkins(rack: list[Path]) -> None:
 
 def test_hostile_strings_stay_text(tmp_path: Path) -> None:
     path = host_results(tmp_path, "hostile", "h<script>alert(9)</script>",
-                        causes=[{"id": "x", "summary": "<img src=x onerror=alert(5)>"}])
+                        causes=[{**CAUSE[0], "id": "x", "what": "<img src=x onerror=alert(5)>"}])
     runs = [load(path)]
     html = render_fleet_html(runs, base_dir=tmp_path)
     page = Text(html)
