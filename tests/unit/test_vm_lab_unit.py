@@ -140,3 +140,15 @@ def test_the_vm_switch_state_names_what_is_not_there() -> None:
         st.vlan(300)
     with pytest.raises(UsageError, match="switch port 'ge-0/0/9' is not one of"):
         st.port_ifname("ge-0/0/9")
+
+
+def test_a_checkout_under_a_guest_tmpfs_is_bound_back_in(tmp_path: Path) -> None:
+    # CI clones into /tmp: the guest mounts a tmpfs on /tmp, which would hide the checkout and its venv.
+    from sriovcheck.lab.vm.initramfs import hidden_by_tmpfs, init_script
+
+    assert hidden_by_tmpfs([Path("/tmp/ci/.venv"), Path("/tmp/ci"), Path("/work/main"), Path("/var/tmp/x")]) == ["/tmp/ci", "/var/tmp/x"]
+    assert hidden_by_tmpfs([Path("/work/main"), Path("/work/main/.venv")]) == []
+    script = init_script()
+    # bound after the tmpfs are mounted, or the tmpfs would cover the bind again
+    assert script.index("for p in $(cat /keep.list)") > script.index("mount -t tmpfs -o mode=0755 tmpfs .$d")
+    assert "mount --bind /lower$p .$p" in script

@@ -106,7 +106,9 @@ def cmd_lab_vm_run(args: argparse.Namespace, out: TextIO, progress: Progress) ->
         (xchg / "job.json").write_text(json.dumps(job, indent=2))
         (xchg / "guest.sh").write_text(guest_script(vm))
         initrd = xchg / "initrd.img"
-        initrd.write_bytes(initramfs.build_initramfs(vm.busybox, vm.modules_dir))
+        initrd.write_bytes(initramfs.build_initramfs(
+            vm.busybox, vm.modules_dir,
+            keep=initramfs.hidden_by_tmpfs([Path(sriovcheck.__file__).resolve().parent.parent, Path(sys.prefix)])))
         argv = qemu.qemu_argv(vm.qemu, qemu.VmSpec(kernel=vm.kernel_image, initrd=initrd, xchg=xchg, pfs=len(t.host.pfs)))
         progress(f"{description}")
         progress(f"booting the guest (TCG, 2 vCPUs; takes a minute or more; time limit {args.timeout:.0f} s)")

@@ -51,6 +51,9 @@ mount -t tmpfs tmpfs dev/shm
 mount -t cgroup2 cgroup2 sys/fs/cgroup
 for d in {tmpfs_dirs}; do mkdir -p .$d; mount -t tmpfs -o mode=0755 tmpfs .$d; done
 chmod 1777 tmp var/tmp
+# The host folders the guest runs sriovcheck from (the checkout, its venv) when they lie under one of
+# those tmpfs (a CI clone in /tmp): shown through again, read-only, from the host root.
+for p in $(cat /keep.list); do mkdir -p .$p; mount --bind /lower$p .$p || fail "show $p in the guest"; done
 mkdir -p .{xchg}
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 {xchg_tag} .{xchg} || fail "mount the exchange folder"
 umount /proc /dev 2>/dev/null
@@ -106,8 +109,20 @@ def module_paths(modules_dir: Path, names: tuple[str, ...]) -> list[tuple[str, P
     return [(n, modules_dir / index[n]) for n in names if n in index]
 
 
-def build_initramfs(busybox: str, modules_dir: Path) -> bytes:
+def hidden_by_tmpfs(paths: list[Path]) -> list[str]:
+    """The folders among `paths` that a guest tmpfs would hide (so /init binds them back in)."""
+    keep: list[str] = []
+    for text in sorted(str(p.resolve()) for p in paths):
+        if any(text == k or text.startswith(k + "/") for k in keep):
+            continue  # already shown with the folder that holds it
+        if any(text == d or text.startswith(d + "/") for d in TMPFS_DIRS) and " " not in text:
+            keep.append(text)
+    return keep
+
+
+def build_initramfs(busybox: str, modules_dir: Path, *, keep: list[str] | None = None) -> bytes:
     archive = Cpio()
+    archive.file("keep.list", ("\n".join(keep or []) + "\n").encode())
     for d in ("bin", "sbin", "modules", "proc", "sys", "dev", "lower", "upper", "newroot"):
         archive.directory(d)
     archive.file("bin/busybox", Path(busybox).read_bytes(), 0o755)
