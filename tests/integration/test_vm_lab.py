@@ -143,10 +143,14 @@ def test_switch_fault_fails_exactly_the_checks_it_must(vm_ready: None, tmp_path:
     results = results_of(report)
     assert "fault vlan-remove ge-0/0/2 201: VLAN 201 removed from ge-0/0/2" in r.stderr
     assert failing(results) == {("gateway-ping", T_201), ("switch-mac", T_201), ("switch-port", T_201)}
-    # the same diagnosis as the namespace lab (tests/integration/test_e2e_verify.py)
-    assert "is VLAN 201 (SRIOV_201) carried on ge-0/0/2" in by(results, "gateway-ping", T_201)["message"]
+    # the same diagnosis as the namespace lab (tests/integration/test_e2e_verify.py, test_e2e_diagnosis.py):
+    # one root cause, explaining the three failures
+    (cause,) = results["causes"]
+    assert cause["what"] == "VLAN 201 (SRIOV_201) is not a member of ge-0/0/2", cause
+    for kind in ("gateway-ping", "switch-mac", "switch-port"):
+        assert by(results, kind, T_201)["cause"] == cause["id"], kind
     msg = by(results, "switch-mac", T_201)["message"]
-    assert msg.startswith("not learned within") and "is VLAN 201 (SRIOV_201) allowed on ge-0/0/2?" in msg
+    assert msg.startswith("not learned within") and "on VLAN SRIOV_201 (201) at ge-0/0/2" in msg
     assert "the switch says: VLAN 201 (SRIOV_201) is not a member of ge-0/0/2" in msg
     assert by(results, "switch-port", T_201)["message"].startswith("VLAN 201 (SRIOV_201) is not a member of ge-0/0/2")
     for kind in ("container-arp", "switch-arp", "gateway-mac", "mac-unique"):
