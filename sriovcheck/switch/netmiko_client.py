@@ -16,9 +16,9 @@ from types import TracebackType
 from typing import Any
 
 from sriovcheck.errors import SwitchError
-from sriovcheck.parsers.junos import parse_version
+from sriovcheck.parsers.tables import ParseError, VersionInfo
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts
-from sriovcheck.switch.commands import SHOW_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def host_key_fingerprint(key_blob: bytes) -> str:
 
 
 class NetmikoSwitch:
-    """One SSH session to one Junos switch; open() logs in, run() sends operational commands."""
+    """One SSH session to one switch (the platform's netmiko driver: `device_type`); open() logs
+    in, run() sends operational commands."""
 
     def __init__(
         self,
@@ -229,14 +230,25 @@ class NetmikoSwitch:
         self._conn = conn
         fingerprint = self._record_fingerprint(conn)
         log.info("logged in to %s as %s, host key %s", self.where, self.username, fingerprint or "unknown")
-        try:
-            info = parse_version(self.run(SHOW_VERSION))
-        except SwitchError:
-            self.close()
-            raise
+        platform = platforms.get(self.device_type) if self.device_type in platforms.PLATFORMS else platforms.get(None)
+        info = VersionInfo(None, None, None)
+        read = platform.version()
+        for n, command in enumerate(read.commands):
+            try:
+                found = read.parse(self.run(command))
+            except SwitchError:
+                if self._conn is None or n == len(read.commands) - 1:
+                    self.close()
+                    raise
+                continue
+            except ParseError:
+                continue
+            if found:
+                info = found[0]
+                break
         self.facts = SwitchFacts(
-            hostname=info.hostname, model=info.model, junos_version=info.junos_version,
-            host_key_fingerprint=fingerprint, source="ssh",
+            hostname=info.hostname, model=info.model, junos_version=info.os_version,
+            host_key_fingerprint=fingerprint, source="ssh", platform=platform.name, os_name=platform.os_name,
         )
 
     # --- commands -------------------------------------------------------------------------------

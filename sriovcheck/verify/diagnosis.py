@@ -146,8 +146,7 @@ class _Diagnosis:
             first = found[0]
             if reason == "vlan-not-member":
                 what = f"VLAN {first.details.get('vlan')} ({first.details.get('vlan_name')}) is not a member of {port}"
-                fix = (f"add VLAN {first.details.get('vlan_name')} to {port}'s vlan members "
-                       f"(set interfaces {port} unit 0 family ethernet-switching vlan members {first.details.get('vlan_name')})")
+                fix = str(first.details.get("fix") or f"add VLAN {first.details.get('vlan_name')} to {port}'s VLAN members")
                 rule = "vlan-not-member"
             elif reason == "port-down":
                 what = f"switch port {port} is down"
@@ -155,7 +154,7 @@ class _Diagnosis:
                 rule = "port-down"
             else:
                 what = first.message.split(":")[0] if first.message else f"{port} does not carry the VLAN as it should"
-                fix = first.message.partition(": ")[2] or f"fix {port}'s ethernet-switching configuration"
+                fix = str(first.details.get("fix") or first.message.partition(": ")[2] or f"fix {port}'s switching configuration")
                 rule = f"switch-port-{reason}"
             targets = {c.target for c in found}
             claims = [x for t in sorted(targets) for x in self.of_target(t)]
@@ -262,21 +261,29 @@ def _switch_arp_mac(checks: list[CheckResult], ip: str) -> str | None:
     """The MAC the switch's ARP table gives `ip`, from the full table kept on the switch-login check."""
     if not ip:
         return None
-    from sriovcheck.parsers.junos import ParseError, parse_arp_table
+    from sriovcheck.parsers.tables import ParseError
+    from sriovcheck.switch.platforms import PLATFORMS
 
     for c in checks:
         if c.kind != "switch-login" or c.status != "pass":
             continue
         for ev in c.evidence:
-            if not ev.command.startswith("show arp"):
-                continue
-            try:
-                for entry in parse_arp_table(ev.output):
-                    if entry.ip == ip:
-                        return str(entry.mac)
-            except ParseError:
-                continue
+            # The evidence does not say which platform answered: the ARP read whose commands it is.
+            for r in (p.arp_table() for p in PLATFORMS.values()):
+                if not _same_read(ev.command, r.commands):
+                    continue
+                try:
+                    for entry in r.parse(ev.output):
+                        if entry.ip == ip:
+                            return str(entry.mac)
+                except ParseError:
+                    continue
     return None
+
+
+def _same_read(command: str, whole: tuple[str, ...]) -> bool:
+    """`command` is one of these whole-table commands, or the same scoped to an interface."""
+    return any(command == w or command.startswith(w.split(" |")[0] + " ") for w in whole)
 
 
 def diagnose(checks: list[CheckResult], *, pfs: Iterable[PfState] = (), switch: str = "the switch") -> list[Cause]:

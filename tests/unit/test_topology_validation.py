@@ -206,14 +206,14 @@ CASES = [
         _sub(SEED, "switch_port: ge-0/0/1", "switch_port: 'ge-0/0/1 | display xml'"),
         "host.pfs[0].switch_port",
         ("display xml", 1),
-        r"not a valid Junos switch port.*ge-0/0/1",
+        r"not a valid switch port.*ge-0/0/1",
     ),
     (
         "vlan-name-injection",
         _sub(SEED, "    name: SRIOV_200", "    name: 'SRIOV_200; request system reboot'"),
         "vlans[0].name",
         ("request system reboot", 1),
-        r"not a valid Junos VLAN name",
+        r"not a valid VLAN name",
     ),
     (
         "l3-interface-bad",

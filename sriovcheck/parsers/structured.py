@@ -1,0 +1,115 @@
+"""Helpers shared by the JSON/text parsers of EOS and NX-OS (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sriovcheck.parsers.tables import ParseError
+from sriovcheck.topology.names import normalise_mac
+
+_SWITCH_ERROR = re.compile(r"^\s*(?:% ?(?:Invalid|Incomplete|Ambiguous|Unrecognized|Error)|Invalid command|Syntax error|\^$)",
+                           re.IGNORECASE | re.MULTILINE)
+
+
+def shown(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return repr(line if len(line) <= 100 else line[:97] + "...")
+
+
+def load_json(text: str) -> Any | None:
+    """The JSON document in `text` (a prompt or echo before it is tolerated); None when the text is
+    not JSON at all (the caller reads it as text). A JSON reply cut short raises ParseError."""
+    start = text.find("{")
+    if start < 0 or (text[:start].strip() and not all(_echo(line) for line in text[:start].splitlines() if line.strip())):
+        return None
+    body = text[start:].strip()
+    end = body.rfind("}")
+    try:
+        return json.loads(body[: end + 1])
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"the switch's JSON reply is damaged or cut short: {exc.msg} at character {exc.pos}") from exc
+
+
+def _echo(line: str) -> bool:
+    s = line.strip()
+    return s.startswith("show ") or bool(re.match(r"^[\w.-]+[>#]", s))
+
+
+def check_error(text: str, what: str) -> None:
+    m = _SWITCH_ERROR.search(text)
+    if m:
+        raise ParseError(f"the switch answered with an error instead of {what}: {shown(text[m.start():])}")
+
+
+def rows(table: Any, table_key: str, row_key: str) -> list[dict[str, Any]]:
+    """NX-OS' TABLE_x/ROW_x: ROW_x is a dict when there is one row, a list otherwise."""
+    if not isinstance(table, dict):
+        return []
+    inner = table.get(table_key)
+    if not isinstance(inner, dict):
+        return []
+    row = inner.get(row_key)
+    if isinstance(row, dict):
+        return [row]
+    if isinstance(row, list):
+        return [r for r in row if isinstance(r, dict)]
+    return []
+
+
+def mac(value: Any) -> str | None:
+    return normalise_mac(str(value)) if value is not None else None
+
+
+def vlan_ranges(value: str) -> set[int] | None:
+    """'200-201,300' -> {200, 201, 300}; 'ALL'/'1-4094' -> None (every VLAN); 'NONE'/'' -> set()."""
+    v = value.strip().lower()
+    if v in ("", "none"):
+        return set()
+    if v == "all":
+        return None
+    out: set[int] = set()
+    for part in re.split(r"[,\s]+", v):
+        if not part:
+            continue
+        if "-" in part:
+            a, _, b = part.partition("-")
+            if not (a.isdigit() and b.isdigit()):
+                raise ParseError(f"{value!r} is not a VLAN list")
+            lo, hi = int(a), int(b)
+            if lo <= 1 and hi >= 4094:
+                return None
+            out.update(range(lo, hi + 1))
+        elif part.isdigit():
+            out.add(int(part))
+        else:
+            raise ParseError(f"{value!r} is not a VLAN list")
+    return out
+
+
+def age_seconds(value: Any) -> int | None:
+    """'0:00:05 ago', '00:01:02', '5', 5 -> seconds; '-', None -> None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    s = str(value).strip().removesuffix("ago").strip()
+    if s.isdigit():
+        return int(s)
+    if re.fullmatch(r"\d+(?::\d{1,2}){1,2}", s):
+        total = 0
+        for part in s.split(":"):
+            total = total * 60 + int(part)
+        return total
+    return None
+
+
+def key_values(text: str) -> dict[str, str]:
+    """'Key: value' lines (indentation ignored), the first of each key, keys lower-cased."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key and not key.startswith(("show", "%")):
+            out.setdefault(key.strip().lower(), value.strip())
+    return out
