@@ -62,6 +62,30 @@ def mac(value: Any) -> str | None:
     return normalise_mac(str(value)) if value is not None else None
 
 
+def columns(header: str, names: list[str]) -> list[int]:
+    """Start positions of the named columns in a header line (-1 where a name is missing)."""
+    return [header.find(n) for n in names]
+
+
+def cut(line: str, starts: list[int]) -> list[str]:
+    """The cells of a fixed-column row, cut at the header's column starts (a cell may hold spaces)."""
+    out = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(line)
+        out.append(line[start:end].strip() if start >= 0 else "")
+    return out
+
+
+def chassis_mac(value: str) -> str:
+    """A chassis id in MAC form as lower-case colon form; also a dotted MAC a digit short per group
+    (EOS printed 00c.297b.d2a8 for 000c.297b.d2a8, napalm issue 903). Anything else as printed."""
+    v = value.strip().strip('"')
+    groups = v.split(".")
+    if len(groups) == 3 and all(1 <= len(g) <= 4 and re.fullmatch(r"[0-9a-fA-F]+", g) for g in groups):
+        return normalise_mac("".join(g.rjust(4, "0") for g in groups)) or v
+    return normalise_mac(v) or v
+
+
 def vlan_ranges(value: str) -> set[int] | None:
     """'200-201,300' -> {200, 201, 300}; 'ALL'/'1-4094' -> None (every VLAN); 'NONE'/'' -> set()."""
     v = value.strip().lower()
@@ -89,12 +113,16 @@ def vlan_ranges(value: str) -> set[int] | None:
 
 
 def age_seconds(value: Any) -> int | None:
-    """'0:00:05 ago', '00:01:02', '5', 5 -> seconds; '-', None -> None."""
+    """'0:00:05 ago', '00:01:02', '5', 5, '2 days, 1:00:00' -> seconds; '-', 'N/A', None -> None."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     s = str(value).strip().removesuffix("ago").strip()
+    days = re.match(r"^(\d+) days?, (.*)$", s)
+    if days:
+        rest = age_seconds(days.group(2))
+        return None if rest is None else int(days.group(1)) * 86400 + rest
     if s.isdigit():
         return int(s)
     if re.fullmatch(r"\d+(?::\d{1,2}){1,2}", s):

@@ -34,6 +34,8 @@ class ArpEntry:
     flags: tuple[str, ...]  # ("none",), ("permanent", "remote")
     hostname: str | None  # plain `show arp` has a Name column; no-resolve does not
     expires_s: int | None  # only with `expiration-time`
+    age_s: int | None = None  # how old the entry is, where the switch says (EOS, NX-OS)
+    vrf: str | None = None  # the VRF / routing context the table names, where it names one
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class VersionInfo:
     hostname: str | None
     model: str | None
     os_version: str | None  # as the switch reports it: 12.3R12.4, 4.27.3F, 9.3(8)
+    serial: str | None = None
+    internal_version: str | None = None  # EOS' internal build version, where given
 
     @property
     def junos_version(self) -> str | None:  # the name before platforms other than Junos
@@ -100,3 +104,56 @@ class InterfaceInfo:
     link_up: bool
     mtu: int | None  # physical MTU, Ethernet header included; None for "Unlimited" or when not shown
     current_address: str | None  # lower-case colon MAC
+    mtu_printed: int | None = None  # the MTU figure as the switch prints it (EOS/NX-OS: the IP MTU, or EOS' Ethernet MTU)
+    oper_status: str | None = None  # the status words as printed, e.g. "up (connected)"
+
+
+@dataclass(frozen=True)
+class VlanInfo:
+    """One VLAN as `show vlan` lists it (member ports as printed, ranges expanded)."""
+
+    vlan_id: int
+    vlan_name: str
+    status: str | None
+    interfaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SwitchportInfo:
+    """One port's layer-2 settings, as `show interface(s) [IF] switchport` prints them."""
+
+    interface: str
+    switchport: bool  # Switchport: Enabled
+    mode: str  # the operational mode: access, trunk, ...
+    access_vlan: int | None
+    native_vlan: int | None
+    trunk_vlans: str  # the allowed list as printed: "1-4094", "200-201", "ALL", "NONE"
+
+    def memberships(self) -> list[PortVlan]:
+        """The VLANs the port carries as PortVlan rows: a trunk its allowed VLANs (tagged but the
+        native one), an access port its access VLAN (untagged)."""
+        if not self.switchport:
+            return []
+        if not self.mode.lower().startswith("trunk"):
+            vids: list[int] = [self.access_vlan] if self.access_vlan else []
+            return [PortVlan(self.interface, None, str(v), v, "untagged") for v in vids]
+        return [PortVlan(self.interface, None, str(v), v, "untagged" if v == self.native_vlan else "tagged")
+                for v in vlan_list(self.trunk_vlans)]
+
+
+def vlan_list(value: str) -> list[int]:
+    """'200-201,300' -> [200, 201, 300]; 'ALL' -> 1..4094; 'NONE' or '' -> []. ValueError otherwise."""
+    v = value.strip().lower()
+    if v in ("", "none"):
+        return []
+    if v == "all":
+        return list(range(1, 4095))
+    out: set[int] = set()
+    for part in v.replace(" ", ",").split(","):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ParseError(f"{value!r} is not a VLAN list")
+        out.update(range(int(lo), int(hi if sep else lo) + 1))
+    return sorted(x for x in out if 1 <= x <= 4094)

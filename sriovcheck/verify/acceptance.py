@@ -14,6 +14,7 @@ from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.platforms import Platform, Read
 from sriovcheck.topology.model import Topology
+from sriovcheck.topology.names import normalise_mac
 from sriovcheck.verify import checks as C
 from sriovcheck.verify.results import CheckResult, Evidence
 
@@ -280,8 +281,9 @@ def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str,
         )
 
     def mine(n: Any) -> bool:
-        names = {str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
-        chassis = (n.chassis_id or "").lower()
+        # A MAC-form id compares as a MAC whichever way the switch prints it (Junos 52:54:..., EOS/NX-OS 5254.00..).
+        names = {normalise_mac(str(x)) or str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
+        chassis = normalise_mac(n.chassis_id or "") or (n.chassis_id or "").lower()
         return (n.system_name or "").split(".")[0].lower() == host_name.split(".")[0].lower() and (
             pf.lower() in names or (pf_mac is not None and pf_mac.lower() in names | {chassis})
         )
