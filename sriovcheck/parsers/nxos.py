@@ -73,7 +73,9 @@ def _ports(value: str) -> list[str]:
 
 def parse_mac_table(text: str) -> list[MacEntry]:
     """`show mac address-table [...] [| json]`: unicast entries, one per port a row names (multicast
-    igmp rows and their continuation lines are skipped)."""
+    igmp rows and their continuation lines are skipped). NX-API answers an empty table with nothing."""
+    if not text.strip():
+        return []
     data = S.load_json(text)
     if data is not None:
         if not isinstance(data, dict) or (data and "TABLE_mac_address" not in data):
