@@ -4,6 +4,7 @@ they run after the core checks, over the same switch session."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,10 @@ def read_switch_data(session: SwitchSession, t: Topology, source: str) -> Switch
         if outputs:
             data.evidence["port-vlans"] = Evidence(source=source, command=" ; ".join(used), output="\n".join(outputs))
         data.port_vlans = None if "port-vlans" in data.errors else rows
+    if data.port_vlans:  # switchport outputs (EOS, NX-OS) show VLAN ids only: the topology names them
+        names = {v.id: v.name for v in t.vlans}
+        data.port_vlans = [dataclasses.replace(r, vlan_name=names[r.vlan_id])
+                           if r.vlan_id in names and r.vlan_name == str(r.vlan_id) else r for r in data.port_vlans]
     data.lldp = read("lldp", p.lldp_neighbors())
     for pf in t.host.pfs:
         infos = read(f"port:{pf.switch_port}", p.interface(pf.switch_port))
@@ -231,7 +236,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             details={"reason": "untagged", "carried": carried,
                      "fix": data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name)},
         )
-    if not row.forwarding:
+    if row.forwarding is False:  # None: the switch does not say (EOS and NX-OS switchport output has no STP state)
         return _r(
             "switch-port",
             exp,
@@ -298,7 +303,7 @@ def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str,
             expected=expected,
             details=details,
             evidence=ev,
-            observed=f"{switch_port}: {n.system_name} {n.port_info or n.port_id} (chassis {n.chassis_id})",
+            observed=f"{switch_port}: {n.system_name} {n.port_info or n.port_id}" + (f" (chassis {n.chassis_id})" if n.chassis_id else ""),
         )
     seen = "; ".join(f"{n.system_name} {n.port_info}" for n in here)
     return _r(

@@ -6,6 +6,7 @@ namespace, so it needs no tool inside the image.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -688,8 +689,14 @@ class Verifier:
                 continue
             tables.kinds[len(tables.evidence)] = kind
             tables.evidence.append(_ev(src, command, output))
-            return entries
+            return self._named(entries) if kind == "mac" else entries
         return []
+
+    def _named(self, entries: list[Any]) -> list[Any]:
+        """MAC tables that show only VLAN ids (EOS, NX-OS) get the topology's VLAN names for them."""
+        names = {v.id: v.name for v in self.t.vlans}
+        return [dataclasses.replace(e, vlan_name=names[e.vlan_id])
+                if e.vlan_id in names and e.vlan_name == str(e.vlan_id) else e for e in entries]
 
     def _ports(self) -> list[str]:
         return sorted({pf.switch_port for pf in self.t.host.pfs})
