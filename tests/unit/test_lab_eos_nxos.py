@@ -175,3 +175,28 @@ def test_mac_search_refuses_what_is_not_a_mac() -> None:
     for p in platforms.PLATFORMS.values():
         with pytest.raises(ValueError, match="not a MAC"):
             p.mac_search(["02:00:00:00:00:01 | count"])
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+def test_saved_outputs_of_a_fleet_read_serve_offline_verification(name: str, tmp_path: object) -> None:
+    """What `fleet switch-read` saves for an EOS / NX-OS switch (the platform's commands, `| json` as
+    .json files) is what SavedOutputSwitch answers from, facts included."""
+    from pathlib import Path
+
+    from sriovcheck.fleet.evidence import group_commands
+    from sriovcheck.switch.commands import saved_output_name
+    from sriovcheck.switch.offline import SavedOutputSwitch
+    from sriovcheck.topology.load import load_topology
+
+    d = Path(str(tmp_path))
+    t = load_topology(Path(__file__).resolve().parents[2] / "topologies" / f"seed-lab-{name.split('_')[1]}.yaml").topology
+    c = cli(name)
+    cmds = group_commands([t])
+    assert any(x.endswith("| json") for x in cmds) and not any("ethernet-switching" in x for x in cmds)
+    for command in cmds:
+        (d / saved_output_name(command)).write_text(c.execute(command).text)
+    saved = SavedOutputSwitch(d, platform=name)
+    p = platforms.get(name)
+    assert (saved.facts.platform, saved.facts.os_version) == (name, p.lab_models["non-els"][1])
+    macs = p.mac_table().parse(saved.run(p.mac_table().commands[0]))
+    assert {m.mac for m in macs} >= {VF0, VF1}  # type: ignore[attr-defined]
