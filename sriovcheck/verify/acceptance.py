@@ -94,7 +94,7 @@ def read_switch_data(session: SwitchSession, t: Topology, source: str) -> Switch
         if outputs:
             data.evidence["port-vlans"] = Evidence(source=source, command=" ; ".join(used), output="\n".join(outputs))
         data.port_vlans = None if "port-vlans" in data.errors else rows
-    if data.port_vlans:  # switchport outputs (EOS, NX-OS) show VLAN ids only: the topology names them
+    if data.port_vlans:  # switchport outputs that show VLAN ids only: the topology names them
         names = {v.id: v.name for v in t.vlans}
         data.port_vlans = [dataclasses.replace(r, vlan_name=names[r.vlan_id])
                            if r.vlan_id in names and r.vlan_name == str(r.vlan_id) else r for r in data.port_vlans]
@@ -236,7 +236,7 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             details={"reason": "untagged", "carried": carried,
                      "fix": data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name)},
         )
-    if row.forwarding is False:  # None: the switch does not say (EOS and NX-OS switchport output has no STP state)
+    if row.forwarding is False:  # None: the switch does not say (a switchport listing has no STP state)
         return _r(
             "switch-port",
             exp,
@@ -286,7 +286,7 @@ def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str,
         )
 
     def mine(n: Any) -> bool:
-        # A MAC-form id compares as a MAC whichever way the switch prints it (Junos 52:54:..., EOS/NX-OS 5254.00..).
+        # A MAC-form id compares as a MAC whichever way the switch prints it (52:54:00:... or 5254.00..).
         names = {normalise_mac(str(x)) or str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
         chassis = normalise_mac(n.chassis_id or "") or (n.chassis_id or "").lower()
         return (n.system_name or "").split(".")[0].lower() == host_name.split(".")[0].lower() and (

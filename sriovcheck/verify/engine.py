@@ -28,7 +28,7 @@ from sriovcheck.verify.results import Cause, CheckResult, Evidence
 
 Progress = Callable[[str], None]
 
-# The Junos seed's whole tables (kept for the callers that save them; verify asks the platform).
+# The default platform's whole tables (kept for the callers that save them; verify asks the platform).
 MAC_TABLE_XML, MAC_TABLE_TEXT = platforms.get(None).mac_table().commands
 ARP_XML, ARP_TEXT = platforms.get(None).arp_table().commands
 ARP_PROBE_SENDER = "0.0.0.0"  # noqa: S104 - an ARP sender address (RFC 5227 probe), not a socket bind
@@ -693,7 +693,7 @@ class Verifier:
         return []
 
     def _named(self, entries: list[Any]) -> list[Any]:
-        """MAC tables that show only VLAN ids (EOS, NX-OS) get the topology's VLAN names for them."""
+        """MAC tables that show only VLAN ids get the topology's VLAN names for them."""
         names = {v.id: v.name for v in self.t.vlans}
         return [dataclasses.replace(e, vlan_name=names[e.vlan_id])
                 if e.vlan_id in names and e.vlan_name == str(e.vlan_id) else e for e in entries]
@@ -705,8 +705,8 @@ class Verifier:
         return sorted({v.l3_interface for v in self.t.vlans})
 
     def _read_mac_tables(self, session: SwitchSession) -> _Tables:
-        """The MAC table of each PF's switch port (the seed's own `show ethernet-switching table
-        interface ge-0/0/1`): what verify reads grows with the host under test, not with the switch.
+        """The MAC table of each PF's switch port (as the seed read it on its switch
+        by hand): what verify reads grows with the host under test, not with the switch.
         Saved outputs without per-port files fall back to the whole table."""
         tables = _Tables()
         ports = self._ports()
@@ -738,7 +738,7 @@ class Verifier:
 
     def _search_macs(self, session: SwitchSession, tables: _Tables, macs: list[str]) -> None:
         """Every row of the VFs' MACs on any port or VLAN, without moving the whole table (the
-        platform's search: Junos `| match`, a per-MAC filter elsewhere). Offline: the saved whole
+        platform's search: a `| match` or a per-MAC filter). Offline: the saved whole
         table, if any."""
         if not macs:
             tables.searched_macs = True

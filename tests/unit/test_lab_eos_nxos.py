@@ -200,3 +200,17 @@ def test_saved_outputs_of_a_fleet_read_serve_offline_verification(name: str, tmp
     assert (saved.facts.platform, saved.facts.os_version) == (name, p.lab_models["non-els"][1])
     macs = p.mac_table().parse(saved.run(p.mac_table().commands[0]))
     assert {m.mac for m in macs} >= {VF0, VF1}  # type: ignore[attr-defined]
+
+
+def test_no_check_diagnosis_or_report_module_names_a_vendor() -> None:
+    """Vendor knowledge is data in sriovcheck/switch/platforms: the checks, the diagnosis and the
+    reports read the normalised tables only (README: "Adding a switch platform")."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "sriovcheck"
+    vendor = re.compile(r"junos|juniper|arista|cisco|\beos\b|nx-?os|ethernet-switching|display xml|\| json", re.IGNORECASE)
+    found = [f"{p.relative_to(root)}:{n}: {line.strip()}"
+             for d in ("verify", "report") for p in sorted((root / d).glob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1) if vendor.search(line)]
+    assert found == []
