@@ -66,7 +66,7 @@ _MAC_ROW = re.compile(
 
 def parse_mac_table(text: str) -> list[MacEntry]:
     """`show mac address-table [...] [| json]`: the unicast entries (the multicast table is not read)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "unicastTable" not in data:
             raise ParseError(f"expected EOS `show mac address-table | json` (an object with unicastTable); got {S.shown(text)}")
@@ -132,7 +132,7 @@ def _arp_json(neighbours: list[Any], vrf: str | None) -> list[ArpEntry]:
 
 def parse_arp_table(text: str) -> list[ArpEntry]:
     """`show ip arp [interface IF] [| json]`, also `show arp vrf all [| json]` (every VRF's entries)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if isinstance(data, dict) and isinstance(data.get("vrfs"), dict):
             return [e for name, v in data["vrfs"].items() for e in _arp_json(v.get("ipV4Neighbors") or [], str(name))]
@@ -180,7 +180,7 @@ def parse_arp_table(text: str) -> list[ArpEntry]:
 def parse_version(text: str) -> VersionInfo:
     """Model, EOS version (as `version` prints it) and serial from `show version [| json]`; EOS names
     no host name here (None)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if isinstance(data, dict):
         if "modelName" not in data and "version" not in data:
             raise ParseError(f"expected EOS `show version | json` (modelName, version); got {S.shown(text)}")
@@ -206,7 +206,7 @@ def parse_version(text: str) -> VersionInfo:
 
 def parse_vlans(text: str) -> list[VlanInfo]:
     """`show vlan [| json]`: id, name, status and member ports (as printed)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "vlans" not in data:
             raise ParseError(f"expected EOS `show vlan | json` (an object with vlans); got {S.shown(text)}")
@@ -236,16 +236,22 @@ def parse_vlans(text: str) -> list[VlanInfo]:
 # --- show interfaces [IF] switchport -----------------------------------------------------------
 
 
+def _mode(value: str) -> str:
+    """'static access' -> access, 'trunk' -> trunk; others as printed."""
+    v = value.strip().lower()
+    return "access" if v.endswith("access") else "trunk" if "trunk" in v else v
+
+
 def parse_switchports(text: str) -> list[SwitchportInfo]:
     """`show interfaces [IF] switchport [| json]`: each port's mode, access/native VLAN and allowed list."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "switchports" not in data:
             raise ParseError(f"expected EOS `show interfaces switchport | json` (an object with switchports); got {S.shown(text)}")
         out = []
         for port, sp in (data.get("switchports") or {}).items():
             info = sp.get("switchportInfo") or {}
-            out.append(SwitchportInfo(interface_name(port), bool(sp.get("enabled", True)), str(info.get("mode") or "access"),
+            out.append(SwitchportInfo(interface_name(port), bool(sp.get("enabled", True)), _mode(str(info.get("mode") or "access")),
                                       _int(info.get("accessVlanId")), _int(info.get("trunkingNativeVlanId")),
                                       str(info.get("trunkAllowedVlans") or "")))
         return out
@@ -256,7 +262,7 @@ def parse_switchports(text: str) -> list[SwitchportInfo]:
         if "name" not in kv:
             continue
         out.append(SwitchportInfo(interface_name(kv["name"]), kv.get("switchport", "enabled").lower().startswith("enabled"),
-                                  kv.get("operational mode") or kv.get("administrative mode") or "access",
+                                  _mode(kv.get("operational mode") or kv.get("administrative mode") or "access"),
                                   _int(kv.get("access mode vlan")), _int(kv.get("trunking native mode vlan")),
                                   kv.get("trunking vlans enabled") or kv.get("trunking vlans allowed") or ""))
     if not out:
@@ -282,7 +288,7 @@ def _port_id(value: Any) -> str:
 def parse_lldp_neighbors(text: str) -> list[LldpNeighbor]:
     """`show lldp neighbors [detail] [| json]`. Port ids as printed (a MAC form is compared as a MAC
     by the cabling check)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "lldpNeighbors" not in data:
             raise ParseError(f"expected EOS `show lldp neighbors | json` (an object with lldpNeighbors); got {S.shown(text)}")
@@ -331,7 +337,7 @@ _HW = re.compile(r"address is (" + _DOTTED + ")")
 def parse_interfaces(text: str) -> list[InterfaceInfo]:
     """`show interfaces [IF] [| json]`. `mtu` is the frame's (Ethernet header included, as Junos counts
     it): the Ethernet MTU (l2Mtu) where EOS gives it, else the IP MTU plus 14; `mtu_printed` as printed."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "interfaces" not in data:
             raise ParseError(f"expected EOS `show interfaces | json` (an object with interfaces); got {S.shown(text)}")
@@ -342,7 +348,7 @@ def parse_interfaces(text: str) -> list[InterfaceInfo]:
             proto = str(i.get("lineProtocolStatus") or "")
             out.append(InterfaceInfo(interface_name(name), status != "disabled", proto == "up",
                                      l2 if l2 else (ip_mtu + ETH_HLEN if ip_mtu else None), S.mac(i.get("physicalAddress")),
-                                     mtu_printed=ip_mtu, oper_status=f"{proto} ({status})" if status else proto or None))
+                                     mtu_printed=ip_mtu, oper_status=status or proto or None))
         return out
     S.check_error(text, "interface information")
     out = []

@@ -68,7 +68,13 @@ def _ports(value: str) -> list[str]:
     v = value.strip()
     if v.lower().startswith("vpc peer-link"):
         return [v]
-    return v.split()
+    out: list[str] = []
+    for token in v.split():  # "sup-eth1(R) (Lo0)": a parenthesised word belongs to the port before it
+        if token.startswith("(") and out:
+            out[-1] += " " + token
+        else:
+            out.append(token)
+    return out
 
 
 def parse_mac_table(text: str) -> list[MacEntry]:
@@ -76,7 +82,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
     igmp rows and their continuation lines are skipped). NX-API answers an empty table with nothing."""
     if not text.strip():
         return []
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or (data and "TABLE_mac_address" not in data):
             raise ParseError(f"expected NX-OS `show mac address-table | json` (TABLE_mac_address); got {S.shown(text)}")
@@ -90,7 +96,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
             for port in _ports(str(r.get("disp_port") or "")):
                 out.append(MacEntry(str(vid) if vid is not None else "-", vid, S.mac(r.get("disp_mac_addr")),
                                     "static" if static else "learned", raw or "dynamic", S.age_seconds(r.get("disp_age")),
-                                    interface_name(port)))
+                                    interface_name(port), flag=raw if raw in ("*", "+", "G", "C", "O", "~") else None))
         return out
     S.check_error(text, "a MAC table")
     out = []
@@ -113,7 +119,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
         vid = _int(m.group("vlan"))
         for port in _ports(m.group("ports")):
             out.append(MacEntry(m.group("vlan"), vid, S.mac(m.group("mac")), _kind(raw), raw, S.age_seconds(m.group("age")),
-                                interface_name(port)))
+                                interface_name(port), flag=m.group("flag")))
     if not header:
         raise ParseError(f"expected NX-OS `show mac address-table` (a 'VLAN  MAC Address  Type  age ... Ports' table); got {S.shown(text)}")
     return out
@@ -128,7 +134,7 @@ _CONTEXT = re.compile(r"^IP ARP Table for (?:context (?P<vrf>\S+)|all contexts)"
 
 
 def parse_arp_table(text: str) -> list[ArpEntry]:
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or (data and "TABLE_vrf" not in data):
             raise ParseError(f"expected NX-OS `show ip arp | json` (TABLE_vrf); got {S.shown(text)}")
@@ -176,14 +182,21 @@ def parse_arp_table(text: str) -> list[ArpEntry]:
 # --- show version ------------------------------------------------------------------------------
 
 
+def _model(chassis: str | None) -> str | None:
+    """The chassis string without 'cisco ' and ' Chassis': 'Nexus9000 C93180YC-FX3', 'NX-OSv'."""
+    if not chassis:
+        return None
+    return re.sub(r"\s+[Cc]hassis\b.*$", "", re.sub(r"^cisco\s+", "", chassis.strip())).strip() or None
+
+
 def parse_version(text: str) -> VersionInfo:
     """Host name, model (the chassis as printed, without 'cisco'), NX-OS version (as printed) and serial."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if isinstance(data, dict):
         if not any(k in data for k in ("nxos_ver_str", "sys_ver_str", "kickstart_ver_str", "chassis_id")):
             raise ParseError(f"expected NX-OS `show version | json` (chassis_id, nxos_ver_str); got {S.shown(text)}")
         version = data.get("nxos_ver_str") or data.get("sys_ver_str") or data.get("kickstart_ver_str")
-        return VersionInfo(data.get("host_name"), data.get("chassis_id"), version, serial=data.get("proc_board_id"))
+        return VersionInfo(data.get("host_name"), _model(data.get("chassis_id")), version, serial=data.get("proc_board_id"))
     host = re.search(r"^\s*Device name:\s*(\S+)", text, re.MULTILINE)
     # The running release: `NXOS: version` (newer), `system: version` (older); the "System version"
     # under "Last reset" is the release before the last reset.
@@ -192,7 +205,7 @@ def parse_version(text: str) -> VersionInfo:
     serial = re.search(r"^\s*Processor Board ID\s+(\S+)", text, re.MULTILINE)
     if not (version or chassis):
         raise ParseError(f"expected NX-OS `show version` ('NXOS: version ...', 'cisco ... Chassis'); got {S.shown(text)}")
-    return VersionInfo(host.group(1) if host else None, chassis.group(1).strip() if chassis else None,
+    return VersionInfo(host.group(1) if host else None, _model(chassis.group(1)) if chassis else None,
                        version.group(1) if version else None, serial=serial.group(1) if serial else None)
 
 
@@ -212,7 +225,7 @@ def _expand_ports(item: str) -> list[str]:
 
 def parse_vlans(text: str) -> list[VlanInfo]:
     """`show vlan [brief] [| json]`: id, name, status and member ports (ranges expanded)."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "TABLE_vlanbriefxbrief" not in data:
             raise ParseError(f"expected NX-OS `show vlan brief | json` (TABLE_vlanbriefxbrief); got {S.shown(text)}")
@@ -255,7 +268,7 @@ def parse_vlans(text: str) -> list[VlanInfo]:
 
 
 def parse_switchports(text: str) -> list[SwitchportInfo]:
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "TABLE_interface" not in data:
             raise ParseError(f"expected NX-OS `show interface switchport | json` (TABLE_interface); got {S.shown(text)}")
@@ -306,7 +319,7 @@ def _lldp_detail(text: str) -> list[LldpNeighbor]:
 def parse_lldp_neighbors(text: str) -> list[LldpNeighbor]:
     """`show lldp neighbors [detail] [| json]`. In the brief JSON table NX-OS calls the neighbour's
     Device ID (its system name) chassis_id."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or (data and "TABLE_nbor" not in data and "neigh_count" not in data):
             raise ParseError(f"expected NX-OS `show lldp neighbors | json` (TABLE_nbor); got {S.shown(text)}")
@@ -346,7 +359,7 @@ _STATUS = re.compile(r"^(?P<name>\S+) is (?P<link>up|down)\b(?P<rest>.*)$", re.I
 
 def parse_interfaces(text: str) -> list[InterfaceInfo]:
     """`show interface [IF] [| json]`. NX-OS prints the IP MTU (`mtu_printed`); `mtu` is the frame's, 14 more."""
-    data = S.load_json(text)
+    data, text = S.structured(text)
     if data is not None:
         if not isinstance(data, dict) or "TABLE_interface" not in data:
             raise ParseError(f"expected NX-OS `show interface | json` (TABLE_interface); got {S.shown(text)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from typing import Any
 
 from sriovcheck.parsers.tables import ParseError
@@ -30,6 +31,32 @@ def load_json(text: str) -> Any | None:
         return json.loads(body[: end + 1])
     except json.JSONDecodeError as exc:
         raise ParseError(f"the switch's JSON reply is damaged or cut short: {exc.msg} at character {exc.pos}") from exc
+
+
+def structured(text: str) -> tuple[Any | None, str]:
+    """(the JSON reply, or None; the text to read otherwise). Unwraps what APIs put around a reply:
+    eAPI's result list (element 0; `{"output": TEXT}` for a text-encoded command) and NX-API's
+    JSON-RPC `[{"jsonrpc", "result": {"body": ...}}]`. Text comes back with a common indentation
+    removed (captures pasted into documents are often indented as a whole)."""
+    stripped = text.lstrip()
+    data: Any = None
+    if stripped.startswith("["):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"the switch's JSON reply is damaged or cut short: {exc.msg} at character {exc.pos}") from exc
+        if isinstance(data, list) and data:
+            data = data[0]
+        if isinstance(data, dict) and "jsonrpc" in data:
+            result = data.get("result") or {}
+            data = result.get("body", result) if isinstance(result, dict) else result
+    else:
+        data = load_json(text)
+    if isinstance(data, dict) and set(data) == {"output"} and isinstance(data["output"], str):
+        return None, textwrap.dedent(data["output"].expandtabs())
+    if data is None:
+        return None, textwrap.dedent(text.expandtabs())
+    return data, text
 
 
 def _echo(line: str) -> bool:

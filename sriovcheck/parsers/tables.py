@@ -23,6 +23,7 @@ class MacEntry:
     age_s: int | None
     interface: str  # ge-0/0/1.0, Ethernet1, Ethernet1/1, Router, ae0.0, vtep.32771; "" when blank
     routing_instance: str | None = None  # ELS "Routing instance : default-switch"; None when not shown
+    flag: str | None = None  # NX-OS' first column: "*" primary, "G" gateway (the switch's own MAC), "" none
 
 
 @dataclass(frozen=True)

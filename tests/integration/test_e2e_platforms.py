@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 CASES = {
     # platform file suffix: (switch.platform, PF's port, OS name, model, version, the fix's words)
     "eos": ("arista_eos", "Ethernet1", "EOS", "DCS-7050TX-64", "4.27.3F", "switchport trunk allowed vlan add 201"),
-    "nxos": ("cisco_nxos", "Ethernet1/1", "NX-OS", "Nexus9000 C93180YC-EX Chassis", "9.3(8)", "switchport trunk allowed vlan add 201"),
+    "nxos": ("cisco_nxos", "Ethernet1/1", "NX-OS", "Nexus9000 C93180YC-EX", "9.3(8)", "switchport trunk allowed vlan add 201"),
 }
 ACCEPTABLE_SKIPS = {"vf-path"}  # the seed's two VFs are on different VLANs: no peer to reach
 

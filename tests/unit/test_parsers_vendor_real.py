@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,22 +45,7 @@ def spec(raw: Path) -> dict[str, Any]:
     return json.loads(raw.with_suffix(".json").read_text())
 
 
-def _release(value: str) -> str:
-    """The sources disagree on how much of a printed version they assert ('10.3(5)' or
-    '10.4(5) [Maintenance Release]'; EOS '4.31.6M-39953990.4316M' with or without ' (engineering
-    build)'): compared without a trailing [..] or (..) remark."""
-    return re.sub(r"\s+[\[(][^\])]*[\])]\s*$", "", value).strip()
-
-
-def _model(value: str) -> str:
-    """...and on the model: 'Nexus 3048 Chassis' (napalm: the chassis line) or 'C93180YC-FX3' (ntc-templates:
-    its last word, from 'Nexus9000 C93180YC-FX3 Chassis'): compared without ' Chassis', by its last word."""
-    return re.sub(r"\s+[Cc]hassis$", "", value).split()[-1]
-
-
 def _value(kind: str, key: str, value: Any, canon: Callable[[str], str]) -> Any:
-    if kind == "version" and isinstance(value, str):
-        return _release(value) if key == "os_version" else _model(value) if key == "model" else value
     if key in INTERFACE_KEYS and isinstance(value, str):
         return canon(value)
     if isinstance(value, tuple):
@@ -73,7 +57,12 @@ def _value(kind: str, key: str, value: Any, canon: Callable[[str], str]) -> Any:
 
 def _got(kind: str, entry: Any, want: dict[str, Any], canon: Callable[[str], str]) -> dict[str, Any]:
     d = dataclasses.asdict(entry)
+    if kind == "version" and d.get("os_version"):
+        # The parse keeps the version as the switch printed it (reports show it so); FORMAT.md's
+        # os_version is its release token, os_version_full the whole.
+        d["os_version_full"], d["os_version"] = d["os_version"], d["os_version"].split(" ")[0]
     return {k: _value(kind, k, d[FIELDS.get((kind, k), k)], canon) for k in want if not k.endswith("_canonical")}
+
 
 
 def _want(kind: str, want: dict[str, Any], canon: Callable[[str], str]) -> dict[str, Any]:
