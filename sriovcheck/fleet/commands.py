@@ -227,7 +227,7 @@ def _switch_opener(first: Any, lab: bool, progress: Progress) -> Callable[[], An
             host=host, port=port, username=sw.username, password=password,
             key_file=os.path.expanduser(key_file) if key_file else None,
             known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
-            timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env,
+            timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env, device_type=sw.platform,
         )
         session.open()
         try:

@@ -113,6 +113,8 @@ def own_rows(evidence: list[Evidence], needles: list[str]) -> list[Evidence]:
     kept once, on the switch-login check): a 64-VF run would otherwise carry every table 64 times
     (measured: 19 MB of report.html and most of verify's peak memory)."""
     wanted = [n.lower() for n in needles if n]
+    # a MAC also as the switch may print it: 5254.0012.3456 (the dash form is matched below)
+    wanted += [f"{d[0:4]}.{d[4:8]}.{d[8:12]}" for n in wanted if len(d := n.replace(":", "")) == 12 and n.count(":") == 5]
     out = []
     for e in evidence:
         lines = e.output.splitlines()
