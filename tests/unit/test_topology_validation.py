@@ -378,11 +378,13 @@ def test_missing_directory_and_unreadable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("platform", "port", "l3", "message"), [
     ("arista_eos", "Ethernet1", "Vlan200", None),
     ("cisco_nxos", "Ethernet1/1", "Vlan200", None),
-    ("juniper_junos", "Ethernet1", "vlan.200", r"host.pfs\[0\].switch_port: 'Ethernet1' is not a valid Junos switch port.*\(switch.platform juniper_junos\)"),
+    ("juniper_junos", "Ethernet1", "vlan.200",
+     r"host.pfs\[0\].switch_port: 'Ethernet1' is not a valid Junos switch port.*\(switch.platform juniper_junos\)"),
     ("arista_eos", "ge-0/0/1", "Vlan200", r"host.pfs\[0\].switch_port: 'ge-0/0/1' is not a valid EOS switch port"),
     ("cisco_nxos", "Ethernet1", "Vlan200", r"'Ethernet1' is not a valid NX-OS switch port; allowed: e.g. Ethernet1/1"),
     ("arista_eos", "Ethernet1", "vlan.200", r"vlans\[0\].l3_interface: 'vlan.200' is not a valid EOS L3 VLAN interface"),
-    ("cisco_nxos", "Ethernet1/1", "Vlan201", r"vlans\[0\].l3_interface: 'Vlan201' is not VLAN 200's L3 interface on NX-OS: its SVI is Vlan200"),
+    ("cisco_nxos", "Ethernet1/1", "Vlan201",
+     r"vlans\[0\].l3_interface: 'Vlan201' is not VLAN 200's L3 interface on NX-OS: its SVI is Vlan200"),
     ("arista_ios", "Ethernet1", "Vlan200", r"switch.platform: .*'juniper_junos', 'arista_eos' or 'cisco_nxos'"),
 ])
 def test_names_follow_the_switch_platform(platform: str, port: str, l3: str, message: str | None) -> None:
