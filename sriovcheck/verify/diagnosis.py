@@ -37,6 +37,12 @@ class PfState:
     mac: str | None = None
 
 
+def link_state_text(pf: PfState) -> str:
+    """As `ip link` and netlink say it: "carrier 0, operstate DOWN" (IFLA_CARRIER, IFLA_OPERSTATE)."""
+    carrier = "?" if pf.carrier is None else str(int(pf.carrier))
+    return f"carrier {carrier}, operstate {(pf.operstate or '?').upper()}"
+
+
 def key(check: CheckResult) -> str:
     return f"{check.kind} {check.target}"
 
@@ -129,9 +135,10 @@ class _Diagnosis:
             state = (pf.operstate or "").lower()
             if pf.carrier is False or state in DOWN_STATES:
                 port = pf.switch_port or "its switch port"
-                read = f"carrier {'off' if pf.carrier is False else '?'}, operstate {pf.operstate or '?'}"
+                read = link_state_text(pf)
+                what = f"{pf.name} has no carrier ({read})" if pf.carrier is not True else f"{pf.name} is down ({read})"
                 on_port = self.failing(_with("switch_port", port))
-                self.add(_Draft("pf-down", f"{pf.name} has no carrier ({read})", f"host PF {pf.name}, cabled to {port}",
+                self.add(_Draft("pf-down", what, f"host PF {pf.name}, cabled to {port}",
                                 f"check the cable between {pf.name} and {port}, that {port} is enabled on the switch, "
                                 f"and that {pf.name} is up (ip link set {pf.name} up)",
                                 [f"{pf.name}: {read}"], marks={"pf": pf.name, "switch_port": port}), on_pf + on_port)

@@ -42,9 +42,34 @@ def test_vlan_missing_on_the_port_is_one_cause_for_three_failures() -> None:
 def test_pf_without_carrier_wins_over_what_follows_from_it() -> None:
     checks = vlan_removed()
     checks[0] = check("vf-attached", "fail", mac="02:00:00:00:00:02")
-    [cause] = diagnose(checks, pfs=[PfState("eno2", True, "down", switch_port="ge-0/0/1")])
-    assert cause.rule == "pf-down" and cause.what == "eno2 has no carrier (carrier ?, operstate down)"
+    [cause] = diagnose(checks, pfs=[PfState("eno2", True, "down", carrier=False, switch_port="ge-0/0/1")])
+    assert cause.rule == "pf-down" and cause.what == "eno2 has no carrier (carrier 0, operstate DOWN)"
     assert f"vf-attached {T}" in cause.explains and f"switch-port {T}" in cause.explains
+
+
+def test_pf_down_names_the_carrier_the_real_igb_driver_reported(tmp_path: Path) -> None:
+    """The PF state read by the real host driver from igb's recorded netlink answer (its link was down
+    right after the VF count changed: tests/data/igb-guest/), as the engine hands it to the diagnosis."""
+    from tests.unit.test_host_linux_igb import PF, ReplayIPRoute, driver, replay_sysfs
+
+    info = driver(replay_sysfs(tmp_path, "2vfs"), ReplayIPRoute("2vfs")).pf_info(PF)
+    checks = [check("vf-attached", "fail", pf=PF), check("gateway-ping", "fail", pf=PF)]
+    [cause] = diagnose(checks, pfs=[PfState(PF, info.exists, info.operstate, info.carrier, switch_port="ge-0/0/1")])
+    assert cause.what == f"{PF} has no carrier (carrier 0, operstate DOWN)"
+    assert cause.evidence[0] == f"{PF}: carrier 0, operstate DOWN"
+    assert sorted(cause.explains) == [f"gateway-ping {T}", f"vf-attached {T}"]
+
+
+def test_a_pf_with_carrier_but_operationally_down_is_not_said_to_lack_carrier() -> None:
+    [cause] = diagnose([check("vf-attached", "fail")], pfs=[PfState("eno2", True, "dormant", carrier=True)])
+    assert cause.what == "eno2 is down (carrier 1, operstate DORMANT)"
+
+
+def test_a_pf_that_does_not_exist() -> None:
+    checks = [check("vf-attached", "fail"), check("vf-config", "fail")]
+    [cause] = diagnose(checks, pfs=[PfState("eno2", False)])
+    assert (cause.rule, cause.what) == ("pf-missing", "PF eno2 does not exist on this host")
+    assert "sriovcheck discover" in cause.fix and cause.marks == {"pf": "eno2"}
 
 
 @pytest.mark.parametrize(
