@@ -141,7 +141,7 @@ class _Diagnosis:
                 self.add(_Draft("pf-down", what, f"host PF {pf.name}, cabled to {port}",
                                 f"check the cable between {pf.name} and {port}, that {port} is enabled on the switch, "
                                 f"and that {pf.name} is up (ip link set {pf.name} up)",
-                                [f"{pf.name}: {read}"], marks={"pf": pf.name, "switch_port": port}), on_pf + on_port)
+                                [f"{pf.name}: {read}"], marks={"pf": pf.name}), on_pf + on_port)
 
     def switch_port(self) -> None:
         groups: dict[tuple[str, str, Any], list[CheckResult]] = {}
@@ -149,7 +149,7 @@ class _Diagnosis:
             reason = str(c.details.get("reason") or "other")
             scope = c.details.get("vlan") if reason not in ("port-down", "not-switching") else None
             groups.setdefault((str(c.details.get("switch_port")), reason, scope), []).append(c)
-        for (port, reason, vlan), found in groups.items():
+        for (port, reason, _vlan), found in groups.items():
             first = found[0]
             if reason == "vlan-not-member":
                 what = f"VLAN {first.details.get('vlan')} ({first.details.get('vlan_name')}) is not a member of {port}"
@@ -169,8 +169,7 @@ class _Diagnosis:
             if reason in ("port-down", "not-switching"):
                 claims += self.failing(_with("switch_port", port))
             ev = [f"{self.switch}: {first.observed}"] if first.observed else []
-            self.add(_Draft(rule, what, f"switch {self.switch}, port {port}", fix, ev,
-                            marks={"switch_port": port, "vlan": vlan, "targets": sorted(targets)}), claims)
+            self.add(_Draft(rule, what, f"switch {self.switch}, port {port}", fix, ev, marks={"switch_port": port}), claims)
 
     def vf_vlan(self) -> None:
         for c in self.failing(lambda c: c.kind == "vf-config"):
@@ -182,7 +181,7 @@ class _Diagnosis:
             self.add(_Draft("vf-wrong-vlan", f"{pf} VF {vf} is tagged with {tag}, the topology declares VLAN {want}",
                             f"host PF {pf}, VF {vf} ({c.target})",
                             f"tag it with VLAN {want}: sriovcheck provision TOPOLOGY does (ip link set {pf} vf {vf} vlan {want})",
-                            marks={"pf": pf, "targets": [c.target]}), self.of_target(c.target))
+                            marks={"vfs": [c.target]}), self.of_target(c.target))
 
     def mac_elsewhere(self) -> None:
         other_port: dict[tuple[str, str, str], list[CheckResult]] = {}
@@ -198,7 +197,8 @@ class _Diagnosis:
                                 f"switch {self.switch}, port {c.details.get('switch_port')}",
                                 f"the PF tags VLAN {c.details.get('vlan')} but the switch puts the frames into {at.get('vlan_name')}: "
                                 f"check {c.details.get('switch_port')}'s native VLAN and VLAN members, and the VF's VLAN",
-                                marks={"switch_port": c.details.get("switch_port"), "targets": [c.target]}), self.of_target(c.target))
+                                marks={"vlan": at.get("vlan_id"), "vlan_name": at.get("vlan_name"),
+                                       "declared_vlan": c.details.get("vlan")}), self.of_target(c.target))
             elif reason == "other-port" and learned:
                 port = str(learned[0].get("interface", "?")).split(".")[0]
                 other_port.setdefault((str(c.details.get("pf")), str(c.details.get("switch_port")), port), []).append(c)
@@ -208,7 +208,7 @@ class _Diagnosis:
             self.add(_Draft("cabling-swapped", f"{pf} is cabled to {seen}, not to {declared}: its VFs' MACs are learned on {seen}",
                             f"host PF {pf}; switch ports {declared} (declared) and {seen} (observed)",
                             f"swap the cables so that {pf} reaches {declared}, or set switch_port: {seen} for {pf} in the topology",
-                            marks={"pf": pf, "switch_port": declared, "other_port": seen, "targets": [c.target for c in found]}), claims)
+                            marks={"learned_port": seen, "declared_port": declared, "learned_from": pf}), claims)
 
     def duplicate_address(self) -> None:
         for c in self.failing(lambda c: c.kind in ("switch-arp", "gateway-ping")):
