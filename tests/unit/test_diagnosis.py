@@ -181,3 +181,30 @@ def test_report_html_alone_leaves_junit_xml_alone(tmp_path: Path) -> None:
     assert "junit" not in out.getvalue()
     assert cli.main(["report", str(src)], out=io.StringIO()) == 0  # neither option: both, beside results.json
     assert junit.read_text().startswith("<?xml") and (tmp_path / "report.html").is_file()
+
+
+def test_teardown_clean_and_vf_config_say_settings_as_ip_link_does() -> None:
+    """Issue #14 item 4: `mac None, spoofchk True, trust False` was Python talking; the reports say `spoofchk on`."""
+    from sriovcheck.host.driver import VfConfig, VfInfo
+    from sriovcheck.provision.state import ProvisionState, VfRecord
+    from sriovcheck.topology.load import load_topology
+    from sriovcheck.verify.checks import fmt_config
+    from sriovcheck.verify.teardown import teardown_clean_checks
+
+    topology = load_topology(Path(__file__).resolve().parents[2] / "topologies" / "seed-lab.yaml").topology
+
+    class Host:
+        def get_vf_config(self, pf: str, vf: int) -> VfConfig:
+            return VfConfig(spoofchk=False, trust=None)
+
+        def vf_info(self, pf: str, vf: int) -> VfInfo:
+            return VfInfo(pf, vf, None, "ixgbevf", f"{pf}v{vf}")
+
+    before = ProvisionState("seed-lab", "fake", vfs=[VfRecord("eno2", 0, None, "eno2v0", VfConfig().as_dict(), 1500, None)])
+    [clean] = teardown_clean_checks(topology, Host(), before)  # type: ignore[arg-type]
+    assert clean.status == "fail"
+    assert clean.observed == ("netdev eno2v0, vlan 0, qos 0, proto 802.1Q, mac -, spoofchk off, trust ?, link_state auto, "
+                              "tx rate 0-0 Mbit/s")
+    assert clean.message == "spoofchk is off, was on before sriovcheck"  # trust: not reported by this driver
+    for text in (clean.observed, clean.message, fmt_config(VfConfig(mac=None, spoofchk=True, trust=False))):
+        assert not {"True", "False", "None"} & set(text.replace(",", " ").split())
