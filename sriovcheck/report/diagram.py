@@ -384,8 +384,11 @@ def _cause_tag(x: float, y: float, ids: str, titles: dict[str, str], part: str) 
 def render_svg(diagram: Diagram) -> str:
     """Draw the diagram; every text goes through `escape`, colours come from fixed tables only."""
     pf_h, gw_h = 46, 46
+    # Rows and gateways a cause tag hangs below get room for it, so that it covers nothing of the next one.
+    row = _ROW + (10 if any(v.cause or v.vf_cause for v in diagram.vfs) else 0)
+    gw_step = gw_h + (10 if any(v.cause for v in diagram.vlans) else 0)
     slots = len(diagram.pfs) + len(diagram.extra_ports)  # a port a cause names gets a row below the PFs' ports
-    body = max(len(diagram.vfs) * _ROW, slots * (pf_h + (24 if diagram.extra_ports else 12)), 24 + len(diagram.vlans) * gw_h, _ROW)
+    body = max(len(diagram.vfs) * row, slots * (pf_h + (24 if diagram.extra_ports else 12)), 24 + len(diagram.vlans) * gw_step, _ROW)
     height = _TOP + body + 44
     colour = {v.id: v.colour for v in diagram.vlans}
     titles = dict(diagram.cause_titles)
@@ -459,7 +462,7 @@ def render_svg(diagram: Diagram) -> str:
     # One row per VF: container box, VLAN-coloured link, VF chip, curve to its PF.
     seen: set[str] = set()
     for i, vf in enumerate(diagram.vfs):
-        y = _TOP + i * _ROW
+        y = _TOP + i * row
         mid = y + (_ROW - 10) / 2
         link = colour.get(vf.vlan, "#8c959f")
         first = vf.container not in seen
@@ -492,14 +495,14 @@ def render_svg(diagram: Diagram) -> str:
     # The VLANs' gateways: the switch's L3 interfaces that the containers ping.
     out.append(_text(gx, _TOP + 10, "VLAN gateways", limit=30, cls="c"))
     for j, vlan in enumerate(diagram.vlans):
-        y = _TOP + 20 + j * gw_h
+        y = _TOP + 20 + j * gw_step
         out += [
             _box(gx, y, gw, gw_h - 8, vlan.status, rx=4),
             f'<rect x="{gx:g}" y="{y:g}" width="6" height="{gw_h - 8}" rx="2" fill="{vlan.colour}"/>',
             _text(gx + 14, y + 16, f"VLAN {vlan.id or '—'}  {vlan.name}".rstrip(), limit=30, cls="h"),
             _text(gx + 14, y + 31, f"{vlan.l3_interface or '—'}  {vlan.gateway}".rstrip(), limit=32, cls="m"),
             _badge(gx + gw - 4, y + 4, vlan.status),
-            _cause_tag(gx + 14, y + gw_h - 14, vlan.cause, titles, f"vlan {vlan.id}"),
+            _cause_tag(gx + 14, y + gw_h - 12, vlan.cause, titles, f"vlan {vlan.id}"),
         ]
 
     # Legend: what the colours mean.
