@@ -208,3 +208,31 @@ def test_teardown_clean_and_vf_config_say_settings_as_ip_link_does() -> None:
     assert clean.message == "spoofchk is off, was on before sriovcheck"  # trust: not reported by this driver
     for text in (clean.observed, clean.message, fmt_config(VfConfig(mac=None, spoofchk=True, trust=False))):
         assert not {"True", "False", "None"} & set(text.replace(",", " ").split())
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Done-when of #14: one schema problem and two semantic ones (here 2 + 3), all from one `validate`."""
+    path = Path(__file__).resolve().parents[1] / "data" / "several-kinds-of-mistakes.yaml"
+    assert cli.main(["validate", str(path)], out=io.StringIO()) == 2
+    lines = [x.strip() for x in capsys.readouterr().err.splitlines()]
+    assert lines[0] == "error: 5 problems in the topology file:"
+    assert [x.split(": ")[1] for x in lines[1:6]] == ["vlans[0].id", "containers[0].vfs[0].pf", "containers[0].vfs[0].ifname",
+                                                      "containers[1].vfs[0].vf", "containers[1].vfs[0].address"]
+    assert all(x.startswith(f"{path}:") for x in lines[1:6])
+
+
+def test_report_field_labels_are_in_one_case() -> None:
+    """#14 item 4: `machine`, `username`, `hostname`, `style` stood beside `Host`, `Kernel`."""
+    import re
+
+    from sriovcheck.report.html import render_html
+    from sriovcheck.report.writer import load_results
+
+    run = "test_vlan_missing_on_the_port_is_one_root_cause_everywhere.json"  # a recorded lab run: it has them all
+    page = render_html(load_results(Path(__file__).resolve().parents[1] / "data" / "results" / "causes" / run))
+    # the fact cards (Run, Host, Switch), the handover and the causes; not a check's raw `details` keys
+    cards = re.sub(r'<dl class="(?:details|chips)">.*?</dl>', "", page, flags=re.S)
+    labels = re.findall(r"<dt>([^<]+)</dt>", cards)
+    assert {"Machine", "Username", "Hostname (as reported)", "Switch style", "Kernel"} <= set(labels), labels
+    lower = [x for x in labels if x[0].islower() and not x.startswith("sriovcheck ")]  # the product's name stays as it is
+    assert lower == [], lower
