@@ -137,6 +137,10 @@ def test_pf_without_carrier(lab: Lab, tmp_path: Path) -> None:
     assert {k.split()[0] for k in cause["explains"]} >= {"vf-attached"}
     assert f"[C1] {lab.pf} has no carrier (carrier 0, operstate DOWN)" in r.out
     marked(tmp_path, f"pf {lab.pf}")
+    # preflight reads the same link state
+    p = lab.cli("preflight", "TOPOLOGY", "--lab")
+    line = next(x for x in p.text.splitlines() if f"PF {lab.pf} link" in x)
+    assert "no carrier (carrier 0, operstate DOWN)" in line, p.text
 
 
 def test_pf_that_does_not_exist_is_an_environment_error(lab: Lab, tmp_path: Path) -> None:

@@ -85,6 +85,8 @@ def test_a_pf_that_does_not_exist() -> None:
         ([check("switch-mac", "fail", reason="other-vlan", mac="m", learned=[{"vlan_name": "SRIOV_200", "vlan_id": 200,
                                                                             "interface": "ge-0/0/1.0"}])],
          "mac-other-vlan", "test-201/eth1's MAC m is learned on VLAN SRIOV_200 (200), not SRIOV_201 (201)"),
+        ([check("switch-port", "fail", reason="port-down"), check("gateway-ping", "fail"),
+          check("switch-mac", "fail", reason="not-learned")], "port-down", "switch port ge-0/0/1 is down"),
         ([check("mtu", "fail", port_mtu=1400, mtu_wanted=1500)], "port-mtu",
          "switch port ge-0/0/1 has MTU 1400, too small for VF MTU 1500 plus the 14-byte Ethernet header"),
         ([check("vf-attached", "pass", mac="02:00:00:00:00:02"), check("switch-arp", "fail", arp_mac="02:de:ad:be:ef:01")],
