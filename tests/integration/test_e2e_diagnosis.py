@@ -129,7 +129,11 @@ def test_vlan_missing_on_the_port_is_one_root_cause_everywhere(lab: Lab, tmp_pat
 
 
 def test_pf_without_carrier(lab: Lab, tmp_path: Path) -> None:
+    driver = EmulatedHostDriver(lab_dir(lab.name))
+    # the emulated PF reports its link as the real igb PF did (tests/data/igb-guest: up/1, then down/0)
+    assert (driver.pf_info(lab.pf).operstate, driver.pf_info(lab.pf).carrier) == ("up", True)
     assert lab.cli("lab", "fault", "TOPOLOGY", "pf-down", lab.pf).code == 0
+    assert (driver.pf_info(lab.pf).operstate, driver.pf_info(lab.pf).carrier) == ("down", False)
     r, results = verify(lab, tmp_path)
     cause = one_cause(results, "pf-down")
     assert cause["what"] == f"{lab.pf} has no carrier (carrier 0, operstate DOWN)"
