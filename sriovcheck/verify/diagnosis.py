@@ -82,9 +82,7 @@ class _Diagnosis:
             self.claimed.add(id(c))
         draft.checks = taken
         for c in taken:
-            line = f"{c.kind} {c.target}: {c.observed}" if c.observed else f"{c.kind} {c.target}: {c.message}"
-            if line not in draft.evidence:
-                draft.evidence.append(line)
+            _add_evidence(draft, c)
         self.drafts.append(draft)
 
     def of_target(self, target: str) -> list[CheckResult]:
@@ -242,6 +240,21 @@ class _Diagnosis:
                             f"switch {self.switch}, port {port}", f"set mtu {want + ETHERNET_HEADER} or more on {port}",
                             [f"show interfaces {port}: MTU {pm}"], marks={"switch_port": port}), found)
 
+    def vf_paths(self) -> None:
+        """A VF-to-VF path fails when either end is broken: it belongs to the cause of the broken end
+        (its own VF first, else its peer's), not to "unexplained"."""
+        owner: dict[str, _Draft] = {}
+        for draft in self.drafts:
+            for c in draft.checks:
+                owner.setdefault(c.target, draft)
+        for c in self.failing(lambda c: c.kind == "vf-path"):
+            peer = c.details.get("peer") if isinstance(c.details, dict) else None
+            found = owner.get(c.target) or (owner.get(str(peer)) if peer else None)
+            if found is not None:
+                self.claimed.add(id(c))
+                found.checks.append(c)
+                _add_evidence(found, c)
+
     def gateway(self) -> None:
         groups: dict[Any, list[CheckResult]] = {}
         for c in self.failing(lambda c: c.kind == "gateway-ping" and c.status == "fail"):
@@ -258,6 +271,12 @@ class _Diagnosis:
                             ["the switch learned the VF MACs on VLAN "
                              f"{vlan} at the expected port (switch-mac passed), yet {d.get('gateway')} does not answer"],
                             marks={"vlan": vlan, "l3_interface": l3}), claims)
+
+
+def _add_evidence(draft: _Draft, c: CheckResult) -> None:
+    line = f"{c.kind} {c.target}: {c.observed}" if c.observed else f"{c.kind} {c.target}: {c.message}"
+    if line not in draft.evidence:
+        draft.evidence.append(line)
 
 
 def _with(name: str, value: Any) -> Callable[[CheckResult], bool]:
@@ -290,7 +309,7 @@ def diagnose(checks: list[CheckResult], *, pfs: Iterable[PfState] = (), switch: 
     """Root causes of the failing checks; sets `cause` on every check a cause explains."""
     d = _Diagnosis(checks, {p.name: p for p in pfs}, switch)
     for rule in (d.switch_login, d.containers, d.pf_missing_or_down, d.switch_port, d.vf_vlan, d.mac_elsewhere,
-                 d.duplicate_address, d.port_mtu, d.gateway):
+                 d.duplicate_address, d.port_mtu, d.gateway, d.vf_paths):
         rule()
     causes = []
     for i, draft in enumerate(d.drafts, start=1):

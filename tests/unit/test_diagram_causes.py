@@ -163,3 +163,30 @@ def test_every_cause_kind_of_the_issue_has_a_recorded_lab_run() -> None:
     got = json.loads((CAUSES / "test_containers_missing_and_stopped.json").read_text())
     assert sorted(c["rule"] for c in got["causes"]) == ["container-missing", "container-stopped"]
     assert sorted(f.stem for f in CAUSES.glob("*.json")) == sorted([*RECORDED, "test_containers_missing_and_stopped"])
+
+
+def test_recorded_vm_lab_run_a_path_across_a_down_port_belongs_to_that_port() -> None:
+    """The real igb/igbvf drivers in the VM lab (tests/data/results/vm-lab/README.md): ge-0/0/2 down. The
+    VF-to-VF path from eno1's VF to eno2's crosses it; recorded before the rule existed, that failure
+    was left unexplained."""
+    results = RunResults.from_json((DATA / "vm-lab" / "switch-port-down.json").read_text())
+    stored = {c.target: c.cause for c in results.checks if c.kind == "vf-path" and c.status == "fail"}
+    assert stored == {"vm-200a/eth1": None}
+    checks = [replace(c, cause=None) for c in results.checks]
+    # QEMU keeps the guest's carrier when the host end of the wire goes down: the guest saw its PFs up
+    pfs = [PfState("eno1", True, "up", True, "ge-0/0/1"), PfState("eno2", True, "up", True, "ge-0/0/2")]
+    [cause] = diagnose(checks, pfs=pfs, switch="vm-switch")
+    assert (cause.rule, cause.what) == ("port-down", "switch port ge-0/0/2 is down")
+    assert "vf-path vm-200a/eth1" in cause.explains and len(cause.explains) == 7
+    assert not [c for c in checks if c.status in ("fail", "error") and c.cause is None]
+    results.checks, results.causes = checks, [cause]
+    page = render_html(results)
+    assert sorted(cause_tags(page)) == ["port ge-0/0/2"] and assert_beside(page, "port ge-0/0/2")
+
+
+def test_a_path_goes_to_its_own_vfs_cause_before_its_peers() -> None:
+    own = fail("vf-config", observed_vlan=200)
+    peer = fail("vf-attached", target="test-200/eth1", container="test-200", container_state="stopped")
+    path = fail("vf-path", peer="test-200/eth1")
+    causes = diagnose([own, peer, path])
+    assert {c.rule: c.explains for c in causes}["vf-wrong-vlan"] == ["vf-config test-201/eth1", "vf-path test-201/eth1"]
