@@ -8,13 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _lab_helpers import (
-    Lab,
-    brought_up,
-    lab_env,  # noqa: F401 - autouse fixture for this module's tests
-    make_lab,
-    need_root,
-)
+from _lab_helpers import Lab, brought_up, lab_env, make_lab, need_root  # noqa: F401 - lab_env: an autouse fixture here
 
 from sriovcheck.host.driver import VfConfig
 from sriovcheck.lab.host_driver import EmulatedHostDriver
