@@ -102,8 +102,11 @@ def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any) -> PreflightR
         rep.items.append(PreflightItem(f"PF {pf.name}", ok, f"totalvfs {info.totalvfs}, numvfs {info.numvfs}, want {pf.numvfs}",
                                        hint=f"the NIC supports at most {info.totalvfs} VFs"))
         rep.items.extend(driver_items(t, pf.name, pf.numvfs, info))
-        if info.operstate and info.operstate.lower() == "down":
-            rep.items.append(PreflightItem(f"PF {pf.name} link", False, "down: VFs with link_state auto get no carrier",
+        if (info.operstate and info.operstate.lower() == "down") or info.carrier is False:
+            carrier = "?" if info.carrier is None else int(info.carrier)
+            rep.items.append(PreflightItem(f"PF {pf.name} link", False,
+                                           f"no carrier (carrier {carrier}, operstate {(info.operstate or '?').upper()}): "
+                                           "VFs with link_state auto get no carrier",
                                            blocking=False, hint=f"check the cable to {pf.switch_port} and the switch port"))
         vfs = []
         for vf in info.vfs:

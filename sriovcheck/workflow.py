@@ -488,13 +488,22 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = build_context(loaded, lab=args.lab, progress=progress, repair_lab=False)
     # A PF that is not there is an environment problem, as preflight says (exit 3), not a failed check.
-    missing = [pf.name for pf in loaded.topology.host.pfs if not ctx.host.pf_info(pf.name).exists]
+    missing = [(i, pf.name) for i, pf in enumerate(loaded.topology.host.pfs) if not ctx.host.pf_info(pf.name).exists]
     if missing:
         from sriovcheck.errors import HostError
+        from sriovcheck.topology.paths import mark_for
 
+        where = []
+        for i, name in missing:
+            line, _ = mark_for(loaded.marks, ("host", "pfs", i, "name"))
+            where.append(f"{name} ({loaded.file}:{line}: host.pfs[{i}].name)" if line else f"{name} (host.pfs[{i}].name)")
+        host = f"host {loaded.topology.host.name}" + (" (the emulated lab)" if ctx.lab else "")
         raise HostError(
-            f"PF {', '.join(missing)} of topology {loaded.topology.name} does not exist on this host",
-            hint="check the name with `sriovcheck discover`; `sriovcheck preflight TOPOLOGY` lists what else is missing",
+            f"PF {', '.join(where)} does not exist on {host}: nothing was verified",
+            hint="correct the PF name in the topology: "
+            + ("the emulated lab has the PFs of the topology it was brought up with (`sriovcheck lab status TOPOLOGY` lists them)"
+               if ctx.lab else "`sriovcheck discover` lists this host's SR-IOV NICs")
+            + "; `sriovcheck preflight TOPOLOGY` lists what else is missing",
         )
     results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
     return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)

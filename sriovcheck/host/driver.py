@@ -63,6 +63,7 @@ class PfInfo:
     driver: str | None = None
     model: str | None = None
     operstate: str | None = None  # up / down / unknown
+    carrier: bool | None = None  # IFLA_CARRIER: False for no link (and for a link set down); None: not read
     mtu: int | None = None
     mac: str | None = None
     vfs: list[VfInfo] = field(default_factory=list)

@@ -292,10 +292,31 @@ class LinuxHostDriver:
             driver=sysfs.device_driver(r, pci) if pci else None,
             model=sysfs.device_model(r, pci) if pci else None,
             operstate=sysfs.operstate(r, pf),
+            carrier=self._netlink_carrier(pf),
             mtu=sysfs.mtu(r, pf),
             mac=sysfs.address(r, pf),
             vfs=[self._vf_info(pf, n) for n in sysfs.vf_indices(r, pf)],
         )
+
+    def _netlink_carrier(self, pf: str) -> bool | None:
+        """IFLA_CARRIER of the PF, None when netlink cannot say. From netlink rather than sysfs: reading
+        sysfs `carrier` of a link that is set down fails with EINVAL, and a PF without its link is exactly
+        what the diagnosis must name (the kernel reports IFLA_CARRIER 0 for a link that is not running)."""
+        try:
+            ipr = self._ipr_factory()
+        except (OSError, NetlinkError):
+            return None
+        try:
+            found = list(ipr.link_lookup(ifname=pf))
+            if not found:
+                return None
+            msgs = list(ipr.link("get", index=int(found[0])))
+        except (OSError, NetlinkError):
+            return None
+        finally:
+            ipr.close()
+        carrier = msgs[0].get_attr("IFLA_CARRIER") if msgs else None
+        return None if carrier is None else bool(carrier)
 
     def _require_sriov_pf(self, pf: str) -> None:
         if not sysfs.netdev_exists(self.root, pf):

@@ -106,7 +106,7 @@ class EmulatedHostDriver:
         return PfInfo(
             name=pf, exists=True, sriov_capable=True, totalvfs=rec.totalvfs, numvfs=rec.numvfs,
             pci_address=rec.pci_address, driver=self.pf_driver,
-            model=PF_MODEL if self.nic_driver == "ixgbe" else IGB_MODEL, operstate=operstate, mtu=lf.mtu,
+            model=PF_MODEL if self.nic_driver == "ixgbe" else IGB_MODEL, operstate=operstate, carrier=lf.carrier, mtu=lf.mtu,
             mac=lf.mac, vfs=[self._vf_info(st, rec, v.index, root) for v in rec.vfs],
         )
 

@@ -69,7 +69,8 @@ class VfNode:
     mac: str
     status: str  # worst of vf-attached / vf-config
     container_status: str  # worst of every check on this container
-    cause: str = ""  # ids of the root causes that name this VF or its container ("C1 C3")
+    cause: str = ""  # ids of the root causes on this VF's container row ("C1 C3"): container, address
+    vf_cause: str = ""  # root causes on the VF itself (its VLAN tag on the PF)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class PfNode:
     status: str = ""  # worst PF-level check (cabling, target "<host>:<pf>")
     cause: str = ""  # root causes on the PF
     port_cause: str = ""  # root causes on its switch port
+    learned_port: str = ""  # the port its VFs' MACs were learned on instead (cabling swapped), if any
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,14 @@ class VlanNode:
 
 
 @dataclass(frozen=True)
+class PortNode:
+    """A switch port no PF is declared on, drawn because a cause names it (a MAC learned there)."""
+
+    name: str
+    cause: str
+
+
+@dataclass(frozen=True)
 class Diagram:
     host: str
     host_note: str
@@ -104,28 +114,57 @@ class Diagram:
     pfs: tuple[PfNode, ...]
     vlans: tuple[VlanNode, ...]
     switch_cause: str = ""
+    extra_ports: tuple[PortNode, ...] = ()
+    learned_here: frozenset[str] = frozenset()  # ports on which a PF's VF MACs were learned instead of its own
+    cause_titles: tuple[tuple[str, str], ...] = ()  # (id, what) of each root cause, for the tags' tooltips
 
 
-def _cause_marks(results: RunResults) -> dict[tuple[str, str], str]:
-    """(what, name) -> "C1 C2": the parts each root cause names (its `marks`)."""
+@dataclass
+class _Marks:
+    parts: dict[tuple[str, str], str]  # (what, name) -> "C1 C2"
+    learned: list[tuple[str, str]]  # (pf, port its VF MACs were learned on)
+
+
+def _vlan_mark(marks: dict[str, Any], vlans: dict[str, str]) -> str | None:
+    """The drawn VLAN a cause names: by id, else by name (a non-ELS text table names no id), else the
+    VLAN the topology declares for it."""
+    if marks.get("vlan") is not None and _s(marks["vlan"]) in vlans:
+        return _s(marks["vlan"])
+    by_name = {name.lower(): vid for vid, name in vlans.items() if name}
+    if marks.get("vlan_name") and _s(marks["vlan_name"]).lower() in by_name:
+        return by_name[_s(marks["vlan_name"]).lower()]
+    if marks.get("declared_vlan") is not None and _s(marks["declared_vlan"]) in vlans:
+        return _s(marks["declared_vlan"])
+    return None
+
+
+def _cause_marks(results: RunResults, vlans: dict[str, str]) -> _Marks:
+    """The parts each root cause names (its `marks`), as drawn: `vlans` is id -> name of the drawn VLANs."""
     out: dict[tuple[str, str], list[str]] = {}
+    learned: list[tuple[str, str]] = []
     for cause in results.causes:
         marks = cause.marks if isinstance(cause.marks, dict) else {}
         named: list[tuple[str, str]] = []
         if marks.get("switch"):
             named.append(("switch", ""))
-        for key in ("pf", "switch_port", "other_port"):
+        if marks.get("pf"):
+            named.append(("pf", _s(marks["pf"])))
+        for key in ("switch_port", "learned_port"):
             if marks.get(key):
-                named.append(("pf" if key == "pf" else "port", _s(marks[key])))
-        if marks.get("l3_interface") and marks.get("vlan") is not None:
-            named.append(("vlan", _s(marks["vlan"])))
-        for target in marks.get("targets") or []:
-            named.append(("vf", _s(target)))
+                named.append(("port", _s(marks[key])))
+        if marks.get("learned_port") and marks.get("learned_from"):
+            learned.append((_s(marks["learned_from"]), _s(marks["learned_port"])))
+        vlan = _vlan_mark(marks, vlans)
+        if vlan is not None:
+            named.append(("vlan", vlan))
+        for what, key in (("row", "targets"), ("vf", "vfs")):
+            for target in marks.get(key) or []:
+                named.append((what, _s(target)))
         for part in named:
             ids = out.setdefault(part, [])
             if _s(cause.id) not in ids:
                 ids.append(_s(cause.id))
-    return {k: " ".join(v) for k, v in out.items()}
+    return _Marks({k: " ".join(v) for k, v in out.items()}, learned)
 
 
 _VF_KINDS = ("vf-attached", "vf-config")
@@ -200,7 +239,9 @@ def build_diagram(results: RunResults) -> Diagram:
         by_vf.setdefault((container, ifname), []).append((check.kind, status))
         by_container.setdefault(container, []).append(status)
 
-    marks = _cause_marks(results)
+    vlan_names = {_s(att.get("vlan")): _s(att.get("vlan_name")) for att in vf_keys.values()}
+    found = _cause_marks(results, vlan_names)
+    marks = found.parts
     vfs: list[VfNode] = []
     pf_ports: dict[str, str] = {}
     port_statuses: dict[str, list[str]] = {}
@@ -209,6 +250,7 @@ def build_diagram(results: RunResults) -> Diagram:
     for (container, ifname), att in vf_keys.items():
         pf, vlan = _s(att.get("pf")), _s(att.get("vlan"))
         checks = by_vf.get((container, ifname), [])
+        target = f"{_s(container)}/{_s(ifname)}"
         vfs.append(
             VfNode(
                 container=_s(container),
@@ -220,7 +262,8 @@ def build_diagram(results: RunResults) -> Diagram:
                 mac=_s(att.get("mac")),
                 status=worst([s for k, s in checks if k in _VF_KINDS]),
                 container_status=worst(by_container.get(container, [])),
-                cause=marks.get(("vf", f"{_s(container)}/{_s(ifname)}"), ""),
+                cause=marks.get(("row", target), ""),
+                vf_cause=marks.get(("vf", target), ""),
             )
         )
         pf_ports.setdefault(pf, _s(att.get("switch_port")))
@@ -243,11 +286,14 @@ def build_diagram(results: RunResults) -> Diagram:
         )
         for i, v in enumerate(vlan_order)
     )
+    learned = dict(found.learned)
     pfs = tuple(
         PfNode(name=p, switch_port=port, port_status=worst(port_statuses[p]), status=worst(pf_statuses.get(p, [])),
-               cause=marks.get(("pf", p), ""), port_cause=marks.get(("port", port), ""))
+               cause=marks.get(("pf", p), ""), port_cause=marks.get(("port", port), ""), learned_port=learned.get(p, ""))
         for p, port in pf_ports.items()
     )
+    declared = set(pf_ports.values())
+    extra = tuple(PortNode(port, marks.get(("port", port), "")) for port in dict.fromkeys(learned.values()) if port not in declared)
     host = results.host
     switch = results.switch
     host_note = " · ".join(x for x in (_s(host.get("kernel")), "emulated" if host.get("lab") else "") if x)
@@ -264,6 +310,9 @@ def build_diagram(results: RunResults) -> Diagram:
         pfs=pfs,
         vlans=vlans,
         switch_cause=marks.get(("switch", ""), ""),
+        extra_ports=extra,
+        learned_here=frozenset(learned.values()),
+        cause_titles=tuple((_s(c.id), _s(c.what)) for c in results.causes),
     )
 
 
@@ -318,24 +367,32 @@ def _badge(right: float, y: float, status: str) -> str:
 _CAUSE = "#6639ba"
 
 
-def _cause_tag(x: float, y: float, ids: str) -> str:
-    """A purple "root cause C1" tag whose left edge is at `x`: where the diagnosis points."""
+def _cause_tag(x: float, y: float, ids: str, titles: dict[str, str], part: str) -> str:
+    """A purple "root cause C1" tag whose left edge is at `x`: where the diagnosis points; its tooltip
+    says what each cause is, `data-part` which part it marks ("port ge-0/0/2", "vlan 200", ...)."""
     if not ids:
         return ""
     text = f"root cause {ids}"
     width = 8 + 6.2 * len(text)
+    tip = "; ".join(f"{i}: {titles[i]}" if titles.get(i) else i for i in ids.split())
     return (
+        f'<g class="cause-tag" data-causes="{escape(ids)}" data-part="{escape(part)}"><title>{escape(tip)}</title>'
         f'<rect x="{x:g}" y="{y:g}" width="{width:g}" height="16" rx="3" fill="{_CAUSE}"/>'
-        f'<text x="{x + 4:g}" y="{y + 12:g}" class="badge">{escape(text)}</text>'
+        f'<text x="{x + 4:g}" y="{y + 12:g}" class="badge">{escape(text)}</text></g>'
     )
 
 
 def render_svg(diagram: Diagram) -> str:
     """Draw the diagram; every text goes through `escape`, colours come from fixed tables only."""
     pf_h, gw_h = 46, 46
-    body = max(len(diagram.vfs) * _ROW, len(diagram.pfs) * (pf_h + 12), 24 + len(diagram.vlans) * gw_h, _ROW)
+    # Rows and gateways a cause tag hangs below get room for it, so that it covers nothing of the next one.
+    row = _ROW + (10 if any(v.cause or v.vf_cause for v in diagram.vfs) else 0)
+    gw_step = gw_h + (10 if any(v.cause for v in diagram.vlans) else 0)
+    slots = len(diagram.pfs) + len(diagram.extra_ports)  # a port a cause names gets a row below the PFs' ports
+    body = max(len(diagram.vfs) * row, slots * (pf_h + (24 if diagram.extra_ports else 12)), 24 + len(diagram.vlans) * gw_step, _ROW)
     height = _TOP + body + 44
     colour = {v.id: v.colour for v in diagram.vlans}
+    titles = dict(diagram.cause_titles)
     cx, cw = 12, 240  # containers
     hx, hw = 310, 330  # host box, holding VF chips and PFs
     vx, vw = hx + 16, 132
@@ -357,12 +414,25 @@ def render_svg(diagram: Diagram) -> str:
         _box(hx, _TOP - 8, hw, body + 8, "", rx=10, fill="#f6f8fa"),
         _box(sx, _TOP - 8, sw, body + 8, diagram.switch_status, rx=10, fill="#f6f8fa"),
         _badge(sx + sw - 8, _TOP - 2, diagram.switch_status),
-        _cause_tag(sx + 150, 6, diagram.switch_cause),
+        _cause_tag(sx + 150, 6, diagram.switch_cause, titles, "switch"),
     ]
 
     # PFs spread over the host box; each one's cable ends on its switch port, at the same height.
     pf_y: dict[str, float] = {}
-    slot = body / max(len(diagram.pfs), 1)
+    port_y: dict[str, float] = {}
+    slot = body / max(slots, 1)
+
+    def port(y: float, name: str, status: str, cause: str) -> list[str]:
+        caption = "learned here" if name in diagram.learned_here else "switch port"
+        port_y.setdefault(name, y + pf_h / 2)
+        return [
+            _box(sx + 14, y + 3, 112, pf_h - 6, status, rx=4),
+            _text(sx + 24, y + 20, name or "port —", limit=14, cls="m"),
+            _text(sx + 24, y + 35, caption, limit=14, cls="c"),
+            _badge(sx + 126, y - 15, status),
+            _cause_tag(sx + 14, y + pf_h - 2, cause, titles, f"port {name}"),
+        ]
+
     for i, pf in enumerate(diagram.pfs):
         y = _TOP + i * slot + (slot - pf_h) / 2
         mid = y + pf_h / 2
@@ -373,18 +443,27 @@ def render_svg(diagram: Diagram) -> str:
             _text(px + 10, y + 35, "physical function", limit=18, cls="c"),
             _badge(px + pw - 4, y - 17, pf.status),
             f'<line x1="{px + pw:g}" y1="{mid:g}" x2="{sx + 14:g}" y2="{mid:g}" stroke="#57606a" stroke-width="3"/>',
-            _box(sx + 14, y + 3, 112, pf_h - 6, pf.port_status, rx=4),
-            _text(sx + 24, y + 20, pf.switch_port or "port —", limit=14, cls="m"),
-            _text(sx + 24, y + 35, "switch port", limit=14, cls="c"),
-            _badge(sx + 126, y - 15, pf.port_status),
-            _cause_tag(px, y - 17, pf.cause),
-            _cause_tag(sx + 14, y + pf_h - 2, pf.port_cause),
+            *port(y, pf.switch_port, pf.port_status, pf.port_cause),
+            _cause_tag(px, y - 17, pf.cause, titles, f"pf {pf.name}"),
         ]
+    for k, extra in enumerate(diagram.extra_ports):
+        out += port(_TOP + (len(diagram.pfs) + k) * slot + (slot - pf_h) / 2, extra.name, "", extra.cause)
+    # Where a PF's VF MACs were really learned: a dashed cable to that port, beside the declared one.
+    for pf in diagram.pfs:
+        at = port_y.get(pf.learned_port)
+        if pf.learned_port and at is not None and pf.name in pf_y:
+            bend = (px + pw + sx + 14) / 2
+            tip = f"{pf.name}'s VF MACs were learned on {pf.learned_port}; declared: {pf.switch_port}"
+            out.append(
+                f'<path class="learned-cable" d="M{px + pw:g} {pf_y[pf.name] + 8:g} C{bend:g} {pf_y[pf.name] + 8:g} {bend:g} {at:g} '
+                f'{sx + 14:g} {at:g}" fill="none" stroke="{_CAUSE}" stroke-width="2.5" stroke-dasharray="6 4">'
+                f"<title>{escape(tip)}</title></path>"
+            )
 
     # One row per VF: container box, VLAN-coloured link, VF chip, curve to its PF.
     seen: set[str] = set()
     for i, vf in enumerate(diagram.vfs):
-        y = _TOP + i * _ROW
+        y = _TOP + i * row
         mid = y + (_ROW - 10) / 2
         link = colour.get(vf.vlan, "#8c959f")
         first = vf.container not in seen
@@ -401,7 +480,8 @@ def render_svg(diagram: Diagram) -> str:
             _text(vx + 9, y + 19, f"VF {vf.vf or '—'}", limit=10, cls="h"),
             _text(vx + 9, y + 34, vf.mac or "MAC —", limit=18, cls="m"),
             _badge(vx + vw - 4, y + 6, vf.status),
-            _cause_tag(cx + 14, y + _ROW - 14, vf.cause),
+            _cause_tag(cx + 14, y + _ROW - 14, vf.cause, titles, f"row {vf.container}/{vf.ifname}"),
+            _cause_tag(vx, y + _ROW - 14, vf.vf_cause, titles, f"vf {vf.container}/{vf.ifname}"),
         ]
         target = pf_y.get(vf.pf)
         if target is not None:
@@ -416,14 +496,14 @@ def render_svg(diagram: Diagram) -> str:
     # The VLANs' gateways: the switch's L3 interfaces that the containers ping.
     out.append(_text(gx, _TOP + 10, "VLAN gateways", limit=30, cls="c"))
     for j, vlan in enumerate(diagram.vlans):
-        y = _TOP + 20 + j * gw_h
+        y = _TOP + 20 + j * gw_step
         out += [
             _box(gx, y, gw, gw_h - 8, vlan.status, rx=4),
             f'<rect x="{gx:g}" y="{y:g}" width="6" height="{gw_h - 8}" rx="2" fill="{vlan.colour}"/>',
             _text(gx + 14, y + 16, f"VLAN {vlan.id or '—'}  {vlan.name}".rstrip(), limit=30, cls="h"),
             _text(gx + 14, y + 31, f"{vlan.l3_interface or '—'}  {vlan.gateway}".rstrip(), limit=32, cls="m"),
             _badge(gx + gw - 4, y + 4, vlan.status),
-            _cause_tag(gx + 14, y + gw_h - 14, vlan.cause),
+            _cause_tag(gx + 14, y + gw_h - 12, vlan.cause, titles, f"vlan {vlan.id}"),
         ]
 
     # Legend: what the colours mean.

@@ -213,7 +213,7 @@ def check_vf_attached(
 
 def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | None, evidence: list[Evidence]) -> CheckResult:
     want = exp.config
-    expected = _fmt_config(want)
+    expected = fmt_config(want)
     if observed is None:
         return _result(
             "vf-config",
@@ -231,7 +231,7 @@ def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | No
         if o is None and name in ("spoofchk", "trust"):
             continue  # the driver does not report it
         if w != o:
-            diffs.append(f"{name} is {o}, expected {w}")
+            diffs.append(f"{name} is {fmt_setting(name, o)}, expected {fmt_setting(name, w)}")
     if want.mac and observed.mac != want.mac:
         diffs.append(f"admin MAC is {observed.mac}, expected {want.mac}")
     status = "fail" if diffs else "pass"
@@ -244,14 +244,21 @@ def check_vf_config(exp: Expectation, observed: VfConfig | None, error: str | No
         exp.target,
         status,
         expected=expected,
-        observed=_fmt_config(observed),
+        observed=fmt_config(observed),
         message=msg,
         evidence=evidence,
         details={"observed_vlan": observed.vlan},
     )
 
 
-def _fmt_config(c: VfConfig) -> str:
+def fmt_setting(name: str, value: object) -> str:
+    """A VF setting as `ip link` says it: spoofchk on, mac -, never Python's True/None."""
+    if isinstance(value, bool) or (value is None and name in ("spoofchk", "trust")):
+        return _onoff(value)
+    return "-" if value is None else str(value)
+
+
+def fmt_config(c: VfConfig) -> str:
     parts = [
         f"vlan {c.vlan}",
         f"qos {c.qos}",

@@ -37,6 +37,12 @@ class PfState:
     mac: str | None = None
 
 
+def link_state_text(pf: PfState) -> str:
+    """As `ip link` and netlink say it: "carrier 0, operstate DOWN" (IFLA_CARRIER, IFLA_OPERSTATE)."""
+    carrier = "?" if pf.carrier is None else str(int(pf.carrier))
+    return f"carrier {carrier}, operstate {(pf.operstate or '?').upper()}"
+
+
 def key(check: CheckResult) -> str:
     return f"{check.kind} {check.target}"
 
@@ -76,9 +82,7 @@ class _Diagnosis:
             self.claimed.add(id(c))
         draft.checks = taken
         for c in taken:
-            line = f"{c.kind} {c.target}: {c.observed}" if c.observed else f"{c.kind} {c.target}: {c.message}"
-            if line not in draft.evidence:
-                draft.evidence.append(line)
+            _add_evidence(draft, c)
         self.drafts.append(draft)
 
     def of_target(self, target: str) -> list[CheckResult]:
@@ -129,12 +133,13 @@ class _Diagnosis:
             state = (pf.operstate or "").lower()
             if pf.carrier is False or state in DOWN_STATES:
                 port = pf.switch_port or "its switch port"
-                read = f"carrier {'off' if pf.carrier is False else '?'}, operstate {pf.operstate or '?'}"
+                read = link_state_text(pf)
+                what = f"{pf.name} has no carrier ({read})" if pf.carrier is not True else f"{pf.name} is down ({read})"
                 on_port = self.failing(_with("switch_port", port))
-                self.add(_Draft("pf-down", f"{pf.name} has no carrier ({read})", f"host PF {pf.name}, cabled to {port}",
+                self.add(_Draft("pf-down", what, f"host PF {pf.name}, cabled to {port}",
                                 f"check the cable between {pf.name} and {port}, that {port} is enabled on the switch, "
                                 f"and that {pf.name} is up (ip link set {pf.name} up)",
-                                [f"{pf.name}: {read}"], marks={"pf": pf.name, "switch_port": port}), on_pf + on_port)
+                                [f"{pf.name}: {read}"], marks={"pf": pf.name}), on_pf + on_port)
 
     def switch_port(self) -> None:
         groups: dict[tuple[str, str, Any], list[CheckResult]] = {}
@@ -142,7 +147,7 @@ class _Diagnosis:
             reason = str(c.details.get("reason") or "other")
             scope = c.details.get("vlan") if reason not in ("port-down", "not-switching") else None
             groups.setdefault((str(c.details.get("switch_port")), reason, scope), []).append(c)
-        for (port, reason, vlan), found in groups.items():
+        for (port, reason, _vlan), found in groups.items():
             first = found[0]
             if reason == "vlan-not-member":
                 what = f"VLAN {first.details.get('vlan')} ({first.details.get('vlan_name')}) is not a member of {port}"
@@ -161,8 +166,7 @@ class _Diagnosis:
             if reason in ("port-down", "not-switching"):
                 claims += self.failing(_with("switch_port", port))
             ev = [f"{self.switch}: {first.observed}"] if first.observed else []
-            self.add(_Draft(rule, what, f"switch {self.switch}, port {port}", fix, ev,
-                            marks={"switch_port": port, "vlan": vlan, "targets": sorted(targets)}), claims)
+            self.add(_Draft(rule, what, f"switch {self.switch}, port {port}", fix, ev, marks={"switch_port": port}), claims)
 
     def vf_vlan(self) -> None:
         for c in self.failing(lambda c: c.kind == "vf-config"):
@@ -174,7 +178,7 @@ class _Diagnosis:
             self.add(_Draft("vf-wrong-vlan", f"{pf} VF {vf} is tagged with {tag}, the topology declares VLAN {want}",
                             f"host PF {pf}, VF {vf} ({c.target})",
                             f"tag it with VLAN {want}: sriovcheck provision TOPOLOGY does (ip link set {pf} vf {vf} vlan {want})",
-                            marks={"pf": pf, "targets": [c.target]}), self.of_target(c.target))
+                            marks={"vfs": [c.target]}), self.of_target(c.target))
 
     def mac_elsewhere(self) -> None:
         other_port: dict[tuple[str, str, str], list[CheckResult]] = {}
@@ -190,7 +194,8 @@ class _Diagnosis:
                                 f"switch {self.switch}, port {c.details.get('switch_port')}",
                                 f"the PF tags VLAN {c.details.get('vlan')} but the switch puts the frames into {at.get('vlan_name')}: "
                                 f"check {c.details.get('switch_port')}'s native VLAN and VLAN members, and the VF's VLAN",
-                                marks={"switch_port": c.details.get("switch_port"), "targets": [c.target]}), self.of_target(c.target))
+                                marks={"vlan": at.get("vlan_id"), "vlan_name": at.get("vlan_name"),
+                                       "declared_vlan": c.details.get("vlan")}), self.of_target(c.target))
             elif reason == "other-port" and learned:
                 port = str(learned[0].get("interface", "?")).split(".")[0]
                 other_port.setdefault((str(c.details.get("pf")), str(c.details.get("switch_port")), port), []).append(c)
@@ -200,7 +205,7 @@ class _Diagnosis:
             self.add(_Draft("cabling-swapped", f"{pf} is cabled to {seen}, not to {declared}: its VFs' MACs are learned on {seen}",
                             f"host PF {pf}; switch ports {declared} (declared) and {seen} (observed)",
                             f"swap the cables so that {pf} reaches {declared}, or set switch_port: {seen} for {pf} in the topology",
-                            marks={"pf": pf, "switch_port": declared, "other_port": seen, "targets": [c.target for c in found]}), claims)
+                            marks={"learned_port": seen, "declared_port": declared, "learned_from": pf}), claims)
 
     def duplicate_address(self) -> None:
         for c in self.failing(lambda c: c.kind in ("switch-arp", "gateway-ping")):
@@ -234,6 +239,21 @@ class _Diagnosis:
                             f"switch {self.switch}, port {port}", f"set mtu {want + ETHERNET_HEADER} or more on {port}",
                             [f"show interfaces {port}: MTU {pm}"], marks={"switch_port": port}), found)
 
+    def vf_paths(self) -> None:
+        """A VF-to-VF path fails when either end is broken: it belongs to the cause of the broken end
+        (its own VF first, else its peer's), not to "unexplained"."""
+        owner: dict[str, _Draft] = {}
+        for draft in self.drafts:
+            for c in draft.checks:
+                owner.setdefault(c.target, draft)
+        for c in self.failing(lambda c: c.kind == "vf-path"):
+            peer = c.details.get("peer") if isinstance(c.details, dict) else None
+            found = owner.get(c.target) or (owner.get(str(peer)) if peer else None)
+            if found is not None:
+                self.claimed.add(id(c))
+                found.checks.append(c)
+                _add_evidence(found, c)
+
     def gateway(self) -> None:
         groups: dict[Any, list[CheckResult]] = {}
         for c in self.failing(lambda c: c.kind == "gateway-ping" and c.status == "fail"):
@@ -250,6 +270,12 @@ class _Diagnosis:
                             ["the switch learned the VF MACs on VLAN "
                              f"{vlan} at the expected port (switch-mac passed), yet {d.get('gateway')} does not answer"],
                             marks={"vlan": vlan, "l3_interface": l3}), claims)
+
+
+def _add_evidence(draft: _Draft, c: CheckResult) -> None:
+    line = f"{c.kind} {c.target}: {c.observed}" if c.observed else f"{c.kind} {c.target}: {c.message}"
+    if line not in draft.evidence:
+        draft.evidence.append(line)
 
 
 def _with(name: str, value: Any) -> Callable[[CheckResult], bool]:
@@ -290,7 +316,7 @@ def diagnose(checks: list[CheckResult], *, pfs: Iterable[PfState] = (), switch: 
     """Root causes of the failing checks; sets `cause` on every check a cause explains."""
     d = _Diagnosis(checks, {p.name: p for p in pfs}, switch)
     for rule in (d.switch_login, d.containers, d.pf_missing_or_down, d.switch_port, d.vf_vlan, d.mac_elsewhere,
-                 d.duplicate_address, d.port_mtu, d.gateway):
+                 d.duplicate_address, d.port_mtu, d.gateway, d.vf_paths):
         rule()
     causes = []
     for i, draft in enumerate(d.drafts, start=1):

@@ -336,7 +336,8 @@ class Verifier:
                 info = self.host.pf_info(pf.name)
             except SriovcheckError:
                 continue
-            out.append(PfState(pf.name, info.exists, operstate=info.operstate, switch_port=pf.switch_port, mac=info.mac))
+            out.append(PfState(pf.name, info.exists, operstate=info.operstate, carrier=info.carrier, switch_port=pf.switch_port,
+                               mac=info.mac))
         return out
 
     def _acceptance_probes(

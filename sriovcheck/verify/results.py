@@ -63,7 +63,10 @@ class CheckResult:
 @dataclass
 class Cause:
     """One root cause: what is wrong, where, the evidence, the fix, and the checks it explains
-    (each as "<kind> <target>"). `marks` name what to highlight (pf, switch_port, vlan, targets)."""
+    (each as "<kind> <target>"). `marks` name the part of the diagram that is wrong: `switch`, `pf`,
+    `switch_port`, `vlan` (an id) or `vlan_name`, `targets` (containers' rows), `vfs` (VF chips); `learned_port` with
+    `declared_port` and `learned_from` (a PF) for a cable on another port than declared;
+    `declared_vlan` where the VLAN named is not the one the topology declares."""
 
     id: str
     rule: str

@@ -8,6 +8,7 @@ from sriovcheck.errors import SriovcheckError
 from sriovcheck.host.driver import HostDriver, VfConfig
 from sriovcheck.provision.state import ProvisionState
 from sriovcheck.topology.model import Topology
+from sriovcheck.verify.checks import fmt_config, fmt_setting
 from sriovcheck.verify.results import CheckResult, Status
 
 
@@ -43,12 +44,15 @@ def teardown_clean_checks(topology: Topology, host: HostDriver, before: Provisio
             now = host.get_vf_config(r.pf, r.vf)
             original = VfConfig.from_dict(r.original_config)
             for name in (f.name for f in fields(VfConfig)):
+                if getattr(now, name) is None and name in ("spoofchk", "trust"):
+                    continue  # the driver does not report it (as in the vf-config check)
                 if getattr(now, name) != getattr(original, name):
-                    problems.append(f"{name} is {getattr(now, name)}, was {getattr(original, name)} before sriovcheck")
+                    problems.append(f"{name} is {fmt_setting(name, getattr(now, name))}, "
+                                    f"was {fmt_setting(name, getattr(original, name))} before sriovcheck")
             info = host.vf_info(r.pf, r.vf)
             if info.netdev != r.original_netdev:
                 problems.append(f"its netdev is {info.netdev or 'not on the host'}, was {r.original_netdev}")
-            observed = f"netdev {info.netdev}, " + ", ".join(f"{k} {v}" for k, v in now.as_dict().items())
+            observed = f"netdev {info.netdev or '-'}, {fmt_config(now)}"
         except SriovcheckError as exc:
             out.append(
                 CheckResult(

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sriovcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,19 +224,69 @@ def wait_for(pred: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any
         time.sleep(interval)
 
 
-@contextlib.contextmanager
-def lab_session(base: Path, *, prefix: str, first: tuple[str, ...] = ("lab", "up", "TOPOLOGY"), **kwargs: Any) -> Iterator[Lab]:
-    """A module's lab: made, brought up (or provisioned: `first`), and always cleaned up after,
-    failing the module if the clean-up left anything but stray containers it then removed."""
+def need_root() -> None:
+    """Skip without root; in CI (CI=true) fail instead, as nothing may skip there."""
     if os.geteuid() != 0:
         import pytest
 
         pytest.fail("needs root") if os.environ.get("CI") == "true" else pytest.skip("needs root")
-    lab = make_lab(base, prefix=prefix, **kwargs)
+
+
+@contextlib.contextmanager
+def brought_up(lab: Lab, *, first: tuple[str, ...] = ("lab", "up", "TOPOLOGY"), stray_containers_ok: bool = True) -> Iterator[Lab]:
+    """`lab` brought up (or provisioned: `first`), and always cleaned up after, failing the module if the
+    clean-up left anything (but stray containers it then removed, when `stray_containers_ok`)."""
     try:
         r = lab.cli(*first)
         assert r.code == 0, r.text
         yield lab
     finally:
         problems = cleanup(lab)
-        assert not [p for p in problems if not p.startswith("container")], problems
+        assert not [p for p in problems if not (stray_containers_ok and p.startswith("container"))], problems
+
+
+@contextlib.contextmanager
+def lab_session(base: Path, *, prefix: str, first: tuple[str, ...] = ("lab", "up", "TOPOLOGY"), **kwargs: Any) -> Iterator[Lab]:
+    """A module's lab: made, brought up (or provisioned: `first`), and always cleaned up after."""
+    need_root()
+    with brought_up(make_lab(base, prefix=prefix, **kwargs), first=first) as lab:
+        yield lab
+
+
+def make_healthy(lab: Lab) -> None:
+    """After a test that broke the lab: faults cleared, `lab up` puts the fabric back (restarts a stopped
+    emulator, moved links), `provision` repairs containers, VF attachments and VF settings. With
+    `lab.notes["forget_learned_macs"]`, also what the switch's MAC ageing would do in 300 s: forget
+    where the containers' MACs were seen while broken."""
+    assert lab.cli("lab", "fault", "TOPOLOGY", "clear").code == 0
+    r = lab.cli("lab", "up", "TOPOLOGY")
+    assert r.code == 0, r.text
+    r = lab.cli("provision", "TOPOLOGY", "--lab")
+    assert r.code == 0, r.text
+    if not lab.notes.get("forget_learned_macs"):
+        return
+    st = lab.status()
+    sw_ns = next(ns for ns in st["namespaces"] if ns.endswith("-sw"))
+    macs = [lab.in_container(name).get("mac") for name in lab.containers]
+    for port in st["ports"]:
+        for cable in port["cables"]:
+            for mac in filter(None, macs):
+                run("ip", "netns", "exec", sw_ns, "bridge", "fdb", "del", str(mac), "dev", cable["switch_link"], "master",
+                    check=False)
+
+
+# Fixtures for a module whose tests share one `lab` fixture: import the ones it wants by name (pytest
+# finds fixtures in the test module's namespace; autouse ones then apply to each of its tests).
+@pytest.fixture(autouse=True)
+def lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's lab's state root and switch password in the environment (tests/conftest.py gives
+    every test a fresh state dir; the module's lab lives in its own)."""
+    for k, v in lab.env().items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(autouse=True)
+def healthy_after(lab: Lab, lab_env: None) -> Iterator[None]:
+    """The lab made healthy again after each test (`make_healthy`); import `lab_env` with it."""
+    yield
+    make_healthy(lab)

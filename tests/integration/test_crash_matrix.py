@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab_helpers import TOPOLOGIES, Lab, lab_session, run
+from _lab_helpers import (
+    TOPOLOGIES,
+    Lab,
+    brought_up,
+    lab_env,  # noqa: F401 - autouse fixture for this module's tests
+    lab_session,
+    run,
+)
 from test_interrupts_teardown import assert_same_host, host_picture
 
 from sriovcheck.crashpoints import POINTS
@@ -118,7 +125,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def _large_lab(base: Path) -> Iterator[Lab]:
     import secrets
 
-    from _lab_helpers import cleanup
 
     token = secrets.token_hex(2)
     name, pfs = f"fcl-{token}", (f"e{token}a", f"e{token}b")
@@ -134,19 +140,8 @@ def _large_lab(base: Path) -> Iterator[Lab]:
     containers = tuple(re.findall(r"^- name: (\S+)$", text, re.M))
     lab = Lab(name, pfs[0], containers, path, state_root, password="pw-" + secrets.token_hex(4),  # type: ignore[arg-type]
               style="non-els")
-    try:
-        r = lab.cli("lab", "up", "TOPOLOGY")
-        assert r.code == 0, r.text
+    with brought_up(lab, stray_containers_ok=False):
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not problems, problems
-
-
-@pytest.fixture(autouse=True)
-def _lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in lab.env().items():
-        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture(scope="module")

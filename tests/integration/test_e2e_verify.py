@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab_helpers import Cli, Lab, cleanup, make_lab, run, wait_for
+from _lab_helpers import (  # healthy_after, lab_env: autouse fixtures for this module's tests
+    Cli,
+    Lab,
+    cleanup,
+    healthy_after,  # noqa: F401
+    lab_env,  # noqa: F401
+    make_lab,
+    run,
+    wait_for,
+)
 
 from sriovcheck.lab.host_driver import EmulatedHostDriver
 from sriovcheck.lab.state import lab_dir
@@ -47,22 +56,6 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     finally:
         problems = cleanup(lab)
         assert not [p for p in problems if not p.startswith("container")], problems
-
-
-@pytest.fixture(autouse=True)
-def _lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    # tests/conftest.py gives every test a fresh state dir; the module's lab lives in its own.
-    for k, v in lab.env().items():
-        monkeypatch.setenv(k, v)
-
-
-@pytest.fixture(autouse=True)
-def _healthy_after(lab: Lab, _lab_env: None) -> Iterator[None]:
-    yield
-    assert lab.cli("lab", "fault", "TOPOLOGY", "clear").code == 0
-    assert lab.cli("lab", "up", "TOPOLOGY").code == 0  # restarts a killed emulator
-    r = lab.cli("provision", "TOPOLOGY", "--lab")  # restarts containers, re-attaches VFs, re-tags VLANs
-    assert r.code == 0, r.text
 
 
 def verify(lab: Lab, where: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Cli, dict[str, Any]]:

@@ -4,12 +4,11 @@ driver's answer, and puts back what it changed (the VF count and the VF settings
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _lab_helpers import Lab, cleanup, make_lab
+from _lab_helpers import Lab, brought_up, lab_env, make_lab, need_root  # noqa: F401 - lab_env: an autouse fixture here
 
 from sriovcheck.host.driver import VfConfig
 from sriovcheck.lab.host_driver import EmulatedHostDriver
@@ -19,8 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("needs root") if os.environ.get("CI") == "true" else pytest.skip("needs root")
+    need_root()
     lab = make_lab(tmp_path_factory.mktemp("igb-refusal"), prefix="igbr")
     text = lab.path.read_text()
     for old, new in (("numvfs: 8", "numvfs: 3"), ("switch_style: non-els", "switch_style: non-els\n  nic_driver: igb"),
@@ -28,19 +26,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         assert old in text
         text = text.replace(old, new)
     lab.path.write_text(text)
-    try:
-        r = lab.cli("lab", "up", "TOPOLOGY")
-        assert r.code == 0, r.text
+    with brought_up(lab, stray_containers_ok=False):
         yield lab
-    finally:
-        problems = cleanup(lab)
-        assert not problems, problems
-
-
-@pytest.fixture(autouse=True)
-def _lab_env(lab: Lab, docker_required: None, _private_state_dir: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in lab.env().items():
-        monkeypatch.setenv(k, v)
 
 
 def outside(lab: Lab) -> dict[str, Any]:

@@ -6,15 +6,19 @@ Skipped only when /usr/bin/chromium is missing outside CI; in CI a missing chrom
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import tempfile
 import zlib
 from collections.abc import Iterator
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,11 +43,11 @@ def workdir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-def chromium(workdir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def chromium(workdir: Path, *args: str, width: int = WIDTH) -> subprocess.CompletedProcess[bytes]:
     command = [
         str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={workdir / 'profile'}", f"--window-size={WIDTH},{HEIGHT}", *args,
+        f"--user-data-dir={workdir / 'profile'}", f"--window-size={width},{HEIGHT}", *args,
     ]
     return subprocess.run(command, capture_output=True, timeout=120, check=True)
 
@@ -185,3 +189,65 @@ def test_handover_report_with_a_waiver(workdir: Path) -> None:
     chromium(workdir, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri())
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page[^s]", data)) > 3
+
+
+# Measured in the page itself: a copy of report.html without its CSP (which forbids scripts) and with
+# a script that writes the widths into the title, which --dump-dom then shows. Layout is the same.
+_MEASURE = """<script>
+const d = document.documentElement, wide = [];
+for (const el of document.querySelectorAll("body *")) {
+  const x = getComputedStyle(el).overflowX;
+  if ((x === "auto" || x === "scroll") && !el.closest("pre") && el.scrollWidth > el.clientWidth + 1)
+    wide.push(`${el.tagName.toLowerCase()}.${el.className} ${el.scrollWidth}>${el.clientWidth}`);
+}
+const broken = [];  // overview headers broken inside a word ("cablin" / "g") rather than at a hyphen
+for (const th of document.querySelectorAll(".matrix thead th")) {
+  const node = th.firstChild;
+  if (!node || node.nodeType !== 3) continue;
+  let at = 0;
+  for (const part of node.textContent.split(/(?<=-)/)) {
+    const r = document.createRange(); r.setStart(node, at); r.setEnd(node, at + part.replace(/-$/, "").length);
+    if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) broken.push(node.textContent);
+    at += part.length;
+  }
+}
+document.title = "MEASURED " + JSON.stringify({scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, wide, broken});
+</script>"""
+
+
+def measure(workdir: Path, html: Path, width: int) -> dict[str, Any]:
+    page = html.read_text()
+    page, n = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    assert n == 1
+    probe = html.with_name(f"measure-{width}.html")
+    probe.write_text(page.replace("</body>", _MEASURE + "</body>"))
+    out = chromium(workdir, "--dump-dom", probe.as_uri(), width=width).stdout.decode()
+    found = re.search(r"<title>MEASURED (.*?)</title>", out)
+    assert found, out[:500]
+    data: dict[str, Any] = json.loads(html_unescape(found.group(1)))
+    return data
+
+
+ROOT_CAUSE_RUN = DATA / "causes" / "test_vlan_missing_on_the_port_is_one_root_cause_everywhere.json"
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+@pytest.mark.parametrize("name", ["root-cause", "lab-b-fail", "handover-waived-pass"])
+def test_no_sideways_scroll(name: str, width: int, workdir: Path) -> None:
+    """The page and its tables fit the window: nothing scrolls sideways (evidence <pre> blocks may)."""
+    source = ROOT_CAUSE_RUN if name == "root-cause" else DATA / f"{name}.json"
+    results = RunResults.from_json(source.read_text())
+    html = write_reports(results, workdir / name).html
+    png = workdir / f"{name}-{width}.png"
+    chromium(workdir, f"--screenshot={png}", html.as_uri(), width=width)
+    shot_width, _, rows, bpp = decode_png(png.read_bytes())
+    assert shot_width == width and len({row[i : i + 3] for row in rows[::8] for i in range(0, len(row), bpp * 8)}) > 100
+    m = measure(workdir, html, width)
+    assert m["clientWidth"] >= width - 20, m  # the window really is that wide (less a scrollbar)
+    assert m["scrollWidth"] <= m["clientWidth"], m
+    assert m["wide"] == [] and m["broken"] == [], m
+    if name == "root-cause":
+        text = "".join(Dom(html.read_text()).text)
+        assert "Root causes" in text and "VLAN 201 (SRIOV_201) is not a member of ge-0/0/1" in text
+        if os.environ.get("SRIOVCHECK_KEEP_SCREENSHOTS"):  # how docs/report-root-cause-*.png were made
+            shutil.copy(png, Path(os.environ["SRIOVCHECK_KEEP_SCREENSHOTS"]) / f"report-root-cause-{width}.png")

@@ -342,8 +342,10 @@ class FakeIPRoute:
         mac_sets_ignored: int = 0,
         max_rate_cap: int | None = None,
         legacy: bool = False,
+        no_carrier: set[str] | None = None,
     ) -> None:
         self.links = links
+        self.no_carrier = set(no_carrier or ())
         self.vfs = vfs
         self.refuse = dict(refuse or {})
         self.mac_visible_after_gets = mac_visible_after_gets
@@ -416,7 +418,8 @@ class FakeIPRoute:
         msg = ifinfmsg()
         msg["index"] = index
         name = next(k for k, v in self.links.items() if v == index)
-        msg["attrs"] = [("IFLA_IFNAME", name)]
+        up = name not in self.no_carrier
+        msg["attrs"] = [("IFLA_IFNAME", name), ("IFLA_OPERSTATE", "UP" if up else "DOWN"), ("IFLA_CARRIER", int(up))]
         if infos:
             msg["attrs"].append(("IFLA_NUM_VF", len(infos)))
             msg["attrs"].append(("IFLA_VFINFO_LIST", {"attrs": infos}))

@@ -56,7 +56,8 @@ class FakeHost:
         if pf not in self.w.numvfs:
             return PfInfo(name=pf, exists=False)
         return PfInfo(name=pf, exists=True, sriov_capable=True, totalvfs=self.w.totalvfs, numvfs=self.w.numvfs[pf], driver="fake",
-                      operstate="up", mtu=1500, mac="02:00:00:00:aa:01", vfs=[self.vf_info(pf, i) for i in range(self.w.numvfs[pf])])
+                      operstate="up", carrier=True, mtu=1500, mac="02:00:00:00:aa:01",
+                      vfs=[self.vf_info(pf, i) for i in range(self.w.numvfs[pf])])
 
     def set_numvfs(self, pf: str, count: int) -> None:
         self.w.calls.append(f"numvfs {pf} {count}")

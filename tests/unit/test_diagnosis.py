@@ -42,9 +42,34 @@ def test_vlan_missing_on_the_port_is_one_cause_for_three_failures() -> None:
 def test_pf_without_carrier_wins_over_what_follows_from_it() -> None:
     checks = vlan_removed()
     checks[0] = check("vf-attached", "fail", mac="02:00:00:00:00:02")
-    [cause] = diagnose(checks, pfs=[PfState("eno2", True, "down", switch_port="ge-0/0/1")])
-    assert cause.rule == "pf-down" and cause.what == "eno2 has no carrier (carrier ?, operstate down)"
+    [cause] = diagnose(checks, pfs=[PfState("eno2", True, "down", carrier=False, switch_port="ge-0/0/1")])
+    assert cause.rule == "pf-down" and cause.what == "eno2 has no carrier (carrier 0, operstate DOWN)"
     assert f"vf-attached {T}" in cause.explains and f"switch-port {T}" in cause.explains
+
+
+def test_pf_down_names_the_carrier_the_real_igb_driver_reported(tmp_path: Path) -> None:
+    """The PF state read by the real host driver from igb's recorded netlink answer (its link was down
+    right after the VF count changed: tests/data/igb-guest/), as the engine hands it to the diagnosis."""
+    from tests.unit.test_host_linux_igb import PF, ReplayIPRoute, driver, replay_sysfs
+
+    info = driver(replay_sysfs(tmp_path, "2vfs"), ReplayIPRoute("2vfs")).pf_info(PF)
+    checks = [check("vf-attached", "fail", pf=PF), check("gateway-ping", "fail", pf=PF)]
+    [cause] = diagnose(checks, pfs=[PfState(PF, info.exists, info.operstate, info.carrier, switch_port="ge-0/0/1")])
+    assert cause.what == f"{PF} has no carrier (carrier 0, operstate DOWN)"
+    assert cause.evidence[0] == f"{PF}: carrier 0, operstate DOWN"
+    assert sorted(cause.explains) == [f"gateway-ping {T}", f"vf-attached {T}"]
+
+
+def test_a_pf_with_carrier_but_operationally_down_is_not_said_to_lack_carrier() -> None:
+    [cause] = diagnose([check("vf-attached", "fail")], pfs=[PfState("eno2", True, "dormant", carrier=True)])
+    assert cause.what == "eno2 is down (carrier 1, operstate DORMANT)"
+
+
+def test_a_pf_that_does_not_exist() -> None:
+    checks = [check("vf-attached", "fail"), check("vf-config", "fail")]
+    [cause] = diagnose(checks, pfs=[PfState("eno2", False)])
+    assert (cause.rule, cause.what) == ("pf-missing", "PF eno2 does not exist on this host")
+    assert "sriovcheck discover" in cause.fix and cause.marks == {"pf": "eno2"}
 
 
 @pytest.mark.parametrize(
@@ -60,6 +85,8 @@ def test_pf_without_carrier_wins_over_what_follows_from_it() -> None:
         ([check("switch-mac", "fail", reason="other-vlan", mac="m", learned=[{"vlan_name": "SRIOV_200", "vlan_id": 200,
                                                                             "interface": "ge-0/0/1.0"}])],
          "mac-other-vlan", "test-201/eth1's MAC m is learned on VLAN SRIOV_200 (200), not SRIOV_201 (201)"),
+        ([check("switch-port", "fail", reason="port-down"), check("gateway-ping", "fail"),
+          check("switch-mac", "fail", reason="not-learned")], "port-down", "switch port ge-0/0/1 is down"),
         ([check("mtu", "fail", port_mtu=1400, mtu_wanted=1500)], "port-mtu",
          "switch port ge-0/0/1 has MTU 1400, too small for VF MTU 1500 plus the 14-byte Ethernet header"),
         ([check("vf-attached", "pass", mac="02:00:00:00:00:02"), check("switch-arp", "fail", arp_mac="02:de:ad:be:ef:01")],
@@ -156,3 +183,58 @@ def test_report_html_alone_leaves_junit_xml_alone(tmp_path: Path) -> None:
     assert "junit" not in out.getvalue()
     assert cli.main(["report", str(src)], out=io.StringIO()) == 0  # neither option: both, beside results.json
     assert junit.read_text().startswith("<?xml") and (tmp_path / "report.html").is_file()
+
+
+def test_teardown_clean_and_vf_config_say_settings_as_ip_link_does() -> None:
+    """Issue #14 item 4: `mac None, spoofchk True, trust False` was Python talking; the reports say `spoofchk on`."""
+    from sriovcheck.host.driver import VfConfig, VfInfo
+    from sriovcheck.provision.state import ProvisionState, VfRecord
+    from sriovcheck.topology.load import load_topology
+    from sriovcheck.verify.checks import fmt_config
+    from sriovcheck.verify.teardown import teardown_clean_checks
+
+    topology = load_topology(Path(__file__).resolve().parents[2] / "topologies" / "seed-lab.yaml").topology
+
+    class Host:
+        def get_vf_config(self, pf: str, vf: int) -> VfConfig:
+            return VfConfig(spoofchk=False, trust=None)
+
+        def vf_info(self, pf: str, vf: int) -> VfInfo:
+            return VfInfo(pf, vf, None, "ixgbevf", f"{pf}v{vf}")
+
+    before = ProvisionState("seed-lab", "fake", vfs=[VfRecord("eno2", 0, None, "eno2v0", VfConfig().as_dict(), 1500, None)])
+    [clean] = teardown_clean_checks(topology, Host(), before)  # type: ignore[arg-type]
+    assert clean.status == "fail"
+    assert clean.observed == ("netdev eno2v0, vlan 0, qos 0, proto 802.1Q, mac -, spoofchk off, trust ?, link_state auto, "
+                              "tx rate 0-0 Mbit/s")
+    assert clean.message == "spoofchk is off, was on before sriovcheck"  # trust: not reported by this driver
+    for text in (clean.observed, clean.message, fmt_config(VfConfig(mac=None, spoofchk=True, trust=False))):
+        assert not {"True", "False", "None"} & set(text.replace(",", " ").split())
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Done-when of #14: one schema problem and two semantic ones (here 2 + 3), all from one `validate`."""
+    path = Path(__file__).resolve().parents[1] / "data" / "several-kinds-of-mistakes.yaml"
+    assert cli.main(["validate", str(path)], out=io.StringIO()) == 2
+    lines = [x.strip() for x in capsys.readouterr().err.splitlines()]
+    assert lines[0] == "error: 5 problems in the topology file:"
+    assert [x.split(": ")[1] for x in lines[1:6]] == ["vlans[0].id", "containers[0].vfs[0].pf", "containers[0].vfs[0].ifname",
+                                                      "containers[1].vfs[0].vf", "containers[1].vfs[0].address"]
+    assert all(x.startswith(f"{path}:") for x in lines[1:6])
+
+
+def test_report_field_labels_are_in_one_case() -> None:
+    """#14 item 4: `machine`, `username`, `hostname`, `style` stood beside `Host`, `Kernel`."""
+    import re
+
+    from sriovcheck.report.html import render_html
+    from sriovcheck.report.writer import load_results
+
+    run = "test_vlan_missing_on_the_port_is_one_root_cause_everywhere.json"  # a recorded lab run: it has them all
+    page = render_html(load_results(Path(__file__).resolve().parents[1] / "data" / "results" / "causes" / run))
+    # the fact cards (Run, Host, Switch), the handover and the causes; not a check's raw `details` keys
+    cards = re.sub(r'<dl class="(?:details|chips)">.*?</dl>', "", page, flags=re.S)
+    labels = re.findall(r"<dt>([^<]+)</dt>", cards)
+    assert {"Machine", "Username", "Hostname (as reported)", "Switch style", "Kernel"} <= set(labels), labels
+    lower = [x for x in labels if x[0].islower() and not x.startswith("sriovcheck ")]  # the product's name stays as it is
+    assert lower == [], lower

@@ -91,7 +91,8 @@ class ReplayIPRoute:
         return [PF_INDEX] if kwarg["ifname"] == PF else []
 
     def link(self, command: str, **kwarg: Any) -> list[ifinfmsg]:
-        assert (command, kwarg) == ("get", {"index": PF_INDEX, "ext_mask": 1})
+        # without ext_mask the kernel leaves out IFLA_VFINFO_LIST; the link's own attributes are the same
+        assert (command, kwarg) in (("get", {"index": PF_INDEX, "ext_mask": 1}), ("get", {"index": PF_INDEX}))
         return [recorded_message(self.state)]
 
     def close(self) -> None:
@@ -110,7 +111,7 @@ def test_pf_info_from_the_real_igb_layout(tmp_path: Path) -> None:
     assert (info.sriov_capable, info.totalvfs, info.numvfs) == (True, 7, 2)
     assert (info.pci_address, info.driver, info.model) == ("0000:00:0a.0", "igb", "82576 Gigabit Network Connection")
     # numvfs just written: igb re-initialised the PF, whose link is still down
-    assert (info.operstate, info.mac) == ("down", "52:54:00:12:34:56")
+    assert (info.operstate, info.carrier, info.mac) == ("down", False, "52:54:00:12:34:56")
     # igb's VFs sit at the PF's devfn + 0x80 + 2n; without udev they are plain ethN
     assert [(v.index, v.pci_address, v.driver, v.netdev, v.has_netdev_driver) for v in info.vfs] == [
         (0, "0000:00:1a.0", "igbvf", "eth1", True), (1, "0000:00:1a.2", "igbvf", "eth2", True)]
@@ -260,3 +261,30 @@ def test_with_the_padding_the_real_kernel_took_a_vlan_list_and_igb_refused_only_
     assert after["8021ad"][:2] == [errno.EPROTONOSUPPORT, "EPROTONOSUPPORT"]
     assert "refused vlan = vlan 10 qos 0 proto 802.1ad: Protocol not supported (EPROTONOSUPPORT)" in after[
         "driver_8021ad"]
+
+
+# --- the PF's link state, as the diagnosis names it ----------------------------------------------
+
+@pytest.mark.parametrize("state", ["0vfs", "2vfs", "2vfs-vf0-set"])
+def test_pf_carrier_is_read_over_netlink_as_the_kernel_reported_it(tmp_path: Path, state: str) -> None:
+    info = driver(replay_sysfs(tmp_path, state), ReplayIPRoute(state)).pf_info(PF)
+    files = load(f"sysfs-{state}.json")["pf"]["net"][PF]["files"]
+    # sysfs and netlink of the same moment agree: "2vfs" is igb's PF re-initialising, without carrier
+    assert (info.operstate, info.carrier) == (files["operstate"], files["carrier"] == "1")
+    assert info.carrier is (state != "2vfs")
+
+
+def test_the_fake_kernel_reports_a_link_state_like_the_real_one() -> None:
+    for state, no_carrier in (("0vfs", set()), ("2vfs", {PF})):
+        real = recorded_message(state)
+        fake = FakeIPRoute({PF: PF_INDEX}, {PF_INDEX: []}, no_carrier=no_carrier).link("get", index=PF_INDEX)[0]
+        assert [fake.get(a) for a in ("IFLA_OPERSTATE", "IFLA_CARRIER")] == [real.get(a) for a in ("IFLA_OPERSTATE", "IFLA_CARRIER")]
+
+
+def test_a_carrier_netlink_cannot_read_is_unknown_not_down(tmp_path: Path) -> None:
+    class Refusing(ReplayIPRoute):
+        def link(self, command: str, **kwarg: Any) -> list[ifinfmsg]:
+            raise NetlinkError(errno.EPERM, "Operation not permitted")
+
+    info = driver(replay_sysfs(tmp_path, "0vfs"), Refusing("0vfs")).pf_info(PF)
+    assert (info.exists, info.operstate, info.carrier) == (True, "up", None)
