@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sriovcheck.switch import platforms
 from sriovcheck.verify.results import Cause, CheckResult
 
 FAILING = ("fail", "error")
@@ -151,7 +152,9 @@ class _Diagnosis:
             first = found[0]
             if reason == "vlan-not-member":
                 what = f"VLAN {first.details.get('vlan')} ({first.details.get('vlan_name')}) is not a member of {port}"
-                fix = str(first.details.get("fix") or f"add VLAN {first.details.get('vlan_name')} to {port}'s VLAN members")
+                # Results written before platforms carry no fix: the default platform's words, as then.
+                fix = str(first.details.get("fix") or platforms.get(None).fix_vlan_member(
+                    port, int(first.details.get("vlan") or 0), str(first.details.get("vlan_name"))))
                 rule = "vlan-not-member"
             elif reason == "port-down":
                 what = f"switch port {port} is down"
