@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ BIN = Path(sys.executable).with_name("sriovcheck")
 ANSIBLE = Path(sys.executable).with_name("ansible-playbook")
 
 
-def fleet_run(hosts: int, vfs: int, work: Path) -> dict[str, object]:
+def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dict[str, object]:
     token = secrets.token_hex(2)
     switch = f"bench-{token}"
     env = {**os.environ, "SRIOVCHECK_STATE_DIR": str(work / "state"), "ANSIBLE_NOCOLOR": "1",
@@ -65,6 +66,9 @@ def fleet_run(hosts: int, vfs: int, work: Path) -> dict[str, object]:
                    env=env, capture_output=True, text=True, check=True)
     seconds = time.monotonic() - t0
     summary = json.loads((work / "fleet" / "summary.json").read_text()) if (work / "fleet" / "summary.json").exists() else {}
+    if keep is not None:  # the fleet report and the playbook's output, to see why a host failed
+        shutil.copytree(work / "fleet", keep / f"{hosts}-hosts", dirs_exist_ok=True, ignore=shutil.ignore_patterns("wheelhouse"))
+        (keep / f"{hosts}-hosts" / "ansible.out").write_text(done.stdout + done.stderr)
     _ = up
     return {"hosts": hosts, "vfs_per_host": vfs, "seconds": round(seconds, 1), "playbook_rc": done.returncode,
             "hosts_passed": summary.get("hosts_passed"), "switch_logins": logins,
@@ -75,11 +79,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--vfs", type=int, default=4)
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep each run's fleet report and playbook output here")
     args = parser.parse_args()
     results = []
     for n in (1, args.hosts):
         with tempfile.TemporaryDirectory(prefix="sriovcheck-rack-bench-") as tmp:
-            results.append(fleet_run(n, args.vfs, Path(tmp)))
+            results.append(fleet_run(n, args.vfs, Path(tmp), args.keep))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     one, rack = results
     print(json.dumps({"one_host": one, "rack": rack, "ratio": round(float(rack["seconds"]) / float(one["seconds"]), 2)},  # type: ignore[arg-type]
