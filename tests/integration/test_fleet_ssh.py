@@ -104,21 +104,30 @@ def loopback_sshd(tmp_path: Path, root_required: None) -> Iterator[dict[str, obj
             known.write_text(f"[127.0.0.1]:{port} {' '.join((d / 'host_key.pub').read_text().split()[:2])}\n")
             yield {"port": port, "key": d / "client_key", "known_hosts": known, "log": log}
         finally:
+            sessions = _children(proc.pid)  # the sessions' own sshd processes, children of this listener
             proc.terminate()
             proc.wait(timeout=15)
-            # The sessions' own sshd processes end with their connections (ControlMaster is off); wait for them.
+            # They end with their connections (ControlMaster is off, so ansible keeps none open).
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and _sessions(config):
+            while time.monotonic() < deadline and any(_alive(pid) for pid in sessions):
                 time.sleep(0.2)
-            assert _sessions(config) == [], "sshd sessions outlived the test"
+            assert not [pid for pid in sessions if _alive(pid)], "sshd sessions outlived the test"
     finally:
         if made_run_dir:
             shutil.rmtree("/run/sshd", ignore_errors=True)
 
 
-def _sessions(config: Path) -> list[str]:
-    out = subprocess.run(["pgrep", "-f", f"sshd.*{config}"], capture_output=True, text=True)
-    return out.stdout.split()
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loopback_sshd: dict[str, object],
@@ -127,7 +136,10 @@ def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loop
     token = secrets.token_hex(2)
     switch = f"ssh-{token}"
     state = tmp_path / "state"
+    # ANSIBLE_BECOME_ALLOW_SAME_USER: ansible skips `become` from root to root unless told; this test logs
+    # in as root (the key is authorized for root only) and must still go through become.
     env = {**os.environ, "SRIOVCHECK_STATE_DIR": str(state), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "True",
+           "ANSIBLE_BECOME_ALLOW_SAME_USER": "True",
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}
     env.pop("SRIOVCHECK_SWITCH_PASSWORD", None)
     files, hosts = [], {}
@@ -164,6 +176,7 @@ def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loop
                                "--forks", str(HOSTS), "-e", "sriovcheck_lab_down=false"],
                               env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
         logins_seen.append(login_count(lab, state))
+        (tmp_path / "ansible.out").write_text(done.stdout + done.stderr)
         tail = done.stdout[-6000:] + done.stderr[-2000:]
         assert done.returncode == 0, tail
     finally:
@@ -175,7 +188,7 @@ def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loop
     assert "Accepted publickey for root from 127.0.0.1" in sshd_log, sshd_log[-2000:]
     assert "ESTABLISH SSH CONNECTION FOR USER: root" in done.stdout
     # ... with become (su): ansible wraps the host's commands in su and waits for its success marker.
-    assert "BECOME-SUCCESS-" in done.stdout and "su  root -c" in done.stdout
+    assert "su  root -c" in done.stdout and "BECOME-SUCCESS-" in done.stdout
     # Installed on each host from the controller's wheels, into the host's own venv, without an index.
     wheels = sorted(p.name for p in (tmp_path / "fleet" / "wheelhouse").glob("*.whl"))
     assert f"sriovcheck-{__version__}-py3-none-any.whl" in wheels and any(w.startswith("pydantic_core-") for w in wheels), wheels
