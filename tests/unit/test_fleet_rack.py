@@ -152,3 +152,19 @@ def test_a_bundle_with_anything_but_flat_plain_files_is_refused_whole(tmp_path: 
     (tmp_path / "junk.tar").write_text("not a tar")
     with pytest.raises(UsageError, match="cannot read the switch evidence bundle"):
         unpack_bundle(tmp_path / "junk.tar", tmp_path / "into")
+
+
+def test_fleet_verify_refuses_evidence_it_cannot_use_before_touching_anything(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from sriovcheck.cli import main
+
+    topo = tmp_path / "h1.yaml"
+    topo.write_text(rack_host_topology(1))
+    for given, said in ((tmp_path / "missing", "neither a directory nor a .tar"),
+                        (topo, "neither a directory nor a .tar")):
+        code = main(["fleet", "verify", str(topo), "--switch-output", str(given), "--report-dir", str(tmp_path / "r")])
+        assert code == 2 and said in capsys.readouterr().err
+    (tmp_path / "tor-a.tar").write_bytes(b"not a tar at all")
+    code = main(["fleet", "verify", str(topo), "--switch-output", str(tmp_path / "tor-a.tar"), "--teardown"])
+    assert code == 2 and "cannot read the switch evidence bundle" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "tor-a").exists()
