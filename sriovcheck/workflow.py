@@ -157,7 +157,8 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     # The lab's status (netlink dumps) and the docker engine's answers are independent waits: side by side.
     with ThreadPoolExecutor(max_workers=1) as side:
         engine = side.submit(runtime.engine_version)
-        status = manager.lab_status(lab_name)
+        # A rack member only needs the shared lab to be there (it cannot repair it anyway): no full kernel read.
+        status = manager.lab_status(lab_name, kernel=lab_name == loaded.topology.name)
         engine.result()
     brought_up = False
     if not status.up and lab_name != loaded.topology.name:
