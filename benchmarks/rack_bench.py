@@ -34,6 +34,8 @@ def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dic
     token = secrets.token_hex(2)
     switch = f"bench-{token}"
     env = {**os.environ, "SRIOVCHECK_STATE_DIR": str(work / "state"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "benchmarks" / "ansible_callbacks"), "ANSIBLE_CALLBACKS_ENABLED": "taskclock",
+           "TASKCLOCK_OUT": str(work / "taskclock.json"),
            "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"), "ANSIBLE_REMOTE_TEMP": str(work / "ansible-tmp")}
     inv_hosts = {}
     for h in range(1, hosts + 1):
@@ -66,6 +68,12 @@ def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dic
                    env=env, capture_output=True, text=True, check=True)
     seconds = time.monotonic() - t0
     left = leftovers(token)
+    clock = json.loads((work / "taskclock.json").read_text()) if (work / "taskclock.json").exists() else {"tasks": []}
+    phases = {}  # task -> seconds from its start until its last host finished (tasks of 0.3 s and more)
+    for task in clock["tasks"]:
+        ends = [h[1] for h in task["hosts"].values()]
+        if ends and max(ends) - task["start"] >= 0.3:
+            phases[task["task"][:60]] = round(max(ends) - task["start"], 1)
     summary = json.loads((work / "fleet" / "summary.json").read_text()) if (work / "fleet" / "summary.json").exists() else {}
     if keep is not None:  # the fleet report and the playbook's output, to see why a host failed
         shutil.copytree(work / "fleet", keep / f"{hosts}-hosts", dirs_exist_ok=True, ignore=shutil.ignore_patterns("wheelhouse"))
@@ -73,6 +81,7 @@ def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dic
     _ = up
     return {"hosts": hosts, "vfs_per_host": vfs, "seconds": round(seconds, 1), "playbook_rc": done.returncode,
             "hosts_passed": summary.get("hosts_passed"), "switch_logins": logins, "left_behind": left,
+            "playbook_phases": phases,
             "tail": done.stdout[-1500:] if done.returncode else ""}
 
 
