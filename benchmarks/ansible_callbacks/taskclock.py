@@ -15,7 +15,7 @@ DOCUMENTATION = """
 name: taskclock
 type: aggregate
 short_description: wall clock per task and per host, as JSON
-description: Writes {total, tasks: [{task, start, hosts: {host: [start, end, status]}}]} to $TASKCLOCK_OUT.
+description: Writes the total and, per task, its start and each host's start, end and status as JSON to $TASKCLOCK_OUT.
 """
 
 
