@@ -25,6 +25,22 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The fleet playbook's SSH test (tests/integration/test_fleet_ssh.py) starts an sshd of its own on
+# loopback (own config, host key, port); the package's own ssh service is not started by this install
+# (a policy-rc.d refuses service starts while it runs, when the machine has none).
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+  log "installing openssh-server and openssh-client (the fleet playbook's SSH test; its service is not started)"
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null || { [ -z "$policy" ] || rm -f "$policy"; exit 3; }
+  [ -z "$policy" ] || rm -f "$policy"
+fi
+
 # The VM lab (`sriovcheck lab vm-run`, README: The VM lab): QEMU 8.1+ with the igb NIC from
 # bookworm-backports (Debian 12 ships 7.2) through a sources list of our own, and a Debian kernel
 # unpacked (never installed) under /var/cache/sriovcheck/vm. Only with SRIOVCHECK_SETUP_VM=1 (test.sh sets it).

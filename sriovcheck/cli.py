@@ -221,7 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "was answered, 1 otherwise (verify then says why).")
     _add_topology(p)
     p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
+    p.add_argument("--provision", action="store_true", help="provision first, in the same process (as `sriovcheck provision`)")
     _add_json(p)
+    p = fsub.add_parser("verify", help="verify against the shared switch read (DIR or .tar), then optionally tear down",
+                        description="`verify --switch-output` against what `fleet switch-read` saved: its directory, or "
+                        "its DIR/<switch>.tar (unpacked beside the .tar). With --teardown, tear down afterwards in the same "
+                        "process, also when verify stops with an error. Exit codes as verify's.",
+                        epilog="example:\n  sriovcheck fleet verify node01.yaml --switch-output evidence/tor-a.tar "
+                        "--report-dir report --teardown", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_topology(p)
+    p.add_argument("--switch-output", required=True, metavar="DIR|FILE.tar", help="the switch evidence of the shared read")
+    p.add_argument("--report-dir", metavar="DIR", help="write results.json, report.html and junit.xml here")
+    p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
+    p.add_argument("--teardown", action="store_true", help="tear down after verifying (every VF home, containers removed)")
+    p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     p = fsub.add_parser("switch-read", help="log into each switch once and save what all the hosts naming it need",
                         description="Group the topologies by the switch they name; log into each switch ONCE and save, in "
                         "the saved-output format of `verify --switch-output`, every output the group's hosts need, with "
@@ -416,7 +429,8 @@ def cmd_fleet(args: argparse.Namespace, out: TextIO) -> int:
     from sriovcheck.fleet import commands
 
     if args.command == "fleet" and not args.fleet_command:
-        raise UsageError("sriovcheck fleet: a fleet command is required (traffic, switch-read)", hint="see `sriovcheck fleet --help`")
+        raise UsageError("sriovcheck fleet: a fleet command is required (traffic, switch-read, verify)",
+                         hint="see `sriovcheck fleet --help`")
     name = args.command if args.command != "fleet" else "fleet_" + args.fleet_command
     handler: Callable[[argparse.Namespace, TextIO, Callable[[str], None]], int] = getattr(
         commands, "cmd_" + name.replace("-", "_")

@@ -33,6 +33,7 @@ from sriovcheck.statefiles import forget_topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.hostkeys import check_host_key
 from sriovcheck.topology import LoadedTopology, load_topology
+from sriovcheck.topology.model import Switch
 from sriovcheck.verify.results import RunResults
 from sriovcheck.verify.teardown import teardown_clean_checks
 from sriovcheck.verify.waivers import HANDOVER_FIELDS, apply_waivers
@@ -156,7 +157,8 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     # The lab's status (netlink dumps) and the docker engine's answers are independent waits: side by side.
     with ThreadPoolExecutor(max_workers=1) as side:
         engine = side.submit(runtime.engine_version)
-        status = manager.lab_status(lab_name)
+        # A rack member only needs the shared lab to be there (it cannot repair it anyway): no full kernel read.
+        status = manager.lab_status(lab_name, kernel=lab_name == loaded.topology.name)
         engine.result()
     brought_up = False
     if not status.up and lab_name != loaded.topology.name:
@@ -258,44 +260,50 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
         return lambda: SavedOutputSwitch(Path(switch_output), platform=t.switch.platform)
 
     def open_real() -> SwitchSession:
-        from sriovcheck.switch.netmiko_client import NetmikoSwitch
-
-        sw = t.switch
-        password = os.environ.get(sw.password_env) if sw.password_env else None
-        host, port, key_file, known_hosts = sw.host, sw.port, sw.key_file, sw.known_hosts
-        if ctx.lab:
-            emu = ctx.lab_status.emulator
-            host, port, known_hosts = emu["host"], emu["port"], None
-            if password is None:
-                key_file = ctx.lab_status.client_key_path
-        elif password is None and key_file is None:
-            raise SwitchError(
-                f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
-                hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)",
-            )
-        session = NetmikoSwitch(
-            host=host,
-            port=port,
-            username=sw.username,
-            password=password,
-            key_file=os.path.expanduser(key_file) if key_file else None,
-            known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
-            timeout_s=sw.timeout_s,
-            name=sw.name,
-            password_env=sw.password_env,
-            device_type=sw.platform,
-        )
-        session.open()
-        expected = ctx.lab_status.emulator.get("host_key_fingerprint") if ctx.lab else None
-        try:
-            if known_hosts is None:
-                check_host_key(sw.name, host, port, session.facts.host_key_fingerprint, expected=expected)
-        except SwitchError:
-            session.close()
-            raise
-        return session
+        return open_switch_session(t.switch, ctx.lab_status if ctx.lab else None)
 
     return open_real
+
+
+def open_switch_session(sw: Switch, lab_status: Any = None) -> SwitchSession:
+    """A live session to the switch `sw` (a topology's switch section) over SSH, its host key checked;
+    with `lab_status` (an emulated lab's or rack's status), to that lab's emulated switch instead.
+    Also the fleet's one login per switch (`sriovcheck fleet switch-read`)."""
+    from sriovcheck.switch.netmiko_client import NetmikoSwitch
+
+    password = os.environ.get(sw.password_env) if sw.password_env else None
+    host, port, key_file, known_hosts = sw.host, sw.port, sw.key_file, sw.known_hosts
+    if lab_status is not None:
+        emu = lab_status.emulator
+        host, port, known_hosts = emu["host"], emu["port"], None
+        if password is None:
+            key_file = lab_status.client_key_path
+    elif password is None and key_file is None:
+        raise SwitchError(
+            f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
+            hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)",
+        )
+    session = NetmikoSwitch(
+        host=host,
+        port=port,
+        username=sw.username,
+        password=password,
+        key_file=os.path.expanduser(key_file) if key_file else None,
+        known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
+        timeout_s=sw.timeout_s,
+        name=sw.name,
+        password_env=sw.password_env,
+        device_type=sw.platform,
+    )
+    session.open()
+    expected = lab_status.emulator.get("host_key_fingerprint") if lab_status is not None else None
+    try:
+        if known_hosts is None:
+            check_host_key(sw.name, host, port, session.facts.host_key_fingerprint, expected=expected)
+    except SwitchError:
+        session.close()
+        raise
+    return session
 
 
 def prepare_report_dir(name: str, report_dir: str | None) -> Path:

@@ -159,6 +159,27 @@ def cmd_lab_rack_down(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 
 def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    """With --provision, provision first in this same process (as `sriovcheck provision`): a fleet
+    run starts one sriovcheck per host and phase, and on a rack those start-ups add up."""
+    if getattr(args, "provision", False):
+        import io
+
+        from sriovcheck.workflow import cmd_provision
+
+        provisioned = io.StringIO()
+        cmd_provision(args, provisioned, progress)
+        if not args.json:
+            out.write(provisioned.getvalue())
+            return _traffic(args, out, progress)
+        traffic = io.StringIO()
+        rc = _traffic(args, traffic, progress)
+        out.write(json.dumps({"provisioned": json.loads(provisioned.getvalue()), "traffic": json.loads(traffic.getvalue())},
+                             indent=2) + "\n")
+        return rc
+    return _traffic(args, out, progress)
+
+
+def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.topology import load_topology
     from sriovcheck.verify import checks as C
     from sriovcheck.workflow import build_context
@@ -190,17 +211,12 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 def _switch_opener(first: Any, lab: bool, progress: Progress) -> Callable[[], Any]:
     """A live session to the switch `first` (a LoadedTopology) names: the real one over SSH, or the
-    emulated rack's (`--lab`), with the same credentials and host-key rules as `verify`."""
-    import os
-
-    from sriovcheck.errors import LabError, SwitchError
-    from sriovcheck.switch.hostkeys import check_host_key
+    emulated rack's (`--lab`), with the same credentials and host-key rules as `verify` (its opener)."""
+    from sriovcheck.errors import LabError
+    from sriovcheck.workflow import open_switch_session
 
     t = first.topology
-    sw = t.switch
-    password = os.environ.get(sw.password_env) if sw.password_env else None
-    host, port, key_file, known_hosts = sw.host, sw.port, sw.key_file, sw.known_hosts
-    expected = None
+    status = None
     if lab:
         from sriovcheck.fleet.rack import rack_lab_of
         from sriovcheck.lab import manager
@@ -208,37 +224,9 @@ def _switch_opener(first: Any, lab: bool, progress: Progress) -> Callable[[], An
         lab_name = rack_lab_of(t.name) or t.name
         status = manager.lab_status(lab_name)
         if not status.up:
-            raise LabError(f"the emulated lab {lab_name!r} of switch {sw.name} is not up",
+            raise LabError(f"the emulated lab {lab_name!r} of switch {t.switch.name} is not up",
                            hint="bring the rack up with `sriovcheck lab up` and its topologies")
-        host, port, known_hosts = status.emulator["host"], status.emulator["port"], None
-        expected = status.emulator.get("host_key_fingerprint")
-        if password is None:
-            key_file = status.client_key_path
-    elif password is None and key_file is None:
-        raise SwitchError(
-            f"no password for switch {sw.name}: the environment variable {sw.password_env} is not set",
-            hint=f"export {sw.password_env}=... (or set switch.key_file in the topology)",
-        )
-
-    def open_session() -> Any:
-        from sriovcheck.switch.netmiko_client import NetmikoSwitch
-
-        session = NetmikoSwitch(
-            host=host, port=port, username=sw.username, password=password,
-            key_file=os.path.expanduser(key_file) if key_file else None,
-            known_hosts=os.path.expanduser(known_hosts) if known_hosts else None,
-            timeout_s=sw.timeout_s, name=sw.name, password_env=sw.password_env, device_type=sw.platform,
-        )
-        session.open()
-        try:
-            if known_hosts is None:
-                check_host_key(sw.name, host, port, session.facts.host_key_fingerprint, expected=expected)
-        except SwitchError:
-            session.close()
-            raise
-        return session
-
-    return open_session
+    return lambda: open_switch_session(t.switch, status)
 
 
 def switch_dir_name(switch: str) -> str:
@@ -249,7 +237,7 @@ def switch_dir_name(switch: str) -> str:
 
 
 def cmd_fleet_switch_read(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.fleet.evidence import read_group
+    from sriovcheck.fleet.evidence import read_group, write_bundle
     from sriovcheck.fleet.rack import group_by_switch
     from sriovcheck.topology import load_topology
 
@@ -259,11 +247,64 @@ def cmd_fleet_switch_read(args: argparse.Namespace, out: TextIO, progress: Progr
         directory = Path(args.out) / switch_dir_name(switch)
         reads.append(read_group(_switch_opener(members[0], args.lab, progress), switch=switch,
                                 topologies=[m.topology for m in members], directory=directory, progress=progress))
+        write_bundle(directory)
     if args.json:
         out.write(json.dumps([r.as_dict() for r in reads], indent=2) + "\n")
     else:
         for r in reads:
             out.write(f"switch {r.switch}: read once by session {r.session} at {r.read_started} for "
-                      f"{len(r.hosts)} host(s): {len(r.files)} outputs in {r.directory}"
+                      f"{len(r.hosts)} host(s): {len(r.files)} outputs in {r.directory} (and {r.directory}.tar)"
                       + (f"; refused: {', '.join(r.failed)}" if r.failed else "") + "\n")
     return ExitCode.OK
+
+
+def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    """`verify --switch-output` against the shared read (its directory, or the .tar `switch-read`
+    wrote, unpacked beside it), then with --teardown `teardown`, in one process. Teardown also runs
+    when verify stops with an error (nothing is left behind); verify's error is then the one raised."""
+    import copy
+    import io
+
+    from sriovcheck.errors import SriovcheckError
+    from sriovcheck.fleet.evidence import BUNDLE_SUFFIX, unpack_bundle
+    from sriovcheck.workflow import cmd_teardown, cmd_verify
+
+    evidence = Path(args.switch_output)
+    if evidence.is_file() and evidence.name.endswith(BUNDLE_SUFFIX):
+        target = evidence.with_name(evidence.name[: -len(BUNDLE_SUFFIX)] or "switch-output")
+        progress(f"switch evidence: unpacking {evidence} into {target}")
+        evidence = unpack_bundle(evidence, target)
+    elif not evidence.is_dir():
+        raise UsageError(f"--switch-output {evidence}: neither a directory nor a .tar of saved switch outputs",
+                         hint="give what `sriovcheck fleet switch-read` wrote: DIR/<switch>/ or DIR/<switch>.tar")
+    verify_args = copy.copy(args)
+    verify_args.switch_output = str(evidence)
+    try:
+        rc = cmd_verify(verify_args, out, progress)
+    except SriovcheckError:
+        if args.teardown:
+            _teardown_quietly(args, progress)
+        raise
+    if args.teardown:
+        if args.json:  # stdout holds results.json alone; what teardown did goes to stderr
+            said, quiet = io.StringIO(), copy.copy(args)
+            quiet.json = False
+            cmd_teardown(quiet, said, progress)
+            for line in said.getvalue().splitlines():
+                progress(line)
+        else:
+            cmd_teardown(args, out, progress)
+    return rc
+
+
+def _teardown_quietly(args: argparse.Namespace, progress: Progress) -> None:
+    import io
+
+    from sriovcheck.errors import SriovcheckError
+    from sriovcheck.workflow import cmd_teardown
+
+    try:
+        cmd_teardown(args, io.StringIO(), progress)
+        progress("torn down after the error above")
+    except SriovcheckError as exc:
+        progress(f"teardown after the error failed too: {exc.message}")

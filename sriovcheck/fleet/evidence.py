@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sriovcheck.errors import SwitchError
+from sriovcheck.errors import SwitchError, UsageError
 from sriovcheck.switch import commands as K
 from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchSession
@@ -142,3 +144,56 @@ def session_facts(directory: Path) -> dict[str, Any]:
         "evidence_by": str(data.get("by") or ""),
         "evidence_hosts": len(hosts),
     }
+
+
+# ---------------------------------------------------------------- one file per switch, for the hosts
+# Ansible copies a directory file by file, one module run per file and host: with 16 hosts and ~30
+# outputs that was most of a fleet run. The read's outputs therefore also travel as one tar file per
+# switch, which `fleet verify --switch-output FILE.tar` unpacks on the host.
+
+BUNDLE_SUFFIX = ".tar"
+MAX_BUNDLE_MEMBER = 64 * 1024 * 1024
+_FLAT_NAME = re.compile(r"[A-Za-z0-9_][^/\\\x00]{0,254}")
+
+
+def write_bundle(directory: Path) -> Path:
+    """`DIR.tar` beside `DIR`: its outputs and session.json, flat, nothing else."""
+    path = directory.with_name(directory.name + BUNDLE_SUFFIX)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for item in sorted(directory.iterdir()):
+            if item.is_file() and not item.is_symlink() and _FLAT_NAME.fullmatch(item.name):
+                tar.add(item, arcname=item.name, recursive=False)
+    os.replace(tmp, path)
+    return path
+
+
+def unpack_bundle(bundle: Path, into: Path) -> Path:
+    """Unpack a bundle written by `write_bundle` into `into` (made if missing; outputs of an earlier
+    read there are removed first, so that they never pass for this read's). Only plain files with
+    flat names are accepted: a bundle with anything else is refused whole, before anything is written."""
+    try:
+        with tarfile.open(bundle, "r") as tar:
+            members = tar.getmembers()
+            for m in members:
+                if not m.isfile() or not _FLAT_NAME.fullmatch(m.name) or m.size > MAX_BUNDLE_MEMBER:
+                    raise UsageError(
+                        f"{bundle}: member {m.name!r} is not a saved switch output (plain file, flat name, at most 64 MiB)",
+                        hint="give the .tar that `sriovcheck fleet switch-read` wrote, or a directory of saved outputs",
+                    )
+            contents = []
+            for m in members:
+                data = tar.extractfile(m)
+                contents.append((m.name, data.read() if data is not None else b""))
+    except (OSError, tarfile.TarError) as exc:
+        raise UsageError(f"cannot read the switch evidence bundle {bundle}: {exc}",
+                         hint="give the .tar that `sriovcheck fleet switch-read` wrote") from exc
+    into.mkdir(parents=True, exist_ok=True)
+    for stale in into.iterdir():
+        if stale.is_file() and (stale.suffix in (".txt", ".xml") or stale.name == SESSION_FILE):
+            stale.unlink()
+    for name, blob in contents:
+        tmp = into / f".{name}.tmp"
+        tmp.write_bytes(blob)
+        os.replace(tmp, into / name)
+    return into

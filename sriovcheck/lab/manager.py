@@ -477,7 +477,10 @@ def _kernel_status(st: LabState, ipr_factory: IprFactory | None, problems: list[
 
 
 def lab_status(topology_name: str, *, state_root: Path | str | None = None,
-               ipr_factory: IprFactory | None = None) -> LabStatus:
+               ipr_factory: IprFactory | None = None, kernel: bool = True) -> LabStatus:
+    """The lab's status. kernel=False: namespaces, state and emulator only, without reading every port,
+    gateway and VF from the kernel (a rack's hosts each ask for the shared lab's status in every
+    command, and that reading grows with the rack: 16 hosts made it quadratic)."""
     d = lab_state.lab_dir(topology_name, state_root)
     present = fabric.list_namespaces()
     names = [fabric.nic_ns_name(topology_name), fabric.sw_ns_name(topology_name)]
@@ -497,7 +500,8 @@ def lab_status(topology_name: str, *, state_root: Path | str | None = None,
     gateways: list[dict[str, Any]] = []
     vfs: list[dict[str, Any]] = []
     if all(namespaces.values()):
-        ports, gateways, vfs = _kernel_status(st, ipr_factory, problems)
+        if kernel:
+            ports, gateways, vfs = _kernel_status(st, ipr_factory, problems)
     else:
         problems += [f"namespace {ns} is missing" for ns, ok in namespaces.items() if not ok]
     return LabStatus(

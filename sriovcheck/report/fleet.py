@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,8 +19,8 @@ from urllib.parse import quote
 from junit_xml import TestCase, TestSuite
 
 from sriovcheck.report.diagram import printable, shown_status, worst
-from sriovcheck.report.html import _environment, finite_seconds, group_checks, show, templates_dir
-from sriovcheck.report.junit import _seconds, _test_case, _timestamp
+from sriovcheck.report.html import _environment, group_checks, show, templates_dir
+from sriovcheck.report.junit import _test_case, _timestamp, testsuites_document
 from sriovcheck.verify.results import CHECK_KINDS, CheckResult, RunResults
 
 TEMPLATE = "fleet.html.j2"
@@ -320,37 +319,16 @@ def _host_suite(run: HostRun, name: str) -> TestSuite:
 
 def render_fleet_junit(runs: list[HostRun]) -> str:
     """One document, one <testsuite> per host (named after the host), one <testcase> per check."""
-    root = ET.Element("testsuites", {"name": "sriovcheck fleet"})
-    totals = {"tests": 0, "failures": 0, "errors": 0}
-    total_time = 0.0
+    suites = []
     names: dict[str, int] = {}
     for run in runs:
         name = _host_name(run)
         names[name] = names.get(name, 0) + 1
         if names[name] > 1:  # two results of the same host: keep both suites apart
             name = f"{name}#{names[name]}"
-        suite = _host_suite(run, name)
-        element = suite.build_xml_doc()
-        element.attrib.pop("disabled", None)  # not in Jenkins xUnit's junit-10.xsd (see junit.py)
-        suite_time = sum(finite_seconds(c.elapsed_sec) for c in suite.test_cases)
-        element.set("time", _seconds(suite_time))
-        for case in element.iter("testcase"):
-            if "time" in case.attrib:
-                case.set("time", _seconds(float(case.attrib["time"])))
-        for key in totals:
-            totals[key] += int(element.get(key, "0"))
-        total_time += suite_time
-        root.append(element)
+        suites.append(_host_suite(run, name))
     if not runs:
         empty = TestSuite("fleet", [TestCase(name="no-hosts", classname="sriovcheck.fleet")])
         empty.test_cases[0].add_error_info(message="no results were given: no host is not a pass")
-        element = empty.build_xml_doc()
-        element.attrib.pop("disabled", None)
-        totals["tests"] += 1
-        totals["errors"] += 1
-        root.append(element)
-    for key, value in totals.items():
-        root.set(key, str(value))
-    root.set("time", _seconds(total_time))
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        suites.append(empty)
+    return testsuites_document("sriovcheck fleet", suites)

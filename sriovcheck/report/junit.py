@@ -165,10 +165,15 @@ def _seconds(value: float) -> str:
 
 def render_junit(results: RunResults) -> str:
     """junit.xml as a string; the same results always give the same bytes."""
-    suites = _suites(results)
+    return testsuites_document(f"sriovcheck {printable(results.topology.get('name'))}".rstrip(), _suites(results))
+
+
+def testsuites_document(name: str, suites: list[TestSuite]) -> str:
+    """One <testsuites> document of `suites`, with their totals and time (junit.xml, and the fleet's
+    JUnit with a suite per host); the same suites always give the same bytes."""
     totals = {"tests": 0, "failures": 0, "errors": 0}
     total_time = 0.0
-    root = ET.Element("testsuites", {"name": f"sriovcheck {printable(results.topology.get('name'))}".rstrip()})
+    root = ET.Element("testsuites", {"name": name})
     for suite in suites:
         element = suite.build_xml_doc()
         # junit-xml 1.9 always writes disabled="0"; Jenkins xUnit validates against junit-10.xsd, which

@@ -4,8 +4,8 @@ for the whole fleet; with one host's VLAN removed from its port, exactly that ho
 cause, in the fleet report and its JUnit. Everything the playbook made is gone afterwards (the
 module's leak check).
 
-The issue asks for one test over real SSH to this machine's sshd; this machine has no sshd
-(openssh-server is not installed), so that one is not here (see the fleet helper's report).
+The run over real SSH to this machine's own sshd, with `become` and the install from wheels, is
+tests/integration/test_fleet_ssh.py.
 """
 
 from __future__ import annotations

@@ -4,13 +4,15 @@ format that `verify --switch-output` reads, with session.json saying when and by
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from sriovcheck.errors import SwitchError, UsageError
-from sriovcheck.fleet.evidence import SESSION_FILE, group_commands, read_group, session_facts
+from sriovcheck.fleet.evidence import SESSION_FILE, group_commands, read_group, session_facts, unpack_bundle, write_bundle
 from sriovcheck.fleet.example import rack_host_topology
 from sriovcheck.fleet.rack import merge, rack_name
 from sriovcheck.switch.client import SwitchFacts
@@ -109,3 +111,60 @@ def test_a_failed_login_saves_nothing(tmp_path: Path) -> None:
     with pytest.raises(SwitchError):
         read_group(refuse, switch="tor-a", topologies=[host(tmp_path, 1).topology], directory=tmp_path / "ev")
     assert not (tmp_path / "ev" / SESSION_FILE).exists()
+
+
+def test_the_evidence_travels_as_one_tar_and_unpacks_to_what_verify_reads(tmp_path: Path) -> None:
+    hosts = [host(tmp_path, h).topology for h in (1, 2)]
+    out = tmp_path / "evidence" / "tor-a"
+    read = read_group(FakeSwitch, switch="tor-a", topologies=hosts, directory=out)
+    (out / ".editor-swap").write_text("not evidence")
+    bundle = write_bundle(out)
+    assert bundle == tmp_path / "evidence" / "tor-a.tar"
+    with tarfile.open(bundle) as tar:
+        names = sorted(tar.getnames())
+    assert names == sorted([*read.files.values(), SESSION_FILE])  # flat, and nothing but the read
+    on_host = tmp_path / "host" / "tor-a"
+    on_host.mkdir(parents=True)
+    stale = on_host / saved_output_name("show lldp neighbors")
+    stale.write_text("from an earlier read, which the switch answered")
+    unpack_bundle(bundle, on_host)
+    assert not stale.exists()  # this read was refused it: an older answer must not pass for this read's
+    assert SavedOutputSwitch(on_host).run("show arp no-resolve") == "output of show arp no-resolve\n"
+    assert session_facts(on_host)["evidence_session"] == read.session
+
+
+@pytest.mark.parametrize("member", ["../escape.txt", "/etc/evil.txt", "sub/dir.txt", ".hidden.txt", "link"])
+def test_a_bundle_with_anything_but_flat_plain_files_is_refused_whole(tmp_path: Path, member: str) -> None:
+    bundle = tmp_path / "bad.tar"
+    with tarfile.open(bundle, "w") as tar:
+        good = tarfile.TarInfo("show_version.txt")
+        good.size = 3
+        tar.addfile(good, io.BytesIO(b"abc"))
+        bad = tarfile.TarInfo(member)
+        if member == "link":
+            bad.type, bad.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        else:
+            bad.size = 1
+        tar.addfile(bad, io.BytesIO(b"x") if member != "link" else None)
+    with pytest.raises(UsageError, match="is not a saved switch output"):
+        unpack_bundle(bundle, tmp_path / "into")
+    assert not (tmp_path / "into").exists()  # nothing written
+    (tmp_path / "junk.tar").write_text("not a tar")
+    with pytest.raises(UsageError, match="cannot read the switch evidence bundle"):
+        unpack_bundle(tmp_path / "junk.tar", tmp_path / "into")
+
+
+def test_fleet_verify_refuses_evidence_it_cannot_use_before_touching_anything(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from sriovcheck.cli import main
+
+    topo = tmp_path / "h1.yaml"
+    topo.write_text(rack_host_topology(1))
+    for given, said in ((tmp_path / "missing", "neither a directory nor a .tar"),
+                        (topo, "neither a directory nor a .tar")):
+        code = main(["fleet", "verify", str(topo), "--switch-output", str(given), "--report-dir", str(tmp_path / "r")])
+        assert code == 2 and said in capsys.readouterr().err
+    (tmp_path / "tor-a.tar").write_bytes(b"not a tar at all")
+    code = main(["fleet", "verify", str(topo), "--switch-output", str(tmp_path / "tor-a.tar"), "--teardown"])
+    assert code == 2 and "cannot read the switch evidence bundle" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "tor-a").exists()
