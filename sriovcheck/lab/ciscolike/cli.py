@@ -60,6 +60,7 @@ class CiscoLikeCli:
     def __init__(self, source: SnapshotSource, *, username: str) -> None:
         self.source = source
         self.username = username
+        self.last_snapshot: SwitchSnapshot | None = None  # the prompt after a command may be drawn from it
 
     # --- the session ---------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class CiscoLikeCli:
         return text
 
     def execute(self, line: str) -> CliReply:
-        snap = self.source.snapshot()
+        snap = self.last_snapshot = self.source.snapshot()
         line = line.strip()
         try:
             return self._execute(line, snap)
