@@ -158,7 +158,8 @@ def check_mtu(
         observed=observed,
         message="; ".join(problems),
         evidence=evidence,
-        details={"mtu_wanted": want, "port_mtu": getattr(port, "mtu", None), "pf_mtu": pf_mtu, "link_mtu": link_mtu},
+        details={"mtu_wanted": want, "port_mtu": getattr(port, "mtu", None), "pf_mtu": pf_mtu, "link_mtu": link_mtu,
+                 **({"fix": platform.fix_port_mtu(exp.switch_port, want + ETHERNET_HEADER)} if platform else {})},
     )
 
 

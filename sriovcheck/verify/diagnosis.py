@@ -237,9 +237,11 @@ class _Diagnosis:
         for port, found in groups.items():
             pm = found[0].details["port_mtu"]
             want = max(int(c.details.get("mtu_wanted") or 1500) for c in found)
+            worst = next(c for c in found if int(c.details.get("mtu_wanted") or 1500) == want)
+            fix = str(worst.details.get("fix") or f"set mtu {want + ETHERNET_HEADER} or more on {port}")
             self.add(_Draft("port-mtu", f"switch port {port} has MTU {pm}, too small for VF MTU {want} plus the "
                             f"{ETHERNET_HEADER}-byte Ethernet header",
-                            f"switch {self.switch}, port {port}", f"set mtu {want + ETHERNET_HEADER} or more on {port}",
+                            f"switch {self.switch}, port {port}", fix,
                             [f"show interfaces {port}: MTU {pm}"], marks={"switch_port": port}), found)
 
     def vf_paths(self) -> None:

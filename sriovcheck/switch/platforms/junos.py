@@ -90,7 +90,7 @@ class Junos(Platform):
         return "make it a tagged (trunk) member"
 
     def fix_port_mtu(self, port: str, mtu: int) -> str:
-        return f"set `mtu {mtu}` or more on {port} (set interfaces {port} mtu {mtu})"
+        return f"set mtu {mtu} or more on {port}"
 
 
 JUNOS = Junos()
