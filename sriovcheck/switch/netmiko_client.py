@@ -6,6 +6,7 @@ The password is never put into a message, an exception (including the chained ca
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
@@ -37,6 +38,14 @@ def _default_connect_handler() -> ConnectHandler:
 
     connect: ConnectHandler = handler
     return connect
+
+
+# Device types whose session preparation sriovcheck does itself, typed ahead: the commands netmiko's
+# driver sends at login, in its order (netmiko/juniper/juniper.py, JuniperBase.session_preparation).
+# Other device types get netmiko's own preparation.
+_TYPE_AHEAD_PREPARATION: dict[str, tuple[str, ...]] = {
+    "juniper_junos": ("set cli screen-width 511", "set cli complete-on-space off", "set cli screen-length 0"),
+}
 
 
 def preload() -> None:
@@ -240,18 +249,35 @@ class NetmikoSwitch:
                 hint="give an existing known_hosts file, or none to accept and record the switch's key",
             )
         handler: ConnectHandler = self._connect_handler or _default_connect_handler()
+        preparation = _TYPE_AHEAD_PREPARATION.get(self.device_type) if self._connect_handler is None else None
+        kwargs = self._connect_kwargs()
+        if preparation is not None:
+            kwargs["auto_connect"] = False  # connect below, and prepare the session with one round trip
         failure: BaseException | None = None
+        conn: Any = None
         try:
-            conn = handler(**self._connect_kwargs())
+            conn = handler(**kwargs)
+            if preparation is not None:
+                preparation = self._connect_and_read_prompt(conn)
         except Exception as exc:
             failure = exc
         if failure is not None:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.disconnect()
             # raised outside the except block, so that the secret-bearing exception is not __context__
             raise self._login_error(failure) from self._cause(failure)
         self._conn = conn
         fingerprint = self._record_fingerprint(conn)
         log.info("logged in to %s as %s, host key %s", self.where, self.username, fingerprint or "unknown")
         try:
+            if preparation:
+                # netmiko's session preparation sends these one at a time, with a newline and a
+                # prompt detection around each (and ~0.3 s of sleeps); typed ahead with `show
+                # version` they take one round trip.
+                self.prefetch([*preparation, SHOW_VERSION])
+                for command in preparation:
+                    self.run(command)
             info = parse_version(self.run(SHOW_VERSION))
         except SwitchError:
             self.close()
@@ -260,6 +286,34 @@ class NetmikoSwitch:
             hostname=info.hostname, model=info.model, junos_version=info.junos_version,
             host_key_fingerprint=fingerprint, source="ssh",
         )
+
+    def _connect_and_read_prompt(self, conn: Any) -> tuple[str, ...]:
+        """Connect (netmiko's own SSH set-up) and read up to the first prompt, which names the
+        base prompt. A shell prompt (a root login lands in the Unix shell on Junos) is left to
+        netmiko's own session preparation, which enters the CLI: () is returned then."""
+        conn._modify_connection_params()
+        conn.establish_connection()
+        prompt_line = re.compile(r"(?:^|\n)([^\s]+[>#%$]) ?$")
+        buffer = ""
+        start = nudged = time.monotonic()
+        while True:
+            buffer += conn.read_channel()
+            m = prompt_line.search(buffer)
+            if m is not None:
+                break
+            now = time.monotonic()
+            if now - start > self.timeout_s:
+                raise TimeoutError(f"no prompt within {self.timeout_s:g} s of the login")
+            if now - nudged > 1.0:  # some devices print their prompt only after a newline
+                conn.write_channel(conn.RETURN)
+                nudged = now
+            time.sleep(0.005)
+        prompt = m.group(1)
+        if re.search(r"(?:root@|%|\$)", prompt):
+            conn._try_session_preparation()
+            return ()
+        conn.base_prompt = prompt[:-1]
+        return _TYPE_AHEAD_PREPARATION[self.device_type]
 
     # --- commands -------------------------------------------------------------------------------
 
