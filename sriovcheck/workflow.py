@@ -475,10 +475,6 @@ def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    if not args.switch_output:  # the switch login needs netmiko: import it while the rest starts up
-        from sriovcheck.switch.netmiko_client import preload
-
-        preload()
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
         raise UsageError(

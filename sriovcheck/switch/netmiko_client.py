@@ -48,21 +48,6 @@ _TYPE_AHEAD_PREPARATION: dict[str, tuple[str, ...]] = {
 }
 
 
-def preload() -> None:
-    """Start importing netmiko on a background thread: a command that will log in to a switch
-    calls this first thing, so that the import (~0.3 s) overlaps with its own start-up (topology,
-    docker, lab status) instead of delaying the login. Importing it again later is free."""
-    import threading
-
-    def load() -> None:
-        try:
-            import netmiko  # noqa: F401
-        except Exception as exc:  # the login reports a missing or broken netmiko properly
-            log.debug("preloading netmiko: %s", exc)
-
-    threading.Thread(target=load, name="sriovcheck-netmiko-import", daemon=True).start()
-
-
 def host_key_fingerprint(key_blob: bytes) -> str:
     """OpenSSH's form: 'SHA256:' + unpadded base64 of the SHA-256 of the public key blob."""
     digest = hashlib.sha256(key_blob).digest()
