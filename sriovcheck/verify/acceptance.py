@@ -33,6 +33,16 @@ class SwitchAcceptanceData:
     evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
+def switch_commands(t: Topology) -> list[str]:
+    """The commands `read_switch_data` sends over a live session, in its order."""
+    ports = sorted({pf.switch_port for pf in t.host.pfs})
+    return [
+        *(f"show ethernet-switching interfaces {p}" for p in ports),
+        "show lldp neighbors",
+        *(f"show interfaces {pf.switch_port}" for pf in t.host.pfs),
+    ]
+
+
 def read_switch_data(session: SwitchSession, t: Topology, source: str) -> SwitchAcceptanceData:
     from sriovcheck.parsers import junos as P
 

@@ -249,7 +249,7 @@ class JunosServer:
             if conn is not None:
                 conn.close()
             return False
-        process.stdout.write(_crlf(f"{reply.text}\n{BANNER}\n").encode() + cli.prompt().encode())
+        process.stdout.write(_crlf(f"{reply.text}\n{BANNER}\n").encode() + cli.prompt(cli.last_snapshot).encode())
         return True
 
 
