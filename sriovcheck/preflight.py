@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,12 @@ class PreflightReport:
         return "\n".join(lines) + "\n"
 
 
-def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any) -> PreflightReport:
-    from sriovcheck.workflow import build_context
+def preflight(loaded: LoadedTopology, *, lab: bool, progress: Any, build_context: Callable[..., Any]) -> PreflightReport:
+    """Everything provisioning needs, looked at without changing anything.
 
+    `build_context` is the caller's driver builder (workflow.build_context): preflight sits below the
+    command layer and is handed it rather than importing it back.
+    """
     t = loaded.topology
     rep = PreflightReport()
     is_root = os.geteuid() == 0

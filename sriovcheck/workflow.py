@@ -769,7 +769,7 @@ def cmd_preflight(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
     from sriovcheck.preflight import preflight
 
     loaded = load_topology(args.topology)
-    report = preflight(loaded, lab=args.lab, progress=progress)
+    report = preflight(loaded, lab=args.lab, progress=progress, build_context=build_context)
     if args.json:
         out.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
     else:

@@ -11,6 +11,7 @@ The packet functions at the top are pure (unit-tested without root).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import itertools
@@ -99,6 +100,8 @@ class PingRequest:
     interval_s: float = 0.2
     payload_size: int = 56
     dont_fragment: bool = False
+    # Called once, from the probing thread, when the first reply arrives (the path works now).
+    on_first_reply: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def ping(
     payload_size: int = 56,
     dont_fragment: bool = False,
     clock: Callable[[], float] = time.monotonic,
+    on_first_reply: Callable[[], None] | None = None,
 ) -> PingResult:
     """Send `count` echo requests to `dst` out of `ifname` inside `netns_path`, `interval_s`
     apart; a reply counts when it arrives within `timeout_s` of its request. Never raises for
@@ -208,7 +212,7 @@ def ping(
     with sock:
         return _exchange(
             sock, ifname, dst, count=count, timeout_s=timeout_s, interval_s=interval_s,
-            payload=echo_payload(payload_size), clock=clock,
+            payload=echo_payload(payload_size), clock=clock, on_first_reply=on_first_reply,
         )  # fmt: skip
 
 
@@ -222,6 +226,7 @@ def _exchange(
     interval_s: float,
     payload: bytes,
     clock: Callable[[], float],
+    on_first_reply: Callable[[], None] | None = None,
 ) -> PingResult:
     ident = _next_ident()
     sent_at: dict[int, float] = {}
@@ -267,6 +272,9 @@ def _exchange(
             elapsed = arrived - sent_at[reply.seq]
             if elapsed <= timeout_s:
                 rtts[reply.seq] = elapsed * 1000.0
+                if on_first_reply is not None and len(rtts) == 1:
+                    with contextlib.suppress(Exception):  # a listener's bug must not change the probe's result
+                        on_first_reply()
     error = None
     if send_errors:
         n = len(send_errors)
@@ -284,6 +292,7 @@ def ping_many(requests: list[PingRequest], max_workers: int = 32) -> list[PingRe
             return ping(
                 r.netns_path, r.ifname, r.dst, count=r.count, timeout_s=r.timeout_s,
                 interval_s=r.interval_s, payload_size=r.payload_size, dont_fragment=r.dont_fragment,
+                on_first_reply=r.on_first_reply,
             )  # fmt: skip
         except Exception as exc:  # a bug in one probe must not lose the others' results
             return PingResult(0, 0, error=f"probe failed: {exc!r}")

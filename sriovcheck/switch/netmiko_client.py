@@ -6,11 +6,15 @@ The password is never put into a message, an exception (including the chained ca
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
+import select
 import socket
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +38,14 @@ def _default_connect_handler() -> ConnectHandler:
 
     connect: ConnectHandler = handler
     return connect
+
+
+# Device types whose session preparation sriovcheck does itself, typed ahead: the commands netmiko's
+# driver sends at login, in its order (netmiko/juniper/juniper.py, JuniperBase.session_preparation).
+# Other device types get netmiko's own preparation.
+_TYPE_AHEAD_PREPARATION: dict[str, tuple[str, ...]] = {
+    "juniper_junos": ("set cli screen-width 511", "set cli complete-on-space off", "set cli screen-length 0"),
+}
 
 
 def host_key_fingerprint(key_blob: bytes) -> str:
@@ -76,6 +88,10 @@ class NetmikoSwitch:
         self.session_log = session_log
         self._conn: Any = None
         self.facts = SwitchFacts(source="ssh")
+        # prefetch(): outputs typed ahead and read, waiting for the run() that asks for them; and the
+        # error that broke the session on a prefetched command, for the run() of that command.
+        self._prefetched: dict[str, deque[str]] = {}
+        self._prefetch_error: tuple[str, SwitchError, BaseException] | None = None
 
     def __repr__(self) -> str:
         return f"NetmikoSwitch({self.name!r}, {self.username}@{self.host}:{self.port})"
@@ -219,12 +235,22 @@ class NetmikoSwitch:
                 hint="give an existing known_hosts file, or none to accept and record the switch's key",
             )
         handler: ConnectHandler = self._connect_handler or _default_connect_handler()
+        preparation = _TYPE_AHEAD_PREPARATION.get(self.device_type) if self._connect_handler is None else None
+        kwargs = self._connect_kwargs()
+        if preparation is not None:
+            kwargs["auto_connect"] = False  # connect below, and prepare the session with one round trip
         failure: BaseException | None = None
+        conn: Any = None
         try:
-            conn = handler(**self._connect_kwargs())
+            conn = handler(**kwargs)
+            if preparation is not None:
+                preparation = self._connect_and_read_prompt(conn)
         except Exception as exc:
             failure = exc
         if failure is not None:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.disconnect()
             # raised outside the except block, so that the secret-bearing exception is not __context__
             raise self._login_error(failure) from self._cause(failure)
         self._conn = conn
@@ -233,6 +259,17 @@ class NetmikoSwitch:
         platform = platforms.get(self.device_type) if self.device_type in platforms.PLATFORMS else platforms.get(None)
         info = VersionInfo(None, None, None)
         read = platform.version()
+        try:
+            if preparation:
+                # netmiko's session preparation sends these one at a time, with a newline and a
+                # prompt detection around each (and ~0.3 s of sleeps); typed ahead with the
+                # platform's first `show version` they take one round trip.
+                self.prefetch([*preparation, read.commands[0]])
+                for command in preparation:
+                    self.run(command)
+        except SwitchError:
+            self.close()
+            raise
         for n, command in enumerate(read.commands):
             try:
                 found = read.parse(self.run(command))
@@ -251,11 +288,49 @@ class NetmikoSwitch:
             host_key_fingerprint=fingerprint, source="ssh", platform=platform.name, os_name=platform.os_name,
         )
 
+    def _connect_and_read_prompt(self, conn: Any) -> tuple[str, ...]:
+        """Connect (netmiko's own SSH set-up) and read up to the first prompt, which names the
+        base prompt. A shell prompt (a root login lands in the Unix shell on Junos) is left to
+        netmiko's own session preparation, which enters the CLI: () is returned then."""
+        conn._modify_connection_params()
+        conn.establish_connection()
+        prompt_line = re.compile(r"(?:^|\n)([^\s]+[>#%$]) ?$")
+        buffer = ""
+        start = nudged = time.monotonic()
+        while True:
+            buffer += conn.read_channel()
+            m = prompt_line.search(buffer)
+            if m is not None:
+                break
+            now = time.monotonic()
+            if now - start > self.timeout_s:
+                raise TimeoutError(f"no prompt within {self.timeout_s:g} s of the login")
+            if now - nudged > 1.0:  # some devices print their prompt only after a newline
+                conn.write_channel(conn.RETURN)
+                nudged = now
+            time.sleep(0.005)
+        prompt = m.group(1)
+        if re.search(r"(?:root@|%|\$)", prompt):
+            conn._try_session_preparation()
+            return ()
+        conn.base_prompt = prompt[:-1]
+        return _TYPE_AHEAD_PREPARATION[self.device_type]
+
     # --- commands -------------------------------------------------------------------------------
 
     def run(self, command: str) -> str:
         if any(c in command for c in "\r\n\x00"):
             raise ValueError(f"refusing to send a command with a line break to the switch: {command!r}")
+        cached = self._prefetched.get(command)
+        if cached:
+            typed_ahead = cached.popleft()
+            if not cached:
+                del self._prefetched[command]
+            return typed_ahead
+        if self._prefetch_error is not None and self._prefetch_error[0] == command:
+            _, error, cause = self._prefetch_error
+            self._prefetch_error = None
+            raise error from cause
         conn = self._conn
         if conn is None:
             raise SwitchError(
@@ -281,28 +356,106 @@ class NetmikoSwitch:
         except Exception as exc:
             failure = exc
         if failure is not None:
-            if self._dropped(conn):
-                error = SwitchError(
-                    f"{self.where} dropped the session while running `{command}`",
-                    hint="the switch closed the SSH connection (a session limit, an idle timeout, a restart); run again",
-                )
-            elif isinstance(failure, timeout_types):
-                error = SwitchError(
-                    f"{self.where} did not finish answering `{command}` within {self.timeout_s:g} s",
-                    hint="the switch may be overloaded or the table very large; raise the switch timeout",
-                )
-            else:
-                error = SwitchError(
-                    f"the session to {self.where} failed while running `{command}`: "
-                    f"{type(failure).__name__}: {self._reason(failure)}",
-                    hint="check that the switch is up and reachable, then run again",
-                )
+            error = self._command_error(conn, command, failure, isinstance(failure, timeout_types))
             # After a timeout or a broken channel the prompt is out of step: do not reuse the session.
             self.close(broken=True)
             raise error from self._cause(failure)
         if not isinstance(output, str):
             raise SwitchError(f"{self.where}: `{command}` returned {type(output).__name__}, not text")
         return output
+
+    def _command_error(self, conn: Any, command: str, failure: BaseException, timed_out: bool) -> SwitchError:
+        if self._dropped(conn):
+            return SwitchError(
+                f"{self.where} dropped the session while running `{command}`",
+                hint="the switch closed the SSH connection (a session limit, an idle timeout, a restart); run again",
+            )
+        if timed_out:
+            return SwitchError(
+                f"{self.where} did not finish answering `{command}` within {self.timeout_s:g} s",
+                hint="the switch may be overloaded or the table very large; raise the switch timeout",
+            )
+        return SwitchError(
+            f"the session to {self.where} failed while running `{command}`: "
+            f"{type(failure).__name__}: {self._reason(failure)}",
+            hint="check that the switch is up and reachable, then run again",
+        )
+
+    # --- type-ahead -------------------------------------------------------------------------------
+
+    def prefetch(self, commands: Sequence[str]) -> None:
+        """Type `commands` ahead in one write and read all their answers: one round trip for the
+        lot instead of one per command (a CLI reads typed-ahead lines in order and answers each after
+        its prompt, as when a user pastes lines). Each output, stripped exactly as send_command
+        strips it, waits for the run() of its command; a command nobody runs is dropped at close().
+
+        Never raises: when the switch stops answering or drops the session on one of the commands,
+        the outputs before it are kept, that command's run() raises what a run() would have raised,
+        and the session is closed as a run() would close it. An answer that does not start with the
+        command's echo (the CLI did not read the lines in order) is not kept: run() sends that
+        command, and the ones after it, again one by one. Sessions whose prompt is not known yet, or
+        whose connection offers no raw channel, keep sending one by one."""
+        conn = self._conn
+        if conn is None or not commands or self._prefetch_error is not None:
+            return
+        for command in commands:
+            if any(c in command for c in "\r\n\x00"):
+                raise ValueError(f"refusing to send a command with a line break to the switch: {command!r}")
+        base_prompt = getattr(conn, "base_prompt", None)
+        if not (isinstance(base_prompt, str) and base_prompt) or not all(
+            callable(getattr(conn, name, None)) for name in ("write_channel", "read_channel", "normalize_cmd", "_sanitize_output")
+        ):
+            return
+        prompt = re.compile(r"(?m)^" + re.escape(base_prompt) + r"[>#] ?")
+        chan = getattr(conn, "remote_conn", None)
+        texts: list[str] = []
+        buffer = ""
+        pos = 0
+        pending = 0  # the command whose answer is being read
+        failure: BaseException | None = None
+        timed_out = False
+        try:
+            conn.write_channel("".join(conn.normalize_cmd(c) for c in commands))
+            last = time.monotonic()
+            while pending < len(commands):
+                m = prompt.search(buffer, pos)
+                if m is not None:
+                    texts.append(buffer[pos : m.end()])
+                    pos = m.end()
+                    pending += 1
+                    last = time.monotonic()
+                    continue
+                if time.monotonic() - last > self.timeout_s:
+                    timed_out = True
+                    raise TimeoutError(f"no prompt within {self.timeout_s:g} s")
+                if self._dropped(conn):
+                    raise EOFError("the channel was closed")
+                new = conn.read_channel()
+                if new:
+                    buffer += new
+                elif chan is not None and hasattr(chan, "fileno"):
+                    select.select([chan], [], [], 0.05)
+                else:
+                    time.sleep(0.005)
+        except Exception as exc:
+            failure = exc
+        if pos < len(buffer):  # e.g. the space after the last prompt: netmiko's next read skips it
+            conn._read_buffer = getattr(conn, "_read_buffer", "") + buffer[pos:]
+        for i, (command, text) in enumerate(zip(commands, texts, strict=False)):
+            body = text.lstrip(" ")
+            later = set(commands[i + 1 :])
+            # The answer must start with the command's echo and hold no echo of a later line (a
+            # terminal that echoes typed-ahead lines at once would put them all before the output).
+            if not body.startswith(command) or any(line.strip() in later for line in body.splitlines()[1:]):
+                log.debug("%s: `%s` was not answered in order; sending it and the rest one by one", self.where, command)
+                break
+            stripped = conn._sanitize_output(body, strip_command=True, command_string=conn.normalize_cmd(command), strip_prompt=True)
+            self._prefetched.setdefault(command, deque()).append(stripped)
+        if failure is not None:
+            command = commands[pending]
+            error = self._command_error(conn, command, failure, timed_out)
+            self._prefetch_error = (command, error, self._cause(failure))
+            self.close(broken=True)
 
     @staticmethod
     def _dropped(conn: Any) -> bool:
@@ -319,6 +472,8 @@ class NetmikoSwitch:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        if not broken:
+            self._prefetched.clear()
         try:
             if broken:
                 transport = getattr(getattr(conn, "remote_conn", None), "get_transport", lambda: None)()

@@ -38,6 +38,17 @@ class SwitchAcceptanceData:
     platform: Platform = field(default_factory=lambda: platforms.get(None))  # its wording names the fixes
 
 
+def switch_commands(t: Topology) -> list[str]:
+    """The commands `read_switch_data` sends over a live session, in its order."""
+    p = platforms.get(t.switch.platform)
+    ports = sorted({pf.switch_port for pf in t.host.pfs})
+    return [
+        *(p.port_vlans(port).commands[0] for port in ports),
+        p.lldp_neighbors().commands[0],
+        *(p.interface(pf.switch_port).commands[0] for pf in t.host.pfs),
+    ]
+
+
 def read_switch_data(session: SwitchSession, t: Topology, source: str) -> SwitchAcceptanceData:
     p = platforms.get(t.switch.platform)
     data = SwitchAcceptanceData(platform=p)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -102,6 +103,15 @@ def _has(session: SwitchSession, command: str) -> bool:
 def _scoped(session: SwitchSession, commands: list[str]) -> bool:
     """Scoped reads online; offline only when the saved outputs hold the scoped files."""
     return _online(session) or any(_has(session, c) for c in commands)
+
+
+def _prefetch(session: SwitchSession, commands: list[str]) -> None:
+    """Let a session that can type ahead send `commands` in one round trip; their run() calls
+    then return at once. Sessions without it (saved outputs) answer each run() as before, and the
+    commands' order, their outputs and their errors are the same either way."""
+    prefetch = getattr(session, "prefetch", None)
+    if callable(prefetch) and commands:
+        prefetch(commands)
 
 
 def _ev(source: str, command: str, output: str) -> Evidence:
@@ -246,6 +256,20 @@ class Verifier:
         if todo:
             self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
         pol = self.t.checks.ping
+        learn["expected"] = {attached[e.target][2]: e for e in exps if e.target in attached}
+        # The switch may read its tables once every VF has talked: when each gateway ping has had
+        # its first reply (the gateway answered, so the switch has learned the VF's MAC and the
+        # gateway its ARP entry), or else when the pings are over. The rest of the pings' count
+        # runs beside the switch's reads.
+        replied: set[int] = set()
+        replied_lock = threading.Lock()
+
+        def first_reply(i: int) -> None:
+            with replied_lock:
+                replied.add(i)
+                if len(replied) == len(todo):
+                    pings_done.set()
+
         t0 = self.monotonic()
         pings = (
             self.probe.ping_many(
@@ -256,16 +280,15 @@ class Verifier:
                         "dst": e.gateway,
                         "count": pol.count,
                         "timeout_s": pol.timeout_s,
+                        "on_first_reply": functools.partial(first_reply, i),
                     }
-                    for e in todo
+                    for i, e in enumerate(todo)
                 ]
             )
             if todo
             else []
         )
         ping_s = self.monotonic() - t0
-        # The switch may read its tables now: every VF that can talk has talked.
-        learn["expected"] = {attached[e.target][2]: e for e in exps if e.target in attached}
         pings_done.set()
         for exp, ping in zip(todo, pings, strict=True):
             ev = [
@@ -548,6 +571,7 @@ class Verifier:
             work.waited_s = self.monotonic() - t0
             if learn.get("stop"):
                 raise SwitchError("verification was stopped")
+            _prefetch(session, self._rest_commands(session, tables, sorted(expected_macs)))
             self._read_rest(session, tables, sorted(expected_macs))
         except SriovcheckError as exc:
             work.error = str(exc)
@@ -559,10 +583,28 @@ class Verifier:
             self.progress("acceptance: switch port membership, LLDP cabling, port MTU")
             src = f"switch:{sw.name}" if session.facts.source == "ssh" else session.facts.source
             work.acceptance = A.read_switch_data(session, self.t, src)
-        if learn.get("stop"):
-            with contextlib.suppress(SriovcheckError):
-                session.close()
+        # Every command has run: log out here, beside the host-side probes, not on the main thread
+        # after them (a polite logout waits for the switch's answer). The facts stay readable.
+        with contextlib.suppress(SriovcheckError):
+            session.close()
         return work
+
+    def _rest_commands(self, session: SwitchSession, tables: _Tables | None, macs: list[str]) -> list[str]:
+        """What `_read_rest` and the switch-side acceptance will send over a live session, in their
+        order, so that they can be typed ahead in one round trip (see `_prefetch`)."""
+        if tables is None or not _online(session):
+            return []
+        out: list[str] = []
+        p = self.platform
+        if not tables.searched_macs and macs:
+            out += [r.commands[0] for r in p.mac_search(macs)]
+        out += [p.arp_table(i).commands[0] for i in self._l3_interfaces()]
+        out += [r.commands[0] for r, _ in p.l3_macs(self._l3_interfaces())]
+        if self.acceptance:
+            from sriovcheck.verify import acceptance as A
+
+            out += A.switch_commands(self.t)
+        return out
 
     def _switch_checks(
         self,
@@ -715,6 +757,8 @@ class Verifier:
         ports = self._ports()
         p = self.platform
         if _scoped(session, [c for port in ports for c in p.mac_table(port).commands]):
+            if _online(session):
+                _prefetch(session, [p.mac_table(port).commands[0] for port in ports])
             for port in ports:
                 tables.macs += self._read(session, p.mac_table(port), tables, "mac")
         else:

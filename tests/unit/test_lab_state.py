@@ -331,3 +331,17 @@ def test_an_orphan_temporary_state_file_is_removed_under_the_lock(st: LabState, 
     with lab_state.locked(d):
         pass
     assert sorted(p.name for p in d.iterdir()) == [".lock", "state.json"]
+
+
+def test_host_key_fingerprint_is_read_without_asyncssh_and_matches_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    asyncssh = pytest.importorskip("asyncssh")
+    from sriovcheck.lab.manager import _openssh_public_blob, host_key_fingerprint
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    path = tmp_path / "ssh_host_ed25519_key"
+    path.write_bytes(key.export_private_key())
+    assert _openssh_public_blob(str(path)) is not None
+    assert host_key_fingerprint(str(path)) == str(key.get_fingerprint("sha256"))
+    (tmp_path / "junk").write_text("not a key\n")
+    assert _openssh_public_blob(str(tmp_path / "junk")) is None and host_key_fingerprint(str(tmp_path / "junk")) is None
+    assert host_key_fingerprint(str(tmp_path / "missing")) is None

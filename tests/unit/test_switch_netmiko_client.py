@@ -290,3 +290,112 @@ def test_open_falls_back_to_the_text_version_when_json_is_refused() -> None:
     switch.open()
     assert [c for c, _ in conn.sent] == ["show version | json", "show version"]
     assert (switch.facts.model, switch.facts.os_version) == ("DCS-7280SR-48C6", "4.30.1F")
+# --- type-ahead (prefetch) over a fake netmiko channel ------------------------------------------
+
+from netmiko.base_connection import BaseConnection  # noqa: E402
+from netmiko.juniper.juniper import JuniperBase  # noqa: E402
+
+CLI_PROMPT = "netops@ex-switch> "
+
+
+class ChannelConnection(FakeConnection):
+    """A netmiko connection whose channel is a Junos CLI answering typed lines in order: write_channel
+    queues lines, read_channel answers them (echo, output, {master:0}, prompt), as the real CLI does."""
+
+    RETURN = RESPONSE_RETURN = "\n"
+    base_prompt = "netops@ex-switch"
+    remote_conn = None
+    # netmiko's own stripping, so that the outputs compare with what send_command returns
+    normalize_cmd = BaseConnection.normalize_cmd
+    _sanitize_output = BaseConnection._sanitize_output
+    strip_command = BaseConnection.strip_command
+    strip_context_items = JuniperBase.strip_context_items
+
+    def strip_prompt(self, a_string: str) -> str:  # JuniperBase.strip_prompt, without its super()
+        return self.strip_context_items(BaseConnection.strip_prompt(self, a_string))  # type: ignore[arg-type]
+
+    def __init__(self, outputs: dict[str, Any], *, hang_on: str | None = None, echo_all_first: bool = False) -> None:
+        super().__init__(outputs)
+        self.typed: list[str] = []
+        self.writes = 0
+        self.hang_on = hang_on
+        self.echo_all_first = echo_all_first
+        self._read_buffer = ""
+
+    def write_channel(self, data: str) -> None:
+        self.writes += 1
+        self.typed += data.splitlines()
+
+    def read_channel(self) -> str:
+        lines, self.typed = self.typed, []
+        out = "".join(f"{c}\n" for c in lines) if self.echo_all_first else ""
+        for c in lines:
+            if c == self.hang_on:
+                break
+            answer = self.outputs[c]
+            out += ("" if self.echo_all_first else f"{c}\n") + f"{answer}\n{{master:0}}\n{CLI_PROMPT}"
+            if c == self.hang_on:
+                break
+        return out
+
+    def send_command(self, command: str, *, read_timeout: float, expect_string: str | None = None) -> str:  # type: ignore[override]
+        return super().send_command(command, read_timeout=read_timeout)
+
+
+def typed_switch(conn: ChannelConnection, **overrides: Any) -> NetmikoSwitch:
+    sw = make(Handler(conn), **overrides)
+    conn.outputs.setdefault("show version", VERSION)
+    sw.open()
+    conn.sent.clear()
+    return sw
+
+
+OUTS = {
+    "show lldp neighbors": "Local Interface    Parent Interface    Chassis Id\nge-0/0/1.0         -       02:00:00:00:aa:01",
+    "show interfaces ge-0/0/1": "Physical interface: ge-0/0/1, Enabled, Physical link is Up\n  Link-level type: Ethernet, MTU: 1514",
+    "show arp no-resolve interface vlan.200": "MAC Address       Address         Interface     Flags\nTotal entries: 0",
+}
+
+
+def test_typed_ahead_commands_take_one_write_and_answer_like_send_command() -> None:
+    conn = ChannelConnection(dict(OUTS))
+    sw = typed_switch(conn)
+    cmds = list(OUTS)
+    sw.prefetch(cmds)
+    assert conn.writes == 1, "all commands in one write"
+    assert [sw.run(c) for c in cmds] == list(OUTS.values()), "echo, {master:0} and prompt stripped as send_command strips them"
+    assert conn.sent == [], "nothing was sent again"
+    # a prefetched output is used once; the next run() asks the switch
+    assert sw.run("show lldp neighbors") == OUTS["show lldp neighbors"] and [c for c, _ in conn.sent] == ["show lldp neighbors"]
+
+
+def test_a_command_that_hangs_in_a_batch_fails_where_it_would_have_failed_alone() -> None:
+    conn = ChannelConnection(dict(OUTS), hang_on="show interfaces ge-0/0/1")
+    sw = typed_switch(conn, timeout_s=0.2)
+    sw.prefetch(list(OUTS))
+    assert sw.run("show lldp neighbors") == OUTS["show lldp neighbors"], "the answer before the hang is kept"
+    with pytest.raises(SwitchError, match=r"did not finish answering `show interfaces ge-0/0/1` within 0.2 s"):
+        sw.run("show interfaces ge-0/0/1")
+    with pytest.raises(SwitchError, match="no open session"):  # the session is not reused, as after a run() timeout
+        sw.run("show arp no-resolve interface vlan.200")
+    assert conn.sent == [], "nothing was sent again"
+
+
+def test_answers_not_in_order_are_not_kept_and_the_commands_run_one_by_one() -> None:
+    conn = ChannelConnection(dict(OUTS), echo_all_first=True)
+    sw = typed_switch(conn)
+    sw.prefetch(list(OUTS))
+    assert sw._prefetched == {}
+    assert sw.run("show lldp neighbors") == OUTS["show lldp neighbors"] and [c for c, _ in conn.sent] == ["show lldp neighbors"]
+
+
+def test_prefetch_refuses_line_breaks_and_leaves_sessions_without_a_channel_alone() -> None:
+    conn = ChannelConnection(dict(OUTS))
+    sw = typed_switch(conn)
+    with pytest.raises(ValueError, match="line break"):
+        sw.prefetch(["show version\nrequest system reboot"])
+    plain = FakeConnection({"show version": VERSION, "show lldp neighbors": "x"})
+    sw2 = make(Handler(plain))
+    sw2.open()
+    sw2.prefetch(["show lldp neighbors"])  # no channel methods: nothing typed ahead, run() sends it
+    assert sw2.run("show lldp neighbors") == "x" and plain.sent[-1][0] == "show lldp neighbors"

@@ -186,3 +186,37 @@ def test_a_crash_on_the_host_side_stops_the_switch_thread_and_closes_its_session
         verify(topo, w, sw, probe=Broken(w))  # returns (does not hang on the switch thread)
     assert sw.closed
     assert not [c for c in sw.commands if "ethernet-switching table" in c]
+
+
+def test_a_session_that_types_ahead_is_given_every_command_in_the_order_it_runs(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+
+    class TypingAhead(Switch):
+        def __init__(self, base: Switch) -> None:
+            super().__init__(base.macs, base.arps)
+            self.batches: list[tuple[int, list[str]]] = []  # (commands run before, the batch)
+
+        def prefetch(self, cmds: list[str]) -> None:
+            self.batches.append((len(self.commands), list(cmds)))
+
+    sw = TypingAhead(healthy_switch(macs))
+    out = verify(topo, w, sw)
+    assert by(out, "switch-port", "test-200/eth1").status == "pass"
+    # two batches: the PF ports' MAC tables (polled until learned), then everything else, acceptance included
+    assert [b for _, b in sw.batches] == [
+        ["show ethernet-switching table interface ge-0/0/1 | display xml"],
+        [
+            f'show ethernet-switching table | match "{macs["test-200"]}|{macs["test-201"]}"',
+            "show arp no-resolve interface vlan.200 | display xml",
+            "show arp no-resolve interface vlan.201 | display xml",
+            "show interfaces vlan",
+            "show ethernet-switching interfaces ge-0/0/1",
+            "show lldp neighbors",
+            "show interfaces ge-0/0/1",
+        ],
+    ]
+    for start, batch in sw.batches:
+        # each batched command is then run, in the batch's order (text fallbacks may come between)
+        ran = [c for c in sw.commands[start:] if c in batch]
+        assert ran[: len(batch)] == batch
+    assert sw.closed, "the switch thread logs out once its commands are done"

@@ -545,6 +545,9 @@ class LabCli(Protocol):
 
     def framed(self, text: str) -> str: ...
 
+    @property
+    def last_snapshot(self) -> SwitchSnapshot | None: ...
+
 
 def make_cli(platform: str, source: SnapshotSource, *, username: str) -> LabCli:
     """The command line the emulated switch speaks for `platform` (switch.platform)."""

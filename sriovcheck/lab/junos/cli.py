@@ -125,6 +125,9 @@ class JunosCli:
         self.screen_width = 80
         self.screen_length = 24
         self.complete_on_space = True
+        # The snapshot the last command was answered from: the prompt after it is drawn from the
+        # same one (one kernel look per command, not a second one for the prompt).
+        self.last_snapshot: SwitchSnapshot | None = None
 
     def prompt(self, snap: SwitchSnapshot | None = None) -> str:
         snap = snap or self.source.snapshot()
@@ -138,7 +141,7 @@ class JunosCli:
         return f"{text}\n{render.BANNER}\n"
 
     def execute(self, line: str) -> CliReply:
-        snap = self.source.snapshot()
+        snap = self.last_snapshot = self.source.snapshot()
         line = line.rstrip("\r\n")
         try:
             return self._execute(line, snap)

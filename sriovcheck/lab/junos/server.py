@@ -250,7 +250,7 @@ class JunosServer:
             if conn is not None:
                 conn.close()
             return False
-        process.stdout.write(_crlf(cli.framed(reply.text)).encode() + cli.prompt().encode())
+        process.stdout.write(_crlf(cli.framed(reply.text)).encode() + cli.prompt(cli.last_snapshot).encode())
         return True
 
 
