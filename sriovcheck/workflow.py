@@ -257,7 +257,7 @@ def _open_switch_factory(ctx: Context, switch_output: str | None) -> Callable[[]
     if switch_output:
         from sriovcheck.switch.offline import SavedOutputSwitch
 
-        return lambda: SavedOutputSwitch(Path(switch_output))
+        return lambda: SavedOutputSwitch(Path(switch_output), platform=t.switch.platform)
 
     def open_real() -> SwitchSession:
         return open_switch_session(t.switch, ctx.lab_status if ctx.lab else None)
@@ -293,6 +293,7 @@ def open_switch_session(sw: Switch, lab_status: Any = None) -> SwitchSession:
         timeout_s=sw.timeout_s,
         name=sw.name,
         password_env=sw.password_env,
+        device_type=sw.platform,
     )
     session.open()
     expected = lab_status.emulator.get("host_key_fingerprint") if lab_status is not None else None
@@ -403,7 +404,10 @@ def collect_results(
         ),
         "username": sw.username,
         "model": facts.model if facts else None,
-        "junos_version": facts.junos_version if facts else None,
+        "platform": sw.platform,
+        "os_name": facts.os_name if facts else None,
+        "os_version": facts.os_version if facts else None,
+        "junos_version": facts.os_version if facts else None,  # the key before other platforms (older readers)
         "hostname": facts.hostname if facts else None,
         "source": (facts.source if facts else ("files:" + switch_output if switch_output else "ssh")),
         "host_key_fingerprint": facts.host_key_fingerprint if facts else None,

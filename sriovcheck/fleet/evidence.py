@@ -24,6 +24,7 @@ from typing import Any
 
 from sriovcheck.errors import SwitchError, UsageError
 from sriovcheck.switch import commands as K
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.topology.model import Topology
 
@@ -32,25 +33,15 @@ Progress = Callable[[str], None]
 
 
 def group_commands(topologies: list[Topology]) -> list[str]:
-    """Every command the hosts' verification reads from their switch, once, in a stable order.
-    XML and text of the tables (XML is read first offline; text is the fallback), then what the
-    acceptance checks read: membership, LLDP, and each host's port."""
-    cmds = [
-        K.SHOW_VERSION,
-        K.version(xml=True),
-        K.mac_table(xml=True),
-        K.mac_table(),
-        K.arp_table(xml=True),
-        K.arp_table(),
-        K.switching_interfaces(),
-        K.lldp_neighbors(),
-        K.SHOW_VLANS,
-    ]
-    l3 = sorted({v.l3_interface.split(".")[0] for t in topologies for v in t.vlans})
-    cmds += [f"show interfaces {phys}" for phys in l3]
-    ports = sorted({pf.switch_port for t in topologies for pf in t.host.pfs})
-    cmds += [K.interface_detail(port) for port in ports]
-    return list(dict.fromkeys(cmds))
+    """Every command the hosts' verification reads from their switch, once, in a stable order, as
+    the switch's platform words them: structured output and text of the tables (structured is read
+    first offline; text is the fallback), then what the acceptance checks read: membership, LLDP,
+    the L3 interfaces' MACs and each host's port."""
+    p = platforms.get(topologies[0].switch.platform if topologies else None)
+    reads = [p.version(), p.mac_table(), p.arp_table(), p.port_vlans(), p.lldp_neighbors()]
+    reads += [r for r, _ in p.l3_macs(sorted({v.l3_interface for t in topologies for v in t.vlans}))]
+    reads += [p.interface(port) for port in sorted({pf.switch_port for t in topologies for pf in t.host.pfs})]
+    return list(dict.fromkeys(c for r in reads for c in r.commands))
 
 
 @dataclass
@@ -95,7 +86,7 @@ def read_group(
     a login that fails raises (nothing can be verified against this switch)."""
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.iterdir():  # evidence of an earlier read must never pass for this one's
-        if stale.is_file() and (stale.suffix in (".txt", ".xml") or stale.name == SESSION_FILE):
+        if stale.is_file() and (stale.suffix in (".txt", ".xml", ".json") or stale.name == SESSION_FILE):
             stale.unlink()
     session_id = f"fleet-{secrets.token_hex(4)}@{socket.gethostname()}"
     started = _now()

@@ -108,7 +108,9 @@ def new_state(topology: Topology, directory: Path) -> LabState:
         pfs.append(rec)
     vlans = [VlanRecord(v.id, v.name, v.l3_interface, str(v.gateway), v.subnet.prefixlen, fabric.sw_bridge(v.id))
              for v in topology.vlans]
-    model, version = STYLES[topology.lab.switch_style]
+    from sriovcheck.switch.platforms import PLATFORMS
+
+    model, version = PLATFORMS[topology.switch.platform].lab_models[topology.lab.switch_style]
     st = LabState(
         topology=name,
         topology_fingerprint=topology_fingerprint(topology),
@@ -119,6 +121,7 @@ def new_state(topology: Topology, directory: Path) -> LabState:
         switch_style=topology.lab.switch_style,
         model=model,
         junos_version=version,
+        platform=topology.switch.platform,
         router_mac=fabric.router_mac(name),
         username=topology.switch.username,
         password_env=topology.switch.password_env,

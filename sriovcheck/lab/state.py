@@ -157,6 +157,7 @@ class LabState:
     faults: Faults = field(default_factory=Faults)
     schema_version: int = SCHEMA_VERSION
     host_name: str = ""  # topology host.name: the System Name the host's LLDP agent announces
+    platform: str = "juniper_junos"  # the OS the emulated switch speaks (switch.platform)
 
     def pf(self, name: str) -> PfRecord:
         for p in self.pfs:
@@ -194,6 +195,7 @@ class LabState:
                 "style": self.switch_style,
                 "model": self.model,
                 "junos_version": self.junos_version,
+                "platform": self.platform,
                 "router_mac": self.router_mac,
                 "username": self.username,
                 "password_env": self.password_env,
@@ -312,6 +314,14 @@ class _Reader:
         return [_Reader(item, f"{self.where}.{key}[{i}]", self.file) for i, item in enumerate(self.items(key))]
 
 
+def _platform(value: str, file: Path) -> str:
+    from sriovcheck.switch.platforms import PLATFORMS
+
+    if value not in PLATFORMS:
+        raise _Reader._bad(file, "switch.platform", f"one of {', '.join(PLATFORMS)}")
+    return value
+
+
 def _style(value: str, file: Path) -> Literal["non-els", "els"]:
     if value == "non-els":
         return "non-els"
@@ -380,6 +390,7 @@ def state_from_dict(data: object, file: Path) -> LabState:
         switch_style=_style(sw.text("style"), file),
         model=sw.text("model"),
         junos_version=sw.text("junos_version"),
+        platform=_platform(sw.opt_text("platform") or "juniper_junos", file),
         router_mac=sw.text("router_mac"),
         username=sw.text("username"),
         password_env=sw.opt_text("password_env"),

@@ -161,6 +161,7 @@ def build_snapshot(state: LabState, dump: KernelDump) -> SwitchSnapshot:
         interfaces=tuple(interfaces),
         lldp=tuple(lldp),
         background=Background(*state.faults.background),
+        platform=state.platform,
     )
 
 

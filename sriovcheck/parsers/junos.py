@@ -32,41 +32,22 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sriovcheck.parsers.tables import (
+    ArpEntry,
+    InterfaceInfo,
+    LldpNeighbor,
+    MacEntry,
+    ParseError,
+    PortVlan,
+    VersionInfo,
+)
 from sriovcheck.topology.names import normalise_mac
 
-
-class ParseError(ValueError):
-    """The text is not the Junos output the parser was asked to read."""
-
-
-@dataclass(frozen=True)
-class MacEntry:
-    vlan_name: str
-    vlan_id: int | None  # only XML carries it; text shows the VLAN name only
-    mac: str | None  # lower-case colon form; None for the '*' flood row
-    kind: str  # learned | static | flood | router | control | other
-    raw_kind: str  # Junos' own Type (non-ELS) or MAC flags (ELS), e.g. "Learn", "DL"
-    age_s: int | None
-    interface: str  # ge-0/0/1.0, All-members, Router, ae0.0, esi.1820, vtep.32771; "" when blank
-    routing_instance: str | None = None  # ELS "Routing instance : default-switch"; None when not shown
-
-
-@dataclass(frozen=True)
-class ArpEntry:
-    mac: str
-    ip: str
-    interface: str  # vlan.200, irb.100, ge-0/0/3.0
-    physical_interface: str | None  # the ge-0/0/1.0 in "irb.100 [ge-0/0/1.0]"
-    flags: tuple[str, ...]  # ("none",), ("permanent", "remote")
-    hostname: str | None  # plain `show arp` has a Name column; no-resolve does not
-    expires_s: int | None  # only with `expiration-time`
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    hostname: str | None
-    model: str | None
-    junos_version: str | None
+__all__ = [
+    "ArpEntry", "InterfaceInfo", "LldpNeighbor", "MacEntry", "ParseError", "PortVlan", "VersionInfo",
+    "parse_arp_table", "parse_interface", "parse_interfaces", "parse_lldp_neighbors", "parse_mac_table",
+    "parse_switching_interfaces", "parse_version",
+]
 
 
 # --- shared text handling ----------------------------------------------------------------------
@@ -795,37 +776,6 @@ def parse_version(text: str) -> VersionInfo:
 #   name the interface first, then one VLAN each.
 
 
-@dataclass(frozen=True)
-class PortVlan:
-    """One VLAN membership of a switch port, as `show ethernet-switching interfaces` lists it."""
-
-    interface: str  # ge-0/0/1.0 (the logical unit in ethernet-switching)
-    port_up: bool | None  # non-ELS State column; ELS: no DN flag on the interface row
-    vlan_name: str
-    vlan_id: int | None  # None when Junos prints no tag (an untagged default VLAN)
-    tagging: str | None  # "tagged" / "untagged"; None when not shown
-    blocking: str | None = None  # non-ELS Blocking column: "unblocked", "blocked by STP", ...
-    stp_state: str | None = None  # ELS STP state: "Forwarding", "Discarding", ...
-    flags: tuple[str, ...] = ()  # ELS logical interface flags (interface row and VLAN row): DN, DL, MMAS ...
-
-    @property
-    def port(self) -> str:
-        """The physical port: ge-0/0/1.0 -> ge-0/0/1."""
-        return self.interface.split(".", 1)[0]
-
-    @property
-    def forwarding(self) -> bool | None:
-        """Whether frames of this VLAN pass the port: not when it is down or blocked (None when the
-        output does not say)."""
-        if self.port_up is False:
-            return False
-        if self.blocking is not None:
-            return self.blocking.lower() == "unblocked"
-        if self.stp_state is not None:
-            return self.stp_state.lower() == "forwarding"
-        return None
-
-
 _SWIF_WHAT = (
     "a Junos `show ethernet-switching interfaces` table (non-ELS 'Interface  State  VLAN members  Tag  "
     "Tagging  Blocking', ELS 'Logical interface  Vlan members  TAG ... STP state ... Tagging', or | display xml)"
@@ -987,21 +937,6 @@ def parse_switching_interfaces(text: str) -> list[PortVlan]:
 # cut at the header's column when the row lines up with it.
 
 
-@dataclass(frozen=True)
-class LldpNeighbor:
-    local_interface: str  # as Junos prints it: ge-0/0/1 (ELS) or ge-0/0/1.0 (non-ELS)
-    chassis_id: str  # lower-case colon MAC when it is one, else as printed
-    port_info: str  # the neighbour's port description (lldpd: the interface name), else its port id
-    system_name: str | None
-    parent_interface: str | None = None  # ae0 when the port is a LAG member; None for "-"
-    port_id: str | None = None  # only XML carries the port id next to the description
-
-    @property
-    def port(self) -> str:
-        """The local physical port: ge-0/0/1.0 -> ge-0/0/1."""
-        return self.local_interface.split(".", 1)[0]
-
-
 _LLDP_WHAT = (
     "a Junos LLDP neighbour table (`show lldp neighbors`: 'Local Interface  Parent Interface  Chassis Id  "
     "Port info  System Name' rows, or | display xml)"
@@ -1089,15 +1024,6 @@ def parse_lldp_neighbors(text: str) -> list[LldpNeighbor]:
 # "Link-level type: Ethernet, MTU: 1514, ..." line (the physical MTU counts the 14-byte Ethernet
 # header: 1514 carries 1500-byte IP packets; "Unlimited" on tunnels) and "Current address: MAC, ...".
 # The MTU of a logical unit's protocol ("Protocol inet, MTU: 1500") is not the port's and is ignored.
-
-
-@dataclass(frozen=True)
-class InterfaceInfo:
-    name: str
-    admin_up: bool
-    link_up: bool
-    mtu: int | None  # physical MTU, Ethernet header included; None for "Unlimited" or when not shown
-    current_address: str | None  # lower-case colon MAC
 
 
 _IF_WHAT = "Junos `show interfaces IF` output (a 'Physical interface: NAME, Enabled, Physical link is Up' block, or | display xml)"

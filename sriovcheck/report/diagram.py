@@ -13,6 +13,7 @@ from typing import Any
 
 from markupsafe import escape
 
+from sriovcheck.switch.platforms import reported_os
 from sriovcheck.verify.results import STATUSES, CheckResult, RunResults, waiver_of
 
 # Terminal colour/cursor sequences mean nothing outside a terminal: drop them. Every other control
@@ -297,7 +298,7 @@ def build_diagram(results: RunResults) -> Diagram:
     switch = results.switch
     host_note = " · ".join(x for x in (_s(host.get("kernel")), "emulated" if host.get("lab") else "") if x)
     switch_note = " · ".join(
-        x for x in (_s(switch.get("model")), f"Junos {_s(switch.get('junos_version'))}" if switch.get("junos_version") else "") if x
+        x for x in (_s(switch.get("model")), " ".join(_s(v) for v in reported_os(switch) if v) if reported_os(switch)[1] else "") if x
     )
     return Diagram(
         host=_s(host.get("name")),

@@ -9,7 +9,7 @@ same healthy lab compare equal.
 
 `worse` is true for: a new failure, a vanished check, a VF MAC learned on another port or VLAN, a
 gateway RTT that grew past max(rtt_factor x old, old + rtt_floor_ms), a changed switch host key.
-Everything else that differs (statuses that stay acceptable, VF MACs, switch model and Junos
+Everything else that differs (statuses that stay acceptable, VF MACs, switch model and OS
 version, texts of checks) is reported as a change without making the comparison fail.
 """
 
@@ -155,7 +155,7 @@ class Diff:
     old: RunLabel
     new: RunLabel
     pairs: tuple[Pair, ...]  # every compared (kind, target), in report order
-    run_changes: tuple[Change, ...]  # switch host key, model, Junos version, sriovcheck version ...
+    run_changes: tuple[Change, ...]  # switch host key, model, OS version, sriovcheck version ...
     rtt_factor: float
     rtt_floor_ms: float
     # Attachment MAC changes are per VF, not per check: kept here, also listed in `changes`.
@@ -381,7 +381,7 @@ def _vf_changes(was: dict[str, str], now: dict[str, str]) -> list[Change]:
 _RUN_FACTS: tuple[tuple[str, str, Category, str], ...] = (
     ("switch", "host_key_fingerprint", "host-key", "the switch's SSH host key: a replaced switch, or someone in between"),
     ("switch", "model", "switch", "switch model"),
-    ("switch", "junos_version", "switch", "Junos version"),
+    ("switch", "os_version", "switch", "switch OS version"),
     ("switch", "name", "switch", "switch name"),
     ("host", "name", "run", "host name"),
     ("host", "kernel", "run", "host kernel"),
@@ -396,6 +396,10 @@ def _fact(results: RunResults, section: str, key: str) -> str:
         return printable(getattr(results, key, ""))
     data = getattr(results, section, {})
     value = data.get(key) if isinstance(data, dict) else None
+    if section == "switch" and key == "os_version" and isinstance(data, dict):
+        from sriovcheck.switch.platforms import reported_os
+
+        value = reported_os(data)[1]  # results written before platforms name it otherwise
     if isinstance(value, list | tuple):
         return ", ".join(printable(v) for v in value)
     return printable(value)

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from sriovcheck.errors import ReportError
 from sriovcheck.report.diagram import attachment_keys, pf_of, place, printable, shown_status, svg_for, worst
 from sriovcheck.resources import find_template_dir
+from sriovcheck.switch.platforms import RESULT_KEYS, reported_os
 from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults, waiver_of
 
 TEMPLATE = "report.html.j2"
@@ -307,7 +308,7 @@ _DRIVERS = {"linux": "Linux SR-IOV (sysfs and netlink)", "emulated": "Emulated N
 _KNOWN = {
     "topology": ("name", "file", "sha256", "description"),
     "host": ("name", "kernel", "driver", "nic_drivers", "lab", "lab_image", "vm_lab"),
-    "switch": ("name", "address", "model", "junos_version", "source", "host_key_fingerprint"),
+    "switch": ("name", "address", "model", *RESULT_KEYS, "source", "host_key_fingerprint"),
 }
 
 
@@ -479,7 +480,7 @@ def _view(results: RunResults) -> dict[str, Any]:
             ("Switch", show(switch.get("name"))),
             ("Address", show(switch.get("address"))),
             ("Model", show(switch.get("model"))),
-            ("Junos version", show(switch.get("junos_version"))),
+            ("OS version (as reported)", show(" ".join(x for x in reported_os(switch) if x) or None)),
             ("Evidence from", _source(switch.get("source"))),
             *extra("switch", switch),
         ],

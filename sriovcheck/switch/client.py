@@ -15,9 +15,15 @@ from typing import Protocol, runtime_checkable
 class SwitchFacts:
     hostname: str | None = None
     model: str | None = None
-    junos_version: str | None = None
+    junos_version: str | None = None  # the OS version as the switch reports it (named before other platforms)
     host_key_fingerprint: str | None = None  # SHA256:... of the SSH host key, when logged in over SSH
     source: str = "ssh"  # "ssh" or "files:<dir>"
+    platform: str = "juniper_junos"  # switch.platform (netmiko's device_type)
+    os_name: str = "Junos"  # Junos, EOS, NX-OS
+
+    @property
+    def os_version(self) -> str | None:
+        return self.junos_version
 
 
 @runtime_checkable

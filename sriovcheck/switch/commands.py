@@ -140,21 +140,23 @@ def saved_output_name(command: str) -> str:
         raise ValueError(f"{command!r} is not a plain Junos operational command; cannot name a file for it")
     base, *pipes = (part.strip() for part in command.split("|"))
     xml = False
+    suffix = ".txt"
     for pipe in pipes:
         words = " ".join(pipe.split())
-        if words == "display xml":
+        if words in ("display xml", "json"):
             xml = True
+            suffix = ".xml" if words == "display xml" else ".json"
         elif words not in _NEUTRAL_PIPES:
             raise ValueError(
                 f"{command!r}: the pipe '| {words}' changes the output; saved outputs hold only whole "
-                "commands (optionally | display xml)"
+                "commands (optionally | display xml or | json)"
             )
     command_words = base.split()
     if not command_words or command_words[0] != "show":
         raise ValueError(f"{command!r} is not a `show` command; only those have saved outputs")
     # '/' cannot be in a file name: Junos port names become ge-0_0_1.
     stem = "_".join(command_words).replace("/", "_")
-    return stem + (".xml" if xml else ".txt")
+    return stem + (suffix if xml else ".txt")
 
 
 SAVED_COMMANDS: tuple[str, ...] = (

@@ -20,9 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from sriovcheck.errors import SwitchError
-from sriovcheck.parsers.junos import parse_version
+from sriovcheck.parsers.tables import ParseError, VersionInfo
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts
-from sriovcheck.switch.commands import SHOW_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ def host_key_fingerprint(key_blob: bytes) -> str:
 
 
 class NetmikoSwitch:
-    """One SSH session to one Junos switch; open() logs in, run() sends operational commands."""
+    """One SSH session to one switch (the platform's netmiko driver: `device_type`); open() logs
+    in, run() sends operational commands."""
 
     def __init__(
         self,
@@ -255,21 +256,36 @@ class NetmikoSwitch:
         self._conn = conn
         fingerprint = self._record_fingerprint(conn)
         log.info("logged in to %s as %s, host key %s", self.where, self.username, fingerprint or "unknown")
+        platform = platforms.get(self.device_type) if self.device_type in platforms.PLATFORMS else platforms.get(None)
+        info = VersionInfo(None, None, None)
+        read = platform.version()
         try:
             if preparation:
                 # netmiko's session preparation sends these one at a time, with a newline and a
-                # prompt detection around each (and ~0.3 s of sleeps); typed ahead with `show
-                # version` they take one round trip.
-                self.prefetch([*preparation, SHOW_VERSION])
+                # prompt detection around each (and ~0.3 s of sleeps); typed ahead with the
+                # platform's first `show version` they take one round trip.
+                self.prefetch([*preparation, read.commands[0]])
                 for command in preparation:
                     self.run(command)
-            info = parse_version(self.run(SHOW_VERSION))
         except SwitchError:
             self.close()
             raise
+        for n, command in enumerate(read.commands):
+            try:
+                found = read.parse(self.run(command))
+            except SwitchError:
+                if self._conn is None or n == len(read.commands) - 1:
+                    self.close()
+                    raise
+                continue
+            except ParseError:
+                continue
+            if found:
+                info = found[0]
+                break
         self.facts = SwitchFacts(
-            hostname=info.hostname, model=info.model, junos_version=info.junos_version,
-            host_key_fingerprint=fingerprint, source="ssh",
+            hostname=info.hostname, model=info.model, junos_version=info.os_version,
+            host_key_fingerprint=fingerprint, source="ssh", platform=platform.name, os_name=platform.os_name,
         )
 
     def _connect_and_read_prompt(self, conn: Any) -> tuple[str, ...]:

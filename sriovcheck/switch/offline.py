@@ -11,29 +11,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from sriovcheck.errors import SwitchError
-from sriovcheck.parsers.junos import parse_version
+from sriovcheck.parsers.tables import ParseError
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts
-from sriovcheck.switch.commands import SHOW_VERSION, saved_output_name
+from sriovcheck.switch.commands import saved_output_name
 
 
 class SavedOutputSwitch:
     """Reads `DIR/<saved_output_name(command)>` for each command; never logs in anywhere."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, platform: str | None = None) -> None:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise SwitchError(
                 f"saved switch outputs: {self.directory} is not a directory",
                 hint="pass --switch-output a directory holding files such as show_ethernet-switching_table.xml",
             )
-        facts = SwitchFacts(source=f"files:{self.directory}")
-        version_file = self.directory / saved_output_name(SHOW_VERSION)
-        if version_file.is_file():
-            info = parse_version(self._read(version_file, SHOW_VERSION))
+        p = platforms.get(platform)
+        facts = SwitchFacts(source=f"files:{self.directory}", platform=p.name, os_name=p.os_name)
+        for command in p.version().commands:
+            version_file = self.directory / saved_output_name(command)
+            if not version_file.is_file():
+                continue
+            try:
+                info = p.parse_version(self._read(version_file, command))
+            except ParseError:
+                continue
             facts = SwitchFacts(
-                hostname=info.hostname, model=info.model, junos_version=info.junos_version,
-                source=facts.source,
+                hostname=info.hostname, model=info.model, junos_version=info.os_version,
+                source=facts.source, platform=p.name, os_name=p.os_name,
             )
+            break
         self.facts = facts
 
     def _read(self, path: Path, command: str) -> str:

@@ -43,9 +43,9 @@ LinuxIfname = Annotated[str, AfterValidator(names.linux_ifname)]
 ContainerName = Annotated[str, AfterValidator(names.container_name)]
 ImageRef = Annotated[str, AfterValidator(names.image_ref)]
 DockerNetwork = Annotated[str, AfterValidator(names.docker_network)]
-JunosPort = Annotated[str, AfterValidator(names.junos_port)]
-JunosL3Interface = Annotated[str, AfterValidator(names.junos_l3_interface)]
-JunosVlanName = Annotated[str, AfterValidator(names.junos_vlan_name)]
+SwitchPort = Annotated[str, AfterValidator(names.switch_port)]
+SwitchL3Interface = Annotated[str, AfterValidator(names.switch_l3_interface)]
+SwitchVlanName = Annotated[str, AfterValidator(names.switch_vlan_name)]
 HostName = Annotated[str, AfterValidator(names.hostname)]
 UserName = Annotated[str, AfterValidator(names.username)]
 EnvVarName = Annotated[str, AfterValidator(names.env_var)]
@@ -61,7 +61,9 @@ class _Strict(BaseModel):
 class Pf(_Strict):
     name: LinuxIfname = Field(description="PF netdev name, e.g. eno2")
     numvfs: Int = Field(ge=1, le=256, description="number of VFs to create on this PF")
-    switch_port: JunosPort = Field(description="switch interface this PF is cabled to, e.g. ge-0/0/1")
+    switch_port: SwitchPort = Field(
+        description="switch interface this PF is cabled to: ge-0/0/1 (Junos), Ethernet1 (EOS), Ethernet1/1 (NX-OS)"
+    )
 
 
 class Host(_Strict):
@@ -71,7 +73,9 @@ class Host(_Strict):
 
 class Switch(_Strict):
     name: HostName = Field(description="switch name shown in reports")
-    platform: Literal["juniper_junos"] = Field(default="juniper_junos", description="netmiko device_type")
+    platform: Literal["juniper_junos", "arista_eos", "cisco_nxos"] = Field(
+        default="juniper_junos", description="the switch's OS, as netmiko's device_type: juniper_junos, arista_eos or cisco_nxos"
+    )
     host: HostName = Field(description="management address or DNS name")
     port: Int = Field(default=22, ge=1, le=65535)
     username: UserName
@@ -85,10 +89,10 @@ class Switch(_Strict):
 
 class Vlan(_Strict):
     id: VlanId
-    name: JunosVlanName
+    name: SwitchVlanName
     subnet: IPv4Net
     gateway: IPv4Addr
-    l3_interface: JunosL3Interface
+    l3_interface: SwitchL3Interface = Field(description="the gateway's interface: vlan.N/irb.N (Junos), VlanN (EOS, NX-OS)")
 
 
 class VfSpec(_Strict):

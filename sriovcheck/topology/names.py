@@ -70,6 +70,30 @@ def docker_network(value: str) -> str:
     return value
 
 
+# Every platform's names (sriovcheck.switch.platforms): a field takes what some platform takes, and
+# topology.rules then holds each name to the rules of the topology's switch.platform.
+SWITCH_PORT = re.compile(
+    r"^(?:" + JUNOS_PORT.pattern[1:-1] + r"|Ethernet\d{1,3}(?:/\d{1,3}){0,2}|Port-Channel\d{1,6}|port-channel\d{1,4})$"
+)
+SWITCH_L3_INTERFACE = re.compile(r"^(?:(?:vlan|irb)\.\d{1,5}|Vlan\d{1,4})$")
+SWITCH_VLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def switch_port(value: str) -> str:
+    return check(SWITCH_PORT, value, "switch port",
+                 "Junos ge-0/0/1, xe-0/0/0:2, ae0 (no unit); EOS Ethernet1, Ethernet3/1, Port-Channel10; "
+                 "NX-OS Ethernet1/1, port-channel10")
+
+
+def switch_l3_interface(value: str) -> str:
+    return check(SWITCH_L3_INTERFACE, value, "L3 VLAN interface", "Junos vlan.N (non-ELS) or irb.N (ELS); EOS and NX-OS Vlan<N>")
+
+
+def switch_vlan_name(value: str) -> str:
+    return check(SWITCH_VLAN_NAME, value, "VLAN name",
+                 "a letter or digit, then up to 62 of A-Z a-z 0-9 _ . - (e.g. SRIOV_200; Junos: a letter first; EOS, NX-OS: 32 at most)")
+
+
 def junos_port(value: str) -> str:
     return check(JUNOS_PORT, value, "Junos switch port", "e.g. ge-0/0/1, xe-0/0/0:2, et-1/0/48, ae0 (no unit)")
 

@@ -59,6 +59,25 @@ def semantic_problems(
     if t.switch.password_env is None and t.switch.key_file is None:
         c.add(("switch",), "no credentials: set switch.password_env (name of an environment variable) or switch.key_file")
 
+    # --- names, by the rules of the switch's platform (the fields took any platform's)
+    from sriovcheck.switch.platforms import PLATFORMS
+
+    platform = PLATFORMS[t.switch.platform]
+    on = f"switch.platform {platform.name}"
+    for i, hp in enumerate(t.host.pfs):
+        try:
+            platform.port(hp.switch_port)
+        except ValueError as exc:
+            c.add(("host", "pfs", i, "switch_port"), f"{exc} ({on})")
+    for i, v in enumerate(t.vlans):
+        try:
+            platform.vlan_name(v.name)
+        except ValueError as exc:
+            c.add(("vlans", i, "name"), f"{exc} ({on})")
+        problem = platform.l3_interface_problem(v.l3_interface, v.id)
+        if problem:
+            c.add(("vlans", i, "l3_interface"), f"{problem} ({on})")
+
     # --- VLANs
     for loc, first, value in _duplicates((("vlans", i, "id"), v.id) for i, v in enumerate(t.vlans)):
         c.add(loc, f"VLAN id {value} is declared twice (first at {format_path(first)}); VLAN ids must be unique")

@@ -4,14 +4,18 @@ they run after the core checks, over the same switch session."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from sriovcheck.errors import SriovcheckError
+from sriovcheck.parsers.tables import ParseError
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchSession
+from sriovcheck.switch.platforms import Platform, Read
 from sriovcheck.topology.model import Topology
+from sriovcheck.topology.names import normalise_mac
 from sriovcheck.verify import checks as C
 from sriovcheck.verify.results import CheckResult, Evidence
 
@@ -31,69 +35,95 @@ class SwitchAcceptanceData:
     errors: dict[str, str] = field(default_factory=dict)  # what -> why it could not be read
     missing: dict[str, str] = field(default_factory=dict)  # what -> the command that saved outputs do not have
     evidence: dict[str, Evidence] = field(default_factory=dict)
+    platform: Platform = field(default_factory=lambda: platforms.get(None))  # its wording names the fixes
 
 
 def switch_commands(t: Topology) -> list[str]:
     """The commands `read_switch_data` sends over a live session, in its order."""
+    p = platforms.get(t.switch.platform)
     ports = sorted({pf.switch_port for pf in t.host.pfs})
     return [
-        *(f"show ethernet-switching interfaces {p}" for p in ports),
-        "show lldp neighbors",
-        *(f"show interfaces {pf.switch_port}" for pf in t.host.pfs),
+        *(p.port_vlans(port).commands[0] for port in ports),
+        p.lldp_neighbors().commands[0],
+        *(p.interface(pf.switch_port).commands[0] for pf in t.host.pfs),
     ]
 
 
 def read_switch_data(session: SwitchSession, t: Topology, source: str) -> SwitchAcceptanceData:
-    from sriovcheck.parsers import junos as P
-
-    data = SwitchAcceptanceData()
-
+    p = platforms.get(t.switch.platform)
+    data = SwitchAcceptanceData(platform=p)
     offline = session.facts.source.startswith("files:")
+    has = getattr(session, "has", None)
 
-    def read(what: str, command: str, parse: Callable[[str], Any]) -> Any:
+    def run_read(r: Read) -> tuple[str, str, Any]:
+        """(command, output, parsed) of the first of the read's commands that answers and parses."""
+        failures: list[tuple[str, Exception]] = []
+        commands = [c for c in r.commands if not offline or not callable(has) or has(c)] or list(r.commands[-1:])
+        for command in commands:
+            try:
+                output = session.run(command)
+                return command, output, list(r.parse(output))
+            except (SriovcheckError, ParseError) as exc:
+                failures.append((command, exc))
+        command, first = failures[0]
+        if isinstance(first, SriovcheckError) and offline:
+            raise _Missing(command) from first
+        raise _Unreadable(f"`{command}`: {first}") from failures[-1][1]
+
+    def read(what: str, r: Read) -> Any:
         try:
-            output = session.run(command)
-        except SriovcheckError as exc:
-            if offline:  # saved outputs need not include the acceptance commands: not run, not an error
-                data.missing[what] = command
-            else:
-                data.errors[what] = f"`{command}`: {exc}"
+            command, output, parsed = run_read(r)
+        except _Missing as m:  # saved outputs need not include the acceptance commands: not run, not an error
+            data.missing[what] = str(m)
             return None
-        try:
-            data.evidence[what] = Evidence(source=source, command=command, output=output)
-            return parse(output)
-        except P.ParseError as exc:
-            data.errors[what] = f"`{command}`: {exc}"
+        except _Unreadable as exc:
+            data.errors[what] = str(exc)
             return None
+        data.evidence[what] = Evidence(source=source, command=command, output=output)
+        return parsed
 
     # Membership of the PF ports only (a big switch lists every port x VLAN otherwise); saved
     # outputs without the per-port files fall back to the whole command.
     ports = sorted({pf.switch_port for pf in t.host.pfs})
-    per_port = [f"show ethernet-switching interfaces {p}" for p in ports]
-    has = getattr(session, "has", None)
-    if offline and not (callable(has) and all(has(c) for c in per_port)):
-        data.port_vlans = read("port-vlans", "show ethernet-switching interfaces", P.parse_switching_interfaces)
+    per_port = [p.port_vlans(port) for port in ports]
+    if offline and not (callable(has) and all(any(has(c) for c in r.commands) for r in per_port)):
+        data.port_vlans = read("port-vlans", p.port_vlans())
     else:
         rows: list[Any] = []
         outputs: list[str] = []
-        for cmd in per_port:
+        used: list[str] = []
+        for r in per_port:
             try:
-                output = session.run(cmd)
-                outputs.append(output)
-                rows += P.parse_switching_interfaces(output)
-            except (SriovcheckError, P.ParseError) as exc:
-                data.errors["port-vlans"] = f"`{cmd}`: {exc}"
+                command, output, parsed = run_read(r)
+            except (_Missing, _Unreadable) as exc:
+                data.errors["port-vlans"] = str(exc)
                 rows = []
                 break
+            used.append(command)
+            outputs.append(output)
+            rows += parsed
         if outputs:
-            data.evidence["port-vlans"] = Evidence(source=source, command=" ; ".join(per_port), output="\n".join(outputs))
+            data.evidence["port-vlans"] = Evidence(source=source, command=" ; ".join(used), output="\n".join(outputs))
         data.port_vlans = None if "port-vlans" in data.errors else rows
-    data.lldp = read("lldp", "show lldp neighbors", P.parse_lldp_neighbors)
+    if data.port_vlans:  # switchport outputs that show VLAN ids only: the topology names them
+        names = {v.id: v.name for v in t.vlans}
+        data.port_vlans = [dataclasses.replace(r, vlan_name=names[r.vlan_id])
+                           if r.vlan_id in names and r.vlan_name == str(r.vlan_id) else r for r in data.port_vlans]
+    data.lldp = read("lldp", p.lldp_neighbors())
     for pf in t.host.pfs:
-        info = read(f"port:{pf.switch_port}", f"show interfaces {pf.switch_port}", partial(P.parse_interface, name=pf.switch_port))
+        infos = read(f"port:{pf.switch_port}", p.interface(pf.switch_port))
+        info = next((i for i in infos or [] if i.name == pf.switch_port), None) or (infos[0] if infos else None)
         if info is not None:
             data.ports[pf.switch_port] = info
     return data
+
+
+class _Missing(Exception):
+    """A saved-output directory without this command's file."""
+
+
+class _Unreadable(Exception):
+    """The command failed or its output could not be read."""
 
 
 def _r(kind: str, exp: C.Expectation | None, target: str, status: str, **kw: Any) -> CheckResult:
@@ -101,7 +131,8 @@ def _r(kind: str, exp: C.Expectation | None, target: str, status: str, **kw: Any
 
 
 def check_mtu(
-    exp: C.Expectation, *, link_mtu: int | None, pf_mtu: int | None, df_ping: C.PingObs | None, port: Any | None, evidence: list[Evidence]
+    exp: C.Expectation, *, link_mtu: int | None, pf_mtu: int | None, df_ping: C.PingObs | None, port: Any | None, evidence: list[Evidence],
+    platform: Platform | None = None,
 ) -> CheckResult:
     want = exp.mtu or 1500
     expected = f"VF MTU {want} in the container, PF MTU >= {want}, a {want}-byte do-not-fragment ping to {exp.gateway} answered"
@@ -116,7 +147,8 @@ def check_mtu(
         if port_mtu is not None and port_mtu - ETHERNET_HEADER < want:
             why += (
                 f": switch port {exp.switch_port} has MTU {port_mtu}, smaller than the VF MTU {want} plus the "
-                f"{ETHERNET_HEADER}-byte Ethernet header; set `mtu {want + ETHERNET_HEADER}` or more on {exp.switch_port}"
+                f"{ETHERNET_HEADER}-byte Ethernet header; "
+                + (platform or platforms.get(None)).fix_port_mtu(exp.switch_port, want + ETHERNET_HEADER)
             )
         elif df_ping.error:
             why += f" ({df_ping.error})"
@@ -137,7 +169,8 @@ def check_mtu(
         observed=observed,
         message="; ".join(problems),
         evidence=evidence,
-        details={"mtu_wanted": want, "port_mtu": getattr(port, "mtu", None), "pf_mtu": pf_mtu, "link_mtu": link_mtu},
+        details={"mtu_wanted": want, "port_mtu": getattr(port, "mtu", None), "pf_mtu": pf_mtu, "link_mtu": link_mtu,
+                 **({"fix": platform.fix_port_mtu(exp.switch_port, want + ETHERNET_HEADER)} if platform else {})},
     )
 
 
@@ -166,11 +199,11 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             exp.target,
             "fail",
             expected=expected,
-            observed=f"{exp.switch_port} is not an ethernet-switching port",
-            message=f"{exp.switch_port} carries no VLAN: configure it as a trunk (family ethernet-switching, "
-            f"interface-mode/port-mode trunk) with VLAN {exp.vlan_name}",
+            observed=f"{exp.switch_port} is not a switching (layer-2) port",
+            message=f"{exp.switch_port} carries no VLAN: "
+            + data.platform.fix_not_switching(exp.switch_port, exp.vlan_id, exp.vlan_name),
             evidence=ev,
-            details={"reason": "not-switching"},
+            details={"reason": "not-switching", "fix": data.platform.fix_not_switching(exp.switch_port, exp.vlan_id, exp.vlan_name)},
         )
     member = [p for p in rows if p.vlan_id == exp.vlan_id or (p.vlan_name or "").lower() == exp.vlan_name.lower()]
     carried = ", ".join(sorted({f"{p.vlan_name} ({p.vlan_id})" for p in rows if p.vlan_name})) or "none"
@@ -194,9 +227,11 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             "fail",
             expected=expected,
             observed=f"{exp.switch_port} carries {carried}",
-            message=f"VLAN {exp.vlan_id} ({exp.vlan_name}) is not a member of {exp.switch_port}: add it to the port's vlan members",
+            message=f"VLAN {exp.vlan_id} ({exp.vlan_name}) is not a member of {exp.switch_port}: "
+            + data.platform.fix_vlan_member(exp.switch_port, exp.vlan_id, exp.vlan_name),
             evidence=ev,
-            details={"reason": "vlan-not-member", "carried": carried},
+            details={"reason": "vlan-not-member", "carried": carried,
+                     "fix": data.platform.fix_vlan_member(exp.switch_port, exp.vlan_id, exp.vlan_name)},
         )
     row = member[0]
     if row.tagging and row.tagging.lower() != "tagged":
@@ -208,11 +243,12 @@ def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckRe
             expected=expected,
             observed=f"VLAN {exp.vlan_id} {row.tagging} on {exp.switch_port}",
             message=f"VLAN {exp.vlan_id} is untagged on {exp.switch_port}, but the PF tags the VF's traffic: "
-            "make it a tagged (trunk) member",
+            + data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name),
             evidence=ev,
-            details={"reason": "untagged", "carried": carried},
+            details={"reason": "untagged", "carried": carried,
+                     "fix": data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name)},
         )
-    if not row.forwarding:
+    if row.forwarding is False:  # None: the switch does not say (a switchport listing has no STP state)
         return _r(
             "switch-port",
             exp,
@@ -262,8 +298,9 @@ def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str,
         )
 
     def mine(n: Any) -> bool:
-        names = {str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
-        chassis = (n.chassis_id or "").lower()
+        # A MAC-form id compares as a MAC whichever way the switch prints it (52:54:00:... or 5254.00..).
+        names = {normalise_mac(str(x)) or str(x).lower() for x in (n.port_info, getattr(n, "port_id", None)) if x}
+        chassis = normalise_mac(n.chassis_id or "") or (n.chassis_id or "").lower()
         return (n.system_name or "").split(".")[0].lower() == host_name.split(".")[0].lower() and (
             pf.lower() in names or (pf_mac is not None and pf_mac.lower() in names | {chassis})
         )
@@ -278,7 +315,7 @@ def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str,
             expected=expected,
             details=details,
             evidence=ev,
-            observed=f"{switch_port}: {n.system_name} {n.port_info or n.port_id} (chassis {n.chassis_id})",
+            observed=f"{switch_port}: {n.system_name} {n.port_info or n.port_id}" + (f" (chassis {n.chassis_id})" if n.chassis_id else ""),
         )
     seen = "; ".join(f"{n.system_name} {n.port_info}" for n in here)
     return _r(

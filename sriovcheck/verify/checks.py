@@ -36,6 +36,7 @@ class Expectation:
     pinned_mac: str | None
     mtu: int | None
     config: VfConfig
+    mac_interface: str | None = None  # how the switch's MAC table names the port (the platform's rule)
 
     @property
     def target(self) -> str:
@@ -43,7 +44,7 @@ class Expectation:
 
     @property
     def switch_interface(self) -> str:
-        return f"{self.switch_port}.0"
+        return self.mac_interface if self.mac_interface is not None else f"{self.switch_port}.0"
 
     def details(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -62,6 +63,9 @@ class Expectation:
 
 
 def expectations(t: Topology) -> list[Expectation]:
+    from sriovcheck.switch import platforms
+
+    platform = platforms.get(t.switch.platform)
     out = []
     for ct, spec in t.attachments():
         vlan = t.vlan(spec.vlan)
@@ -80,6 +84,7 @@ def expectations(t: Topology) -> list[Expectation]:
                 pinned_mac=spec.mac,
                 mtu=spec.mtu,
                 config=vf_config_of(spec),
+                mac_interface=platform.mac_interface(t.pf(spec.pf).switch_port),
             )
         )
     return out

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sriovcheck.switch import platforms
 from sriovcheck.verify.results import Cause, CheckResult
 
 FAILING = ("fail", "error")
@@ -151,8 +152,9 @@ class _Diagnosis:
             first = found[0]
             if reason == "vlan-not-member":
                 what = f"VLAN {first.details.get('vlan')} ({first.details.get('vlan_name')}) is not a member of {port}"
-                fix = (f"add VLAN {first.details.get('vlan_name')} to {port}'s vlan members "
-                       f"(set interfaces {port} unit 0 family ethernet-switching vlan members {first.details.get('vlan_name')})")
+                # Results written before platforms carry no fix: the default platform's words, as then.
+                fix = str(first.details.get("fix") or platforms.get(None).fix_vlan_member(
+                    port, int(first.details.get("vlan") or 0), str(first.details.get("vlan_name"))))
                 rule = "vlan-not-member"
             elif reason == "port-down":
                 what = f"switch port {port} is down"
@@ -160,7 +162,7 @@ class _Diagnosis:
                 rule = "port-down"
             else:
                 what = first.message.split(":")[0] if first.message else f"{port} does not carry the VLAN as it should"
-                fix = first.message.partition(": ")[2] or f"fix {port}'s ethernet-switching configuration"
+                fix = str(first.details.get("fix") or first.message.partition(": ")[2] or f"fix {port}'s switching configuration")
                 rule = f"switch-port-{reason}"
             targets = {c.target for c in found}
             claims = [x for t in sorted(targets) for x in self.of_target(t)]
@@ -235,9 +237,11 @@ class _Diagnosis:
         for port, found in groups.items():
             pm = found[0].details["port_mtu"]
             want = max(int(c.details.get("mtu_wanted") or 1500) for c in found)
+            worst = next(c for c in found if int(c.details.get("mtu_wanted") or 1500) == want)
+            fix = str(worst.details.get("fix") or f"set mtu {want + ETHERNET_HEADER} or more on {port}")
             self.add(_Draft("port-mtu", f"switch port {port} has MTU {pm}, too small for VF MTU {want} plus the "
                             f"{ETHERNET_HEADER}-byte Ethernet header",
-                            f"switch {self.switch}, port {port}", f"set mtu {want + ETHERNET_HEADER} or more on {port}",
+                            f"switch {self.switch}, port {port}", fix,
                             [f"show interfaces {port}: MTU {pm}"], marks={"switch_port": port}), found)
 
     def vf_paths(self) -> None:
@@ -288,21 +292,29 @@ def _switch_arp_mac(checks: list[CheckResult], ip: str) -> str | None:
     """The MAC the switch's ARP table gives `ip`, from the full table kept on the switch-login check."""
     if not ip:
         return None
-    from sriovcheck.parsers.junos import ParseError, parse_arp_table
+    from sriovcheck.parsers.tables import ParseError
+    from sriovcheck.switch.platforms import PLATFORMS
 
     for c in checks:
         if c.kind != "switch-login" or c.status != "pass":
             continue
         for ev in c.evidence:
-            if not ev.command.startswith("show arp"):
-                continue
-            try:
-                for entry in parse_arp_table(ev.output):
-                    if entry.ip == ip:
-                        return str(entry.mac)
-            except ParseError:
-                continue
+            # The evidence does not say which platform answered: the ARP read whose commands it is.
+            for r in (p.arp_table() for p in PLATFORMS.values()):
+                if not _same_read(ev.command, r.commands):
+                    continue
+                try:
+                    for entry in r.parse(ev.output):
+                        if entry.ip == ip:
+                            return str(entry.mac)
+                except ParseError:
+                    continue
     return None
+
+
+def _same_read(command: str, whole: tuple[str, ...]) -> bool:
+    """`command` is one of these whole-table commands, or the same scoped to an interface."""
+    return any(command == w or command.startswith(w.split(" |")[0] + " ") for w in whole)
 
 
 def diagnose(checks: list[CheckResult], *, pfs: Iterable[PfState] = (), switch: str = "the switch") -> list[Cause]:

@@ -6,8 +6,8 @@ namespace, so it needs no tool inside the image.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +18,10 @@ from typing import Any, Protocol
 from sriovcheck.containers.runtime import ContainerRuntime
 from sriovcheck.errors import SriovcheckError, SwitchError
 from sriovcheck.host.driver import HostDriver, PfInfo, VfConfig
-from sriovcheck.switch import commands as cmds
+from sriovcheck.parsers.tables import ParseError
+from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
+from sriovcheck.switch.platforms import Read
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
 from sriovcheck.verify.diagnosis import PfState, diagnose
@@ -27,12 +29,10 @@ from sriovcheck.verify.results import Cause, CheckResult, Evidence
 
 Progress = Callable[[str], None]
 
-MAC_TABLE_XML = "show ethernet-switching table | display xml"
-MAC_TABLE_TEXT = "show ethernet-switching table"
-ARP_XML = "show arp no-resolve | display xml"
-ARP_TEXT = "show arp no-resolve"
+# The default platform's whole tables (kept for the callers that save them; verify asks the platform).
+MAC_TABLE_XML, MAC_TABLE_TEXT = platforms.get(None).mac_table().commands
+ARP_XML, ARP_TEXT = platforms.get(None).arp_table().commands
 ARP_PROBE_SENDER = "0.0.0.0"  # noqa: S104 - an ARP sender address (RFC 5227 probe), not a socket bind
-CURRENT_ADDRESS = re.compile(r"Current address:\s*([0-9a-fA-F:.\-]{12,17})")
 
 
 class ProbeOps(Protocol):
@@ -59,6 +59,11 @@ class _Tables(C.SwitchTables):
     # Whether the VFs' MACs were looked for on every port (whole table or a `| match` search);
     # False when saved outputs hold only the PF ports' tables: mac-unique cannot be judged.
     searched_macs: bool | None = None
+    # What each evidence item is (mac, arp, l3), by its position in `evidence`.
+    kinds: dict[int, str] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[Evidence]:
+        return [e for i, e in enumerate(self.evidence) if self.kinds.get(i) == kind]
 
 
 @dataclass
@@ -118,10 +123,12 @@ def own_rows(evidence: list[Evidence], needles: list[str]) -> list[Evidence]:
     kept once, on the switch-login check): a 64-VF run would otherwise carry every table 64 times
     (measured: 19 MB of report.html and most of verify's peak memory)."""
     wanted = [n.lower() for n in needles if n]
+    # a MAC also as the switch may print it: 5254.0012.3456 (the dash form is matched below)
+    wanted += [f"{d[0:4]}.{d[4:8]}.{d[8:12]}" for n in wanted if len(d := n.replace(":", "")) == 12 and n.count(":") == 5]
     out = []
     for e in evidence:
         lines = e.output.splitlines()
-        context = 4 if e.command.endswith("display xml") else 0  # an XML entry spans a few lines
+        context = 8 if e.command.endswith(("xml", "json")) else 0  # an XML or JSON entry spans a few lines
         keep: set[int] = set()
         for i, line in enumerate(lines):
             low = line.lower()
@@ -158,6 +165,7 @@ class Verifier:
         self.sleep = sleep
         self.poll_interval_s = poll_interval_s
         self.acceptance = acceptance
+        self.platform = platforms.get(topology.switch.platform)
 
     def run(self) -> VerifyOutcome:
         exps = C.expectations(self.t)
@@ -495,7 +503,8 @@ class Verifier:
             port = data.ports.get(e.switch_port) if data else None
             if data and f"port:{e.switch_port}" in data.evidence:
                 ev.append(data.evidence[f"port:{e.switch_port}"])
-            out.append(A.check_mtu(e, link_mtu=link.mtu, pf_mtu=info.mtu if info else None, df_ping=ping, port=port, evidence=ev))
+            out.append(A.check_mtu(e, link_mtu=link.mtu, pf_mtu=info.mtu if info else None, df_ping=ping, port=port, evidence=ev,
+                                   platform=self.platform))
             peer = peers[e.target]
             pp = path_by.get(e.target)
             pev = (
@@ -586,10 +595,11 @@ class Verifier:
         if tables is None or not _online(session):
             return []
         out: list[str] = []
+        p = self.platform
         if not tables.searched_macs and macs:
-            out += cmds.mac_search(macs)
-        out += [cmds.arp_table(interface=i, xml=True) for i in self._l3_interfaces()]
-        out += [f"show interfaces {phys}" for phys in sorted({v.l3_interface.split(".")[0] for v in self.t.vlans})]
+            out += [r.commands[0] for r in p.mac_search(macs)]
+        out += [p.arp_table(i).commands[0] for i in self._l3_interfaces()]
+        out += [r.commands[0] for r, _ in p.l3_macs(self._l3_interfaces())]
         if self.acceptance:
             from sriovcheck.verify import acceptance as A
 
@@ -633,7 +643,7 @@ class Verifier:
             target=sw.name,
             status="pass" if error is None else "error",
             expected=f"login to {sw.name} and answers to commands",
-            observed=f"{facts.model or 'model ?'} Junos {facts.junos_version or '?'} ({facts.source})"
+            observed=f"{facts.model or 'model ?'} {facts.os_name or self.platform.os_name} {facts.os_version or '?'} ({facts.source})"
             if error is None
             else "session failed",
             message=error or "",
@@ -646,9 +656,7 @@ class Verifier:
                 for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
                     out.append(C.skipped(kind, exp, "switch-login", "errored"))
             return out
-        mac_ev = [e for e in tables.evidence if "ethernet-switching" in e.command]
-        arp_ev = [e for e in tables.evidence if "arp" in e.command]
-        l3_ev = [e for e in tables.evidence if "interfaces" in e.command]
+        mac_ev, arp_ev, l3_ev = tables.of_kind("mac"), tables.of_kind("arp"), tables.of_kind("l3")
         for exp in exps:
             if exp.target not in attached:
                 for kind in ("switch-mac", "switch-arp", "gateway-mac", "mac-unique"):
@@ -683,7 +691,7 @@ class Verifier:
                         status="skip",
                         expected=f"{mac} on at most one VLAN and port",
                         message=f"not run: the saved switch outputs hold only the PF ports' MAC tables; "
-                        f"save the whole `{MAC_TABLE_TEXT}` too to see {mac} on every port",
+                        f"save the whole `{self.platform.mac_table().commands[-1]}` too to see {mac} on every port",
                         details=exp.details(),
                     )
                 )
@@ -701,31 +709,39 @@ class Verifier:
     def _source(self, session: SwitchSession) -> str:
         return f"switch:{self.t.switch.name}" if session.facts.source == "ssh" else session.facts.source
 
-    def _read_one(
-        self, session: SwitchSession, xml_cmd: str, text_cmd: str, parse: Callable[[str], Any], tables: C.SwitchTables
-    ) -> list[Any]:
-        """One table, XML first (its schema is stable across releases), the text as the fallback."""
-        from sriovcheck.parsers.junos import ParseError
-
+    def _read(self, session: SwitchSession, read: Read, tables: _Tables, kind: str) -> list[Any]:
+        """One table: the platform's commands in order (structured output first, its schema is
+        stable across releases), the text as the fallback."""
         src = self._source(session)
-        try:
-            output = session.run(xml_cmd)
-            entries: list[Any] = list(parse(output))
-            tables.evidence.append(_ev(src, xml_cmd, output))
-            return entries
-        except (ParseError, SriovcheckError) as first:
+        first: BaseException | None = None
+        for n, command in enumerate(read.commands):
+            last = n == len(read.commands) - 1
             try:
-                output = session.run(text_cmd)
-            except SriovcheckError:
-                if isinstance(first, SriovcheckError):
-                    raise first from None
-                raise
+                output = session.run(command)
+            except SriovcheckError as exc:
+                if last:
+                    if isinstance(first, SriovcheckError):
+                        raise first from None
+                    raise
+                first = first or exc
+                continue
             try:
-                entries = list(parse(output))
+                entries = list(read.parse(output))
             except ParseError as exc:
-                raise SwitchError(f"cannot read the output of `{text_cmd}` from {self.t.switch.name}: {exc}") from exc
-            tables.evidence.append(_ev(src, text_cmd, output))
-            return entries
+                if last:
+                    raise SwitchError(f"cannot read the output of `{command}` from {self.t.switch.name}: {exc}") from exc
+                first = first or exc
+                continue
+            tables.kinds[len(tables.evidence)] = kind
+            tables.evidence.append(_ev(src, command, output))
+            return self._named(entries) if kind == "mac" else entries
+        return []
+
+    def _named(self, entries: list[Any]) -> list[Any]:
+        """MAC tables that show only VLAN ids get the topology's VLAN names for them."""
+        names = {v.id: v.name for v in self.t.vlans}
+        return [dataclasses.replace(e, vlan_name=names[e.vlan_id])
+                if e.vlan_id in names and e.vlan_name == str(e.vlan_id) else e for e in entries]
 
     def _ports(self) -> list[str]:
         return sorted({pf.switch_port for pf in self.t.host.pfs})
@@ -734,22 +750,19 @@ class Verifier:
         return sorted({v.l3_interface for v in self.t.vlans})
 
     def _read_mac_tables(self, session: SwitchSession) -> _Tables:
-        """The MAC table of each PF's switch port (the seed's own `show ethernet-switching table
-        interface ge-0/0/1`): what verify reads grows with the host under test, not with the switch.
+        """The MAC table of each PF's switch port (as the seed read it on its switch
+        by hand): what verify reads grows with the host under test, not with the switch.
         Saved outputs without per-port files fall back to the whole table."""
-        from sriovcheck.parsers.junos import parse_mac_table
-
         tables = _Tables()
         ports = self._ports()
-        if _scoped(session, [cmds.mac_table(interface=p, xml=True) for p in ports] + [cmds.mac_table(interface=p) for p in ports]):
+        p = self.platform
+        if _scoped(session, [c for port in ports for c in p.mac_table(port).commands]):
             if _online(session):
-                _prefetch(session, [cmds.mac_table(interface=p, xml=True) for p in ports])
+                _prefetch(session, [p.mac_table(port).commands[0] for port in ports])
             for port in ports:
-                tables.macs += self._read_one(
-                    session, cmds.mac_table(interface=port, xml=True), cmds.mac_table(interface=port), parse_mac_table, tables
-                )
+                tables.macs += self._read(session, p.mac_table(port), tables, "mac")
         else:
-            tables.macs = self._read_one(session, MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, tables)
+            tables.macs = self._read(session, p.mac_table(), tables, "mac")
             tables.searched_macs = True  # the whole table shows every port
         return tables
 
@@ -757,71 +770,56 @@ class Verifier:
         """After learning: where else the switch sees the VFs' MACs (other ports and VLANs, for
         mac-unique and for naming a wrong port), the ARP entries per L3 interface, and the L3
         interfaces' own MACs."""
-        from sriovcheck.parsers.junos import parse_arp_table
-
         if tables is None:
             return
         if not tables.searched_macs:
             self._search_macs(session, tables, macs)
         l3s = self._l3_interfaces()
-        if _scoped(session, [cmds.arp_table(interface=i, xml=True) for i in l3s] + [cmds.arp_table(interface=i) for i in l3s]):
+        p = self.platform
+        if _scoped(session, [c for i in l3s for c in p.arp_table(i).commands]):
             for l3 in l3s:
-                xml_cmd, text_cmd = cmds.arp_table(interface=l3, xml=True), cmds.arp_table(interface=l3)
-                tables.arps += self._read_one(session, xml_cmd, text_cmd, parse_arp_table, tables)
+                tables.arps += self._read(session, p.arp_table(l3), tables, "arp")
         else:
-            tables.arps = self._read_one(session, ARP_XML, ARP_TEXT, parse_arp_table, tables)
+            tables.arps = self._read(session, p.arp_table(), tables, "arp")
         self._read_l3_macs(session, tables)
 
     def _search_macs(self, session: SwitchSession, tables: _Tables, macs: list[str]) -> None:
-        """`show ethernet-switching table | match "MAC|MAC|..."`: every row of the VFs' MACs on any
-        port or VLAN, without moving the whole table (Junos filters on the switch; no Junos release
-        has a per-MAC filter on both ELS and non-ELS). Offline: the saved whole table, if any."""
-        from sriovcheck.parsers.junos_rows import mac_rows
-
+        """Every row of the VFs' MACs on any port or VLAN, without moving the whole table (the
+        platform's search: a `| match` or a per-MAC filter). Offline: the saved whole
+        table, if any."""
         if not macs:
             tables.searched_macs = True
             return
-        src = self._source(session)
+        p = self.platform
         if not _online(session):
-            if _has(session, MAC_TABLE_XML) or _has(session, MAC_TABLE_TEXT):
-                from sriovcheck.parsers.junos import parse_mac_table
-
-                tables.macs += self._read_one(session, MAC_TABLE_XML, MAC_TABLE_TEXT, parse_mac_table, tables)
+            whole = p.mac_table()
+            if any(_has(session, c) for c in whole.commands):
+                tables.macs += self._read(session, whole, tables, "mac")
                 tables.searched_macs = True
             else:
                 tables.searched_macs = False
             return
         seen = {(e.mac, e.vlan_name.lower(), e.interface) for e in tables.macs}
-        for cmd in cmds.mac_search(macs):
-            output = session.run(cmd)
-            tables.evidence.append(_ev(src, cmd, output))
-            for row in mac_rows(output, set(macs)):
-                if (row.mac, row.vlan_name.lower(), row.interface) not in seen:
+        wanted = set(macs)
+        for read in p.mac_search(macs):
+            for row in self._read(session, read, tables, "mac"):
+                if row.mac in wanted and (row.mac, row.vlan_name.lower(), row.interface) not in seen:
                     seen.add((row.mac, row.vlan_name.lower(), row.interface))
                     tables.macs.append(row)
         tables.searched_macs = True
 
-    def _read_l3_macs(self, session: SwitchSession, tables: C.SwitchTables) -> None:
-        src = self._source(session)
-        for phys in sorted({v.l3_interface.split(".")[0] for v in self.t.vlans}):
-            cmd = f"show interfaces {phys}"
+    def _read_l3_macs(self, session: SwitchSession, tables: _Tables) -> None:
+        for read, covered in self.platform.l3_macs(self._l3_interfaces()):
             try:
-                output = session.run(cmd)
+                infos = self._read(session, read, tables, "l3")
             except SriovcheckError:
                 continue
-            tables.evidence.append(_ev(src, cmd, output))
-            m = CURRENT_ADDRESS.search(output)
-            if m:
-                from sriovcheck.topology.names import normalise_mac
-
-                mac = normalise_mac(m.group(1))
-                if mac:
-                    for v in self.t.vlans:
-                        if v.l3_interface.startswith(phys + "."):
-                            tables.l3_macs[v.l3_interface] = mac
-        # Non-ELS tables list the router MAC per VLAN: a fallback for the L3 interface's MAC.
-        for e in tables.macs:
-            if e.kind == "router" and e.mac:
-                for v in self.t.vlans:
-                    if v.name.lower() == e.vlan_name.lower():
-                        tables.l3_macs.setdefault(v.l3_interface, e.mac)
+            mac = next((i.current_address for i in infos if i.current_address), None)
+            if mac:
+                for l3 in covered:
+                    tables.l3_macs[l3] = mac
+        # Where the MAC table lists the switch's own MAC per VLAN: a fallback for the L3 interface's MAC.
+        router = self.platform.router_macs(tables.macs)
+        for v in self.t.vlans:
+            if v.name.lower() in router:
+                tables.l3_macs.setdefault(v.l3_interface, router[v.name.lower()])

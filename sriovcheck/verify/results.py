@@ -90,7 +90,7 @@ class RunResults:
     started: str  # ISO 8601 UTC
     finished: str
     host: dict[str, Any]  # name, kernel, driver kind, NIC drivers, lab: bool, lab_image ...
-    switch: dict[str, Any]  # name, address, model, junos_version, source, host_key_fingerprint
+    switch: dict[str, Any]  # name, address, model, platform, os_name, os_version, source, host_key_fingerprint
     checks: list[CheckResult]
     sriovcheck_version: str = ""
     run_by: str = ""

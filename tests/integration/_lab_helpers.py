@@ -170,16 +170,18 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def make_lab(tmp: Path, *, prefix: str, style: str = "non-els", learn_timeout_s: int = 3,
-             switch_timeout_s: int = 4, ping: str = "{count: 3, timeout_s: 1, max_loss_pct: 0}") -> Lab:
-    """A copy of topologies/seed-lab[-els].yaml with unique names, written into `tmp`.
+             switch_timeout_s: int = 4, ping: str = "{count: 3, timeout_s: 1, max_loss_pct: 0}",
+             platform: str | None = None) -> Lab:
+    """A copy of topologies/seed-lab[-els].yaml (or, with `platform` eos / nxos, seed-lab-eos.yaml /
+    seed-lab-nxos.yaml) with unique names, written into `tmp`.
 
     Short timeouts keep failure cases fast: a MAC that is never learned costs `learn_timeout_s`.
     """
     token = secrets.token_hex(2)
     name, pf = f"{prefix}-{token}", f"e{token}"  # PF e1a2b -> VFs e1a2bv0..: well inside 15 characters
     containers = (f"{name}-c200", f"{name}-c201")
-    src = TOPOLOGIES / ("seed-lab-els.yaml" if style == "els" else "seed-lab.yaml")
-    seed_name = "seed-lab-els" if style == "els" else "seed-lab"
+    seed_name = f"seed-lab-{platform}" if platform else "seed-lab-els" if style == "els" else "seed-lab"
+    src = TOPOLOGIES / f"{seed_name}.yaml"
     text = src.read_text()
     for old, new in ((f"name: {seed_name}\n", f"name: {name}\n"), ("eno2", pf), ("name: test-200", f"name: {containers[0]}"),
                      ("name: test-201", f"name: {containers[1]}"),

@@ -44,7 +44,9 @@ def parser_for(path: Path) -> Any:
 def as_dicts(entries: list[Any]) -> list[dict[str, Any]]:
     out = []
     for e in entries:
-        d = dataclasses.asdict(e)
+        # Fields the platforms other than Junos fill (an ARP entry's age_s and vrf, a MAC entry's flag): Junos leaves them None.
+        others = ("age_s", "vrf", "flag") if hasattr(e, "ip") else ("flag",)
+        d = {k: v for k, v in dataclasses.asdict(e).items() if not (k in others and v is None)}
         if "flags" in d:
             d["flags"] = list(d["flags"])
         out.append(d)

@@ -144,7 +144,7 @@ def test_host_key_changed_is_worse_junos_upgrade_is_a_change() -> None:
     assert keys(d.regressions) == {("host-key", "switch.host_key_fingerprint", "run")}
     assert d.regressions[0].after == "SHA256:Zm9yZ2VkIGtleSBmb3IgdGhlIGRpZmYgdGVzdHMgMTIzNDU2Nzg"
     assert [(c.category, c.kind, c.before, c.after) for c in d.changed] == [
-        ("switch", "switch.junos_version", "12.3R12.4", "15.1R7.9")]
+        ("switch", "switch.os_version", "12.3R12.4", "15.1R7.9")]  # results that name it junos_version
 
 
 def test_vanished_checks_are_worse() -> None:

@@ -264,6 +264,32 @@ def test_commands_wait_for_the_known_prompt_instead_of_detecting_it_each_time() 
     assert not re.search(conn.expect, "Hostname: ex-switch\nnetops@ex-switch is not a prompt\n")
 
 
+@pytest.mark.parametrize(("device_type", "version_json", "facts"), [
+    ("arista_eos", '{"modelName": "DCS-7050TX-64", "version": "4.27.3F", "serialNumber": "X"}',
+     (None, "DCS-7050TX-64", "4.27.3F", "EOS")),
+    ("cisco_nxos", '{"host_name": "n9k", "chassis_id": "Nexus9000 C93180YC-EX Chassis", "nxos_ver_str": "9.3(8)"}',
+     ("n9k", "Nexus9000 C93180YC-EX", "9.3(8)", "NX-OS")),
+])
+def test_open_speaks_the_platforms_driver_and_reads_its_version_in_json(
+    device_type: str, version_json: str, facts: tuple[str | None, str, str, str]
+) -> None:
+    conn = FakeConnection({"show version | json": version_json})
+    handler = Handler(conn)
+    switch = make(handler, device_type=device_type)
+    switch.open()
+    assert handler.kwargs["device_type"] == device_type
+    assert conn.sent == [("show version | json", 7.0)]
+    f = switch.facts
+    assert (f.hostname, f.model, f.os_version, f.os_name, f.platform) == (*facts, device_type)
+
+
+def test_open_falls_back_to_the_text_version_when_json_is_refused() -> None:
+    conn = FakeConnection({"show version | json": "% Invalid input\n",
+                           "show version": "Arista DCS-7280SR-48C6\nSoftware image version: 4.30.1F\n"})
+    switch = make(Handler(conn), device_type="arista_eos")
+    switch.open()
+    assert [c for c, _ in conn.sent] == ["show version | json", "show version"]
+    assert (switch.facts.model, switch.facts.os_version) == ("DCS-7280SR-48C6", "4.30.1F")
 # --- type-ahead (prefetch) over a fake netmiko channel ------------------------------------------
 
 from netmiko.base_connection import BaseConnection  # noqa: E402

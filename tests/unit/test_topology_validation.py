@@ -206,14 +206,14 @@ CASES = [
         _sub(SEED, "switch_port: ge-0/0/1", "switch_port: 'ge-0/0/1 | display xml'"),
         "host.pfs[0].switch_port",
         ("display xml", 1),
-        r"not a valid Junos switch port.*ge-0/0/1",
+        r"not a valid switch port.*ge-0/0/1",
     ),
     (
         "vlan-name-injection",
         _sub(SEED, "    name: SRIOV_200", "    name: 'SRIOV_200; request system reboot'"),
         "vlans[0].name",
         ("request system reboot", 1),
-        r"not a valid Junos VLAN name",
+        r"not a valid VLAN name",
     ),
     (
         "l3-interface-bad",
@@ -373,3 +373,28 @@ def test_missing_directory_and_unreadable(tmp_path: Path) -> None:
         load_topology(tmp_path / "nope.yaml")
     with pytest.raises(TopologyError, match="is a directory"):
         load_topology(tmp_path)
+
+
+@pytest.mark.parametrize(("platform", "port", "l3", "message"), [
+    ("arista_eos", "Ethernet1", "Vlan200", None),
+    ("cisco_nxos", "Ethernet1/1", "Vlan200", None),
+    ("juniper_junos", "Ethernet1", "vlan.200",
+     r"host.pfs\[0\].switch_port: 'Ethernet1' is not a valid Junos switch port.*\(switch.platform juniper_junos\)"),
+    ("arista_eos", "ge-0/0/1", "Vlan200", r"host.pfs\[0\].switch_port: 'ge-0/0/1' is not a valid EOS switch port"),
+    ("cisco_nxos", "Ethernet1", "Vlan200", r"'Ethernet1' is not a valid NX-OS switch port; allowed: e.g. Ethernet1/1"),
+    ("arista_eos", "Ethernet1", "vlan.200", r"vlans\[0\].l3_interface: 'vlan.200' is not a valid EOS L3 VLAN interface"),
+    ("cisco_nxos", "Ethernet1/1", "Vlan201",
+     r"vlans\[0\].l3_interface: 'Vlan201' is not VLAN 200's L3 interface on NX-OS: its SVI is Vlan200"),
+    ("arista_ios", "Ethernet1", "Vlan200", r"switch.platform: .*'juniper_junos', 'arista_eos' or 'cisco_nxos'"),
+])
+def test_names_follow_the_switch_platform(platform: str, port: str, l3: str, message: str | None) -> None:
+    text = _sub(_sub(_sub(SEED, "platform: juniper_junos", f"platform: {platform}"), "switch_port: ge-0/0/1", f"switch_port: {port}"),
+                "l3_interface: vlan.200", f"l3_interface: {l3}")
+    text = text.replace("l3_interface: vlan.201", "l3_interface: " + ("vlan.201" if l3.startswith("vlan") else "Vlan201"))
+    if message is None:
+        t = load_text(text, file="t.yaml").topology
+        assert (t.switch.platform, t.host.pfs[0].switch_port) == (platform, port)
+        return
+    with pytest.raises(TopologyError) as info:
+        load_text(text, file="t.yaml")
+    assert any(re.search(message, str(p)) for p in info.value.problems), [str(p) for p in info.value.problems]

@@ -133,6 +133,13 @@ class JunosCli:
         snap = snap or self.source.snapshot()
         return f"{self.username}@{snap.hostname}> "
 
+    def greeting(self, snap: SwitchSnapshot) -> str:
+        return f"--- JUNOS {snap.junos_version} built 2019-06-01 03:10:24 UTC\n{render.BANNER}\n"
+
+    def framed(self, text: str) -> str:
+        """A command's output as it goes out before the next prompt: then the `{master:0}` line."""
+        return f"{text}\n{render.BANNER}\n"
+
     def execute(self, line: str) -> CliReply:
         snap = self.last_snapshot = self.source.snapshot()
         line = line.rstrip("\r\n")

@@ -22,8 +22,8 @@ from pathlib import Path
 import asyncssh
 
 from sriovcheck.errors import LabError
-from sriovcheck.lab.junos.cli import CliReply, JunosCli
-from sriovcheck.lab.junos.render import BANNER
+from sriovcheck.lab.ciscolike.cli import LabCli, make_cli
+from sriovcheck.lab.junos.cli import CliReply
 from sriovcheck.lab.junos.view import ServerFaults, SnapshotSource
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class JunosServer:
         task = asyncio.current_task()
         if task is not None:
             self.sessions.add(task)
-        cli = JunosCli(self.source, username=self.username)
+        # The switch speaks the OS of the lab's switch.platform (Junos, EOS, NX-OS).
+        cli = make_cli(self.source.snapshot().platform, self.source, username=self.username)
         try:
             if process.command is not None:
                 await self._exec(process, cli, process.command)
@@ -172,14 +173,14 @@ class JunosServer:
         while await self._read(process):
             pass
 
-    def _run(self, cli: JunosCli, command: str) -> tuple[CliReply, ServerFaults]:
+    def _run(self, cli: LabCli, command: str) -> tuple[CliReply, ServerFaults]:
         faults = self.source.faults()
         reply = cli.execute(command)
         if faults.garble and reply.data:
             reply = CliReply(garble(reply.text), reply.close, reply.data)
         return reply, faults
 
-    async def _exec(self, process: asyncssh.SSHServerProcess[bytes], cli: JunosCli, command: str) -> None:
+    async def _exec(self, process: asyncssh.SSHServerProcess[bytes], cli: LabCli, command: str) -> None:
         log.info("exec: %s", command)
         faults = self.source.faults()
         if _matches(faults.hang_on, command):
@@ -195,10 +196,10 @@ class JunosServer:
         process.stdout.write(text.encode())
         process.exit(0)
 
-    async def _shell(self, process: asyncssh.SSHServerProcess[bytes], cli: JunosCli) -> None:
+    async def _shell(self, process: asyncssh.SSHServerProcess[bytes], cli: LabCli) -> None:
         snap = self.source.snapshot()
         out = process.stdout
-        out.write(_crlf(f"--- JUNOS {snap.junos_version} built 2019-06-01 03:10:24 UTC\n{BANNER}\n").encode())
+        out.write(_crlf(cli.greeting(snap)).encode())
         out.write(cli.prompt(snap).encode())
         line = ""
         echoed = 0  # characters of `line` already echoed
@@ -228,7 +229,7 @@ class JunosServer:
                 out.write(line[echoed:].encode())
                 echoed = len(line)
 
-    async def _command(self, process: asyncssh.SSHServerProcess[bytes], cli: JunosCli, command: str) -> bool:
+    async def _command(self, process: asyncssh.SSHServerProcess[bytes], cli: LabCli, command: str) -> bool:
         """Answer one typed line; False when the session is over."""
         stripped = command.strip()
         log.info("command: %s", stripped)
@@ -249,7 +250,7 @@ class JunosServer:
             if conn is not None:
                 conn.close()
             return False
-        process.stdout.write(_crlf(f"{reply.text}\n{BANNER}\n").encode() + cli.prompt(cli.last_snapshot).encode())
+        process.stdout.write(_crlf(cli.framed(reply.text)).encode() + cli.prompt(cli.last_snapshot).encode())
         return True
 
 

@@ -141,6 +141,7 @@ class SwitchSnapshot:
     interfaces: tuple[InterfaceView, ...]
     lldp: tuple[LldpView, ...] = ()
     background: Background = Background()
+    platform: str = "juniper_junos"  # which CLI answers: juniper_junos, arista_eos, cisco_nxos
 
 
 @dataclass(frozen=True)
