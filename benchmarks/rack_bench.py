@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from sriovcheck.fleet.example import rack_host_topology
-from sriovcheck.fleet.rack import LOGINS_FILE, rack_name
+from sriovcheck.lab.rack import LOGINS_FILE, rack_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).with_name("sriovcheck")

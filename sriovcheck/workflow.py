@@ -147,9 +147,9 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
     from concurrent.futures import ThreadPoolExecutor
 
     from sriovcheck.containers.image import LAB_IMAGE, ensure_lab_image
-    from sriovcheck.fleet.rack import rack_lab_of
     from sriovcheck.lab import manager
     from sriovcheck.lab.host_driver import EmulatedHostDriver
+    from sriovcheck.lab.rack import rack_lab_of
     from sriovcheck.lab.state import exists as lab_exists
     from sriovcheck.lab.state import lab_dir
 
@@ -683,7 +683,7 @@ def cmd_lab_fault(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
 
     loaded = load_topology(args.topology)
     kwargs = fault_arguments(args.kind, list(args.args))
-    from sriovcheck.fleet.rack import rack_lab_of
+    from sriovcheck.lab.rack import rack_lab_of
 
     lab_name = rack_lab_of(loaded.topology.name) or loaded.topology.name  # a rack member's faults go to the rack
     status = manager.lab_fault(lab_name, args.kind, **kwargs)

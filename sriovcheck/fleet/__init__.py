@@ -1,1 +1,1 @@
-"""A rack at once: the fleet report, the shared switch evidence read once per switch, the emulated rack."""
+"""A rack at once: the fleet report and the shared switch evidence read once per switch (the emulated rack is lab/rack.py)."""

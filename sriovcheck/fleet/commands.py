@@ -89,7 +89,7 @@ def _loaded(args: argparse.Namespace) -> list[Any]:
 
 
 def cmd_lab_rack_up(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.fleet.rack import rack_up
+    from sriovcheck.lab.rack import rack_up
 
     loaded = _loaded(args)
     progress(f"bringing the emulated rack of {len(loaded)} hosts up")
@@ -123,8 +123,8 @@ def _rack_dict(rack: Any, status: Any) -> dict[str, Any]:
 
 
 def cmd_lab_rack_status(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.fleet.rack import group_by_switch, load_rack, login_count, rack_name
     from sriovcheck.lab import manager
+    from sriovcheck.lab.rack import group_by_switch, load_rack, login_count, rack_name
 
     report = []
     for switch in group_by_switch(_loaded(args)):
@@ -145,7 +145,7 @@ def cmd_lab_rack_status(args: argparse.Namespace, out: TextIO, progress: Progres
 
 
 def cmd_lab_rack_down(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.fleet.rack import rack_down
+    from sriovcheck.lab.rack import rack_down
 
     removed = rack_down(_loaded(args))
     if args.json:
@@ -218,8 +218,8 @@ def _switch_opener(first: Any, lab: bool, progress: Progress) -> Callable[[], An
     t = first.topology
     status = None
     if lab:
-        from sriovcheck.fleet.rack import rack_lab_of
         from sriovcheck.lab import manager
+        from sriovcheck.lab.rack import rack_lab_of
 
         lab_name = rack_lab_of(t.name) or t.name
         status = manager.lab_status(lab_name)
@@ -238,7 +238,7 @@ def switch_dir_name(switch: str) -> str:
 
 def cmd_fleet_switch_read(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.fleet.evidence import read_group, write_bundle
-    from sriovcheck.fleet.rack import group_by_switch
+    from sriovcheck.lab.rack import group_by_switch
     from sriovcheck.topology import load_topology
 
     loaded = [load_topology(p) for p in args.topologies]

@@ -25,7 +25,7 @@ import yaml
 
 from sriovcheck import __version__
 from sriovcheck.fleet.example import rack_host_topology
-from sriovcheck.fleet.rack import login_count, rack_name
+from sriovcheck.lab.rack import login_count, rack_name
 
 pytestmark = pytest.mark.integration
 

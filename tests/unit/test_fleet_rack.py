@@ -14,7 +14,7 @@ import pytest
 from sriovcheck.errors import SwitchError, UsageError
 from sriovcheck.fleet.evidence import SESSION_FILE, group_commands, read_group, session_facts, unpack_bundle, write_bundle
 from sriovcheck.fleet.example import rack_host_topology
-from sriovcheck.fleet.rack import merge, rack_name
+from sriovcheck.lab.rack import merge, rack_name
 from sriovcheck.switch.client import SwitchFacts
 from sriovcheck.switch.commands import saved_output_name
 from sriovcheck.switch.offline import SavedOutputSwitch

@@ -1,6 +1,6 @@
 """The emulated rack: several hosts' PFs cabled to ONE emulated switch, on different ports of it.
 
-Beside the emulated lab, not inside it: a rack is one ordinary lab (one NIC namespace, one switch
+Part of the emulated lab: a rack is one ordinary lab (one NIC namespace, one switch
 namespace, one Junos emulator) built from a topology merged out of the hosts' topologies that name
 the same switch. Every host topology then runs in lab mode against that shared lab: the emulated host
 driver only touches the PFs its own topology names, and the switch shows every host's MACs on their
