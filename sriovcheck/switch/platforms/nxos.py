@@ -7,26 +7,11 @@ import re
 from collections.abc import Sequence
 
 from sriovcheck.parsers import nxos as P
-from sriovcheck.parsers.tables import VersionInfo
-from sriovcheck.switch.platforms.base import NameRule, Platform, Read
-
-JSON = " | json"
+from sriovcheck.switch.platforms.base import NameRule
+from sriovcheck.switch.platforms.ciscolike import CiscoLike, CliParsers
 
 
-def _dotted(mac: str) -> str:
-    d = mac.replace(":", "")
-    return f"{d[0:4]}.{d[4:8]}.{d[8:12]}"
-
-
-def _both(command: str) -> tuple[str, str]:
-    return command + JSON, command
-
-
-def _version(text: str) -> list[VersionInfo]:
-    return [P.parse_version(text)]
-
-
-class Nxos(Platform):
+class Nxos(CiscoLike):
     name = "cisco_nxos"
     vendor = "Cisco"
     os_name = "NX-OS"
@@ -36,42 +21,10 @@ class Nxos(Platform):
     vlan_name_rule = NameRule(re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"), "NX-OS VLAN name",
                               "1-32 of A-Z a-z 0-9 _ . -, starting with a letter or digit (e.g. SRIOV_200)")
     lab_models = {"non-els": ("Nexus9000 C93180YC-EX", "9.3(8)"), "els": ("Nexus9000 C9336C-FX2", "10.2(5)")}
-
-    def l3_interface_problem(self, value: str, vlan_id: int) -> str | None:
-        problem = super().l3_interface_problem(value, vlan_id)
-        if problem is None and value != f"Vlan{vlan_id}":
-            return f"{value!r} is not VLAN {vlan_id}'s L3 interface on {self.os_name}: its SVI is Vlan{vlan_id}"
-        return problem
-
-    def version(self) -> Read:
-        return Read(_both("show version"), _version)
-
-    def parse_version(self, text: str) -> VersionInfo:
-        return P.parse_version(text)
-
-    def mac_table(self, port: str | None = None) -> Read:
-        cmd = "show mac address-table" + (f" interface {self.port(port)}" if port is not None else "")
-        return Read(_both(cmd), P.parse_mac_table)
-
-    def mac_search(self, macs: Sequence[str]) -> list[Read]:
-        return [Read(_both(f"show mac address-table address {_dotted(m)}"), P.parse_mac_table) for m in self.macs_checked(macs)]
-
-    def arp_table(self, l3_interface: str | None = None) -> Read:
-        cmd = "show ip arp" + (f" {self.l3_interface(l3_interface)}" if l3_interface is not None else "")
-        return Read(_both(cmd), P.parse_arp_table)
-
-    def port_vlans(self, port: str | None = None) -> Read:
-        cmd = "show interface" + (f" {self.port(port)}" if port is not None else "") + " switchport"
-        return Read(_both(cmd), P.parse_switchport)
-
-    def lldp_neighbors(self) -> Read:
-        return Read(_both("show lldp neighbors"), P.parse_lldp_neighbors)
-
-    def interface(self, port: str) -> Read:
-        return Read(_both(f"show interface {self.port(port)}"), P.parse_interfaces)
-
-    def l3_macs(self, l3_interfaces: Sequence[str]) -> list[tuple[Read, tuple[str, ...]]]:
-        return [(Read(_both(f"show interface {self.l3_interface(i)}"), P.parse_interfaces), (i,)) for i in sorted(set(l3_interfaces))]
+    parsers = CliParsers(P.parse_mac_table, P.parse_arp_table, P.parse_switchport, P.parse_lldp_neighbors,
+                         P.parse_interfaces, P.parse_version)
+    show_interface = "show interface"
+    arp_scope = ""
 
     def router_macs(self, entries: Sequence[object]) -> dict[str, str]:
         return {}
