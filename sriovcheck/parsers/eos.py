@@ -30,14 +30,7 @@ _DOTTED = r"[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}"
 
 def interface_name(value: str) -> str:
     """Et1 -> Ethernet1, Po10 -> Port-Channel10, Vl200 -> Vlan200, Ma1 -> Management1; others as they are."""
-    v = value.strip()
-    low = v.lower()
-    for short, full in _SHORT:
-        if low.startswith(full.lower()):
-            return full + v[len(full):]
-        if low.startswith(short) and v[len(short):][:1].isdigit():
-            return full + v[len(short):]
-    return v
+    return S.expand_interface(value, _SHORT)
 
 
 def _kind(raw: str) -> str:
@@ -47,13 +40,6 @@ def _kind(raw: str) -> str:
     if r.startswith(("static", "configured")):
         return "static"
     return "other"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip().split()[0])
-    except (ValueError, IndexError):
-        return None
 
 
 # --- show mac address-table [interface IF | address MAC] ------------------------------------------
@@ -73,7 +59,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
         out = []
         for e in (data.get("unicastTable") or {}).get("tableEntries") or []:
             raw = str(e.get("entryType") or e.get("type") or "")
-            vid = _int(e.get("vlanId"))
+            vid = S.first_int(e.get("vlanId"))
             out.append(MacEntry(vlan_name=str(vid), vlan_id=vid, mac=S.mac(e.get("macAddress")), kind=_kind(raw), raw_kind=raw,
                                 age_s=None, interface=interface_name(str(e.get("interface") or ""))))
         return out
@@ -252,7 +238,7 @@ def parse_switchports(text: str) -> list[SwitchportInfo]:
         for port, sp in (data.get("switchports") or {}).items():
             info = sp.get("switchportInfo") or {}
             out.append(SwitchportInfo(interface_name(port), bool(sp.get("enabled", True)), _mode(str(info.get("mode") or "access")),
-                                      _int(info.get("accessVlanId")), _int(info.get("trunkingNativeVlanId")),
+                                      S.first_int(info.get("accessVlanId")), S.first_int(info.get("trunkingNativeVlanId")),
                                       str(info.get("trunkAllowedVlans") or "")))
         return out
     S.check_error(text, "switchport information")
@@ -263,7 +249,7 @@ def parse_switchports(text: str) -> list[SwitchportInfo]:
             continue
         out.append(SwitchportInfo(interface_name(kv["name"]), kv.get("switchport", "enabled").lower().startswith("enabled"),
                                   _mode(kv.get("operational mode") or kv.get("administrative mode") or "access"),
-                                  _int(kv.get("access mode vlan")), _int(kv.get("trunking native mode vlan")),
+                                  S.first_int(kv.get("access mode vlan")), S.first_int(kv.get("trunking native mode vlan")),
                                   kv.get("trunking vlans enabled") or kv.get("trunking vlans allowed") or ""))
     if not out:
         raise ParseError(f"expected EOS `show interfaces switchport` ('Name: Et1' blocks); got {S.shown(text)}")
@@ -344,7 +330,7 @@ def parse_interfaces(text: str) -> list[InterfaceInfo]:
         out = []
         for name, i in (data.get("interfaces") or {}).items():
             status = str(i.get("interfaceStatus") or "")
-            l2, ip_mtu = _int(i.get("l2Mtu")), _int(i.get("mtu"))
+            l2, ip_mtu = S.first_int(i.get("l2Mtu")), S.first_int(i.get("mtu"))
             proto = str(i.get("lineProtocolStatus") or "")
             out.append(InterfaceInfo(interface_name(name), status != "disabled", proto == "up",
                                      l2 if l2 else (ip_mtu + ETH_HLEN if ip_mtu else None), S.mac(i.get("physicalAddress")),

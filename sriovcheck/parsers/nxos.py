@@ -8,7 +8,6 @@ in some tables (Eth1/1, Po10, eth1/2, po1); they are expanded to the names a top
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sriovcheck.parsers import structured as S
 from sriovcheck.parsers.tables import (
@@ -30,14 +29,7 @@ _DOTTED = r"[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}"
 
 def interface_name(value: str) -> str:
     """Eth1/1 and eth1/1 -> Ethernet1/1, Po10 and po10 -> port-channel10, vlan200 -> Vlan200; others as they are."""
-    v = value.strip()
-    low = v.lower()
-    for short, full in _SHORT:
-        if low.startswith(full.lower()):
-            return full + v[len(full):]
-        if low.startswith(short) and v[len(short):][:1].isdigit():
-            return full + v[len(short):]
-    return v
+    return S.expand_interface(value, _SHORT)
 
 
 def _kind(raw: str) -> str:
@@ -47,13 +39,6 @@ def _kind(raw: str) -> str:
     if r.startswith("static"):
         return "static"
     return "other"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip().split()[0])
-    except (ValueError, IndexError):
-        return None
 
 
 # --- show mac address-table [interface IF | address MAC] ------------------------------------------
@@ -92,7 +77,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
             if raw.lower() in _MULTICAST_TYPES:
                 continue
             static = str(r.get("disp_is_static", "")).lower() in ("enabled", "true", "t")
-            vid = _int(r.get("disp_vlan"))
+            vid = S.first_int(r.get("disp_vlan"))
             for port in _ports(str(r.get("disp_port") or "")):
                 out.append(MacEntry(str(vid) if vid is not None else "-", vid, S.mac(r.get("disp_mac_addr")),
                                     "static" if static else "learned", raw or "dynamic", S.age_seconds(r.get("disp_age")),
@@ -116,7 +101,7 @@ def parse_mac_table(text: str) -> list[MacEntry]:
         raw = m.group("type")
         if raw.lower() in _MULTICAST_TYPES:
             continue
-        vid = _int(m.group("vlan"))
+        vid = S.first_int(m.group("vlan"))
         for port in _ports(m.group("ports")):
             out.append(MacEntry(m.group("vlan"), vid, S.mac(m.group("mac")), _kind(raw), raw, S.age_seconds(m.group("age")),
                                 interface_name(port), flag=m.group("flag")))
@@ -274,8 +259,8 @@ def parse_switchports(text: str) -> list[SwitchportInfo]:
             raise ParseError(f"expected NX-OS `show interface switchport | json` (TABLE_interface); got {S.shown(text)}")
         return [
             SwitchportInfo(interface_name(str(r.get("interface") or "")), str(r.get("switchport", "Enabled")).lower().startswith("enabled"),
-                           str(r.get("oper_mode") or r.get("admin_mode") or "access"), _int(r.get("access_vlan")),
-                           _int(r.get("native_vlan")), str(r.get("trunk_vlans") or ""))
+                           str(r.get("oper_mode") or r.get("admin_mode") or "access"), S.first_int(r.get("access_vlan")),
+                           S.first_int(r.get("native_vlan")), str(r.get("trunk_vlans") or ""))
             for r in S.rows(data, "TABLE_interface", "ROW_interface")
         ]
     S.check_error(text, "switchport information")
@@ -285,8 +270,8 @@ def parse_switchports(text: str) -> list[SwitchportInfo]:
         if "name" not in kv:
             continue
         out.append(SwitchportInfo(interface_name(kv["name"]), kv.get("switchport", "enabled").lower().startswith("enabled"),
-                                  kv.get("operational mode") or "access", _int(kv.get("access mode vlan")),
-                                  _int(kv.get("trunking native mode vlan")), kv.get("trunking vlans allowed", "")))
+                                  kv.get("operational mode") or "access", S.first_int(kv.get("access mode vlan")),
+                                  S.first_int(kv.get("trunking native mode vlan")), kv.get("trunking vlans allowed", "")))
     if not out:
         raise ParseError(f"expected NX-OS `show interface switchport` ('Name: Ethernet1/1' blocks); got {S.shown(text)}")
     return out
@@ -369,12 +354,12 @@ def parse_interfaces(text: str) -> list[InterfaceInfo]:
             if "svi_admin_state" in r or "svi_line_proto" in r:
                 admin = str(r.get("svi_admin_state") or "up").lower() == "up"
                 link = str(r.get("svi_line_proto") or "").lower() == "up"
-                mtu = _int(r.get("svi_mtu"))
+                mtu = S.first_int(r.get("svi_mtu"))
                 mac = S.mac(r.get("svi_mac") or r.get("svi_hw_addr"))
             else:
                 admin = str(r.get("admin_state") or "up").lower() == "up"
                 link = str(r.get("state") or "").lower() == "up"
-                mtu = _int(r.get("eth_mtu"))
+                mtu = S.first_int(r.get("eth_mtu"))
                 mac = S.mac(r.get("eth_hw_addr"))
             out.append(InterfaceInfo(name, admin, link, mtu + ETH_HLEN if mtu else None, mac, mtu_printed=mtu,
                                      oper_status=str(r.get("state") or r.get("svi_line_proto") or "") or None))

@@ -168,3 +168,24 @@ def key_values(text: str) -> dict[str, str]:
         if sep and key and not key.startswith(("show", "%")):
             out.setdefault(key.strip().lower(), value.strip())
     return out
+
+
+def first_int(value: Any) -> int | None:
+    """The integer a cell starts with ("1500", " 9216 bytes", 200), or None for an empty or other cell."""
+    try:
+        return int(str(value).strip().split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def expand_interface(value: str, short_names: tuple[tuple[str, str], ...]) -> str:
+    """An interface name in full by a (short prefix, full name) table: with (("et", "Ethernet"),)
+    Et1 -> Ethernet1 and ethernet1 -> Ethernet1; a name no entry matches stays as it is."""
+    v = value.strip()
+    low = v.lower()
+    for short, full in short_names:
+        if low.startswith(full.lower()):
+            return full + v[len(full):]
+        if low.startswith(short) and v[len(short):][:1].isdigit():
+            return full + v[len(short):]
+    return v
