@@ -32,6 +32,7 @@ from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.hostkeys import check_host_key
+from sriovcheck.timeline import mark
 from sriovcheck.topology import LoadedTopology, load_topology
 from sriovcheck.topology.model import Switch
 from sriovcheck.verify.results import RunResults
@@ -159,7 +160,9 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         engine = side.submit(runtime.engine_version)
         # A rack member only needs the shared lab to be there (it cannot repair it anyway): no full kernel read.
         status = manager.lab_status(lab_name, kernel=lab_name == loaded.topology.name)
+        mark("lab status read")
         engine.result()
+        mark("docker engine answered")
     brought_up = False
     if not status.up and lab_name != loaded.topology.name:
         raise LabError(
@@ -182,6 +185,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime.client())
+    mark("lab image there")
     host = EmulatedHostDriver(lab_dir(lab_name), nic_driver=loaded.topology.lab.nic_driver)
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
@@ -451,6 +455,7 @@ def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_di
     if results.verdict != "pass" and results.evidence_bundle is None:
         results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, report_dir)
     paths = write_reports(results, report_dir)
+    mark("reports written")
     if default_dir:
         _point_latest(report_dir)
     if as_json:
@@ -487,6 +492,7 @@ def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    mark("verify: start")
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
         raise UsageError(

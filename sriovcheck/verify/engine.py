@@ -22,6 +22,7 @@ from sriovcheck.parsers.tables import ParseError
 from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
 from sriovcheck.switch.platforms import Read
+from sriovcheck.timeline import mark
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
 from sriovcheck.verify.diagnosis import PfState, diagnose
@@ -223,6 +224,7 @@ class Verifier:
 
         with ThreadPoolExecutor(max_workers=8) as lookers:
             looks = list(lookers.map(look, exps))
+        mark("host looks done")
         for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
             ev = [
                 _ev(
@@ -289,6 +291,7 @@ class Verifier:
             else []
         )
         ping_s = self.monotonic() - t0
+        mark("gateway pings done")
         pings_done.set()
         for exp, ping in zip(todo, pings, strict=True):
             ev = [
@@ -332,6 +335,7 @@ class Verifier:
         # --- host-side acceptance probes, while the switch thread reads
         probes = self._acceptance_probes(exps, attached, ping_ok, *early_work) if early_work else None
         # --- the switch
+        mark("host-side probes done")
         work = switch_future.result()
         session, login_error, login_s = work.session, work.login_error, work.login_s
         results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s, work))
@@ -342,6 +346,7 @@ class Verifier:
         if session:
             with contextlib.suppress(SriovcheckError):
                 session.close()
+        mark("checks judged")
         causes = diagnose(results, pfs=self._pf_states(), switch=self.t.switch.name)
         return VerifyOutcome(
             checks=results,
@@ -405,7 +410,9 @@ class Verifier:
             path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
         df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
         path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
+        mark("full-MTU and path pings done")
         others, iso = iso_f.result()
+        mark("isolation probes done")
         return _Probes(pf_f.result(), peers, others, df_by, path_by, iso)
 
     def _pf_infos(self) -> dict[str, PfInfo | None]:
@@ -541,6 +548,7 @@ class Verifier:
         except SriovcheckError as exc:
             work.login_error = str(exc)
         work.login_s = self.monotonic() - t0
+        mark("switch: logged in")
         pings_done.wait()
         session = work.session
         if session is None:
@@ -569,6 +577,7 @@ class Verifier:
                     break
                 self.sleep(self.poll_interval_s)
             work.waited_s = self.monotonic() - t0
+            mark("switch: PF ports' MAC tables read")
             if learn.get("stop"):
                 raise SwitchError("verification was stopped")
             _prefetch(session, self._rest_commands(session, tables, sorted(expected_macs)))
@@ -577,6 +586,7 @@ class Verifier:
             work.error = str(exc)
             work.waited_s = self.monotonic() - t0
         work.tables = tables
+        mark("switch: tables read")
         if work.error is None and self.acceptance:
             from sriovcheck.verify import acceptance as A
 
@@ -585,8 +595,10 @@ class Verifier:
             work.acceptance = A.read_switch_data(session, self.t, src)
         # Every command has run: log out here, beside the host-side probes, not on the main thread
         # after them (a polite logout waits for the switch's answer). The facts stay readable.
+        mark("switch: acceptance commands read")
         with contextlib.suppress(SriovcheckError):
             session.close()
+        mark("switch: logged out")
         return work
 
     def _rest_commands(self, session: SwitchSession, tables: _Tables | None, macs: list[str]) -> list[str]:
