@@ -103,10 +103,14 @@ class KernelNetns:
 
         return probe.ping_many([probe.PingRequest(**r) for r in requests])
 
-    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None:
+    def arp_probe(
+        self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2, spacing_s: float | None = None,
+        deadline: Callable[[float, float], float | None] | None = None,
+    ) -> str | None:
         from sriovcheck.host import probe
 
-        return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip)
+        return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip, tries=tries, spacing_s=spacing_s,
+                               deadline=deadline)
 
 
 @dataclass

@@ -364,12 +364,18 @@ def parse_arp_reply(frame: bytes, target_ip: str) -> str | None:
 
 
 def arp_probe(netns_path: str, ifname: str, *, sender_ip: str, target_ip: str, timeout_s: float = 1.0,
-              tries: int = 2) -> str | None:
+              tries: int = 2, spacing_s: float | None = None,
+              deadline: Callable[[float, float], float | None] | None = None) -> str | None:
     """Ask, at layer 2 and out of `ifname` only, who has `target_ip`; the answering MAC or None.
 
     Used to prove VLAN isolation: an IP ping to another VLAN's gateway fails anyway for lack of a
     route, which proves nothing; an ARP request stays in the VF's broadcast domain, so a reply
-    means that domain reaches the other VLAN's gateway."""
+    means that domain reaches the other VLAN's gateway.
+
+    Without `deadline`: `tries` frames, each followed by `timeout_s / tries` of listening. With it:
+    up to `tries` frames `spacing_s` apart (monotonic clock), and `deadline(first_sent, last_sent)`
+    says until when to listen; it may answer None while that is not known yet (the caller is still
+    measuring the network), and is asked again every 50 ms until it answers."""
     link = read_link(netns_path, ifname)
     if link is None or not link.mac:
         raise HostError(f"no interface {ifname} with a MAC address in network namespace {netns_path}")
@@ -378,10 +384,12 @@ def arp_probe(netns_path: str, ifname: str, *, sender_ip: str, target_ip: str, t
     with sock:
         try:
             sock.bind((ifname, 0))
+            if deadline is not None:
+                return _listen_until(sock, frame, target_ip, tries, timeout_s / tries if spacing_s is None else spacing_s, deadline)
             for _ in range(tries):
                 sock.send(frame)
-                deadline = time.monotonic() + timeout_s / tries
-                while (left := deadline - time.monotonic()) > 0:
+                end = time.monotonic() + timeout_s / tries
+                while (left := end - time.monotonic()) > 0:
                     ready, _, _ = select.select([sock], [], [], left)
                     if not ready:
                         break
@@ -391,3 +399,30 @@ def arp_probe(netns_path: str, ifname: str, *, sender_ip: str, target_ip: str, t
         except OSError as exc:
             raise HostError(f"ARP probe for {target_ip} out of {ifname} in {netns_path} failed: {exc}") from exc
     return None
+
+
+_DEADLINE_POLL_S = 0.05
+
+
+def _listen_until(sock: socket.socket, frame: bytes, target_ip: str, frames: int, spacing_s: float,
+                  deadline: Callable[[float, float], float | None]) -> str | None:
+    sent: list[float] = []
+    next_send = time.monotonic()
+    while True:
+        now = time.monotonic()
+        end = deadline(sent[0], sent[-1]) if sent else None
+        if end is not None and now >= end:
+            return None
+        if len(sent) < frames and now >= next_send:
+            sock.send(frame)
+            sent.append(now)
+            next_send = now + spacing_s
+            continue
+        wakes = [end if end is not None else now + _DEADLINE_POLL_S]
+        if len(sent) < frames:
+            wakes.append(next_send)
+        ready, _, _ = select.select([sock], [], [], max(0.0, min(wakes) - now))
+        if ready:
+            mac = parse_arp_reply(sock.recv(2048), target_ip)
+            if mac:
+                return mac

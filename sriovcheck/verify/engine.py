@@ -43,7 +43,10 @@ class ProbeOps(Protocol):
 
     def ping_many(self, requests: list[dict[str, Any]]) -> list[C.PingObs]: ...
 
-    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None: ...
+    def arp_probe(
+        self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2, spacing_s: float | None = None,
+        deadline: Callable[[float, float], float | None] | None = None,
+    ) -> str | None: ...
 
 
 @dataclass
@@ -78,6 +81,20 @@ class _SwitchWork:
     error: str | None = None  # the tables could not be read
     waited_s: float = 0.0
     acceptance: Any = None  # acceptance.SwitchAcceptanceData
+
+
+@dataclass
+class _Silence:
+    """The slowest gateway round trip of this run, once the gateway pings are over: what the
+    VLAN-isolation probes measure their silence against (acceptance.isolation_deadline)."""
+
+    known: threading.Event = field(default_factory=threading.Event)
+    slowest_s: float | None = None  # None: no gateway answered
+
+    def settle(self, slowest_s: float | None) -> None:
+        if not self.known.is_set():
+            self.slowest_s = slowest_s
+            self.known.set()
 
 
 @dataclass
@@ -179,18 +196,21 @@ class Verifier:
         # commands run in the same order as they always did, over one session, each once.
         pings_done = threading.Event()
         learn: dict[str, Any] = {}
+        silence = _Silence()
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool,
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sriovcheck-early") as early,
+            ThreadPoolExecutor(max_workers=3, thread_name_prefix="sriovcheck-early") as early,
         ):
             switch_future = pool.submit(self._switch_work, pings_done, learn)
             try:
-                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early)
+                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early, silence)
             except BaseException:
                 # An interrupt or a crash on the host side must not leave the switch thread waiting
-                # for pings or polling (the pool's exit joins it): it stops and closes its session.
+                # for pings or polling (the pool's exit joins it): it stops and closes its session;
+                # nor the isolation probes waiting for the gateways' round trips.
                 learn["stop"] = True
                 pings_done.set()
+                silence.settle(None)
                 raise
 
     def _run_pipelined(
@@ -203,6 +223,7 @@ class Verifier:
         learn: dict[str, Any],
         switch_future: Any,
         early: ThreadPoolExecutor,
+        silence: _Silence,
     ) -> VerifyOutcome:
         # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
         # time: each look is a docker inspect and two netlink round trips, mostly waiting)
@@ -247,9 +268,15 @@ class Verifier:
             r.duration_s = round(cfg_s, 3)
             results.append(r)
 
-        # The VLAN-isolation probes need no gateway ping (they wait out a timeout when isolation
-        # holds), nor do the PF looks: both start now, beside the gateway pings.
-        early_work = (early.submit(self._isolations, exps, attached), early.submit(self._pf_infos)) if self.acceptance else None
+        # The VLAN-isolation probes need no gateway ping (they listen for a silence measured against
+        # the gateway pings' round trips), nor do the PF looks, nor the full-MTU and VF-to-VF pings
+        # (sent for every attached VF; a VF whose gateway ping fails has them skipped, as before):
+        # all start now, beside the gateway pings.
+        early_work = (
+            (early.submit(self._isolations, exps, attached, silence), early.submit(self._pf_infos),
+             early.submit(self._mtu_and_path_pings, exps, attached))
+            if self.acceptance else None
+        )
 
         # --- pings, all in parallel
         ping_ok: dict[str, bool] = {}
@@ -293,6 +320,7 @@ class Verifier:
         ping_s = self.monotonic() - t0
         mark("gateway pings done")
         pings_done.set()
+        silence.settle(max((r / 1000.0 for p in pings for r in p.rtts_ms), default=None))
         for exp, ping in zip(todo, pings, strict=True):
             ev = [
                 _ev(
@@ -368,20 +396,16 @@ class Verifier:
                                mac=info.mac))
         return out
 
-    def _acceptance_probes(
-        self,
-        exps: list[C.Expectation],
-        attached: dict[str, tuple[C.Expectation, str, str]],
-        ping_ok: dict[str, bool],
-        iso_f: Any,
-        pf_f: Any,
-    ) -> _Probes:
+    def _mtu_and_path_pings(
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, C.PingObs], dict[str, C.PingObs]]:
+        """The full-MTU do-not-fragment pings and the VF-to-VF path pings of every attached VF
+        (peers, df pings and path pings by target); only a VF whose gateway ping passes is judged on them."""
         from sriovcheck.verify import acceptance as A
 
-        working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
+        sent = [e for e in exps if e.target in attached]
         pol = self.t.checks.ping
-        # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
-        self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
+        # MTU: a full-size do-not-fragment ping per VF, all in parallel.
         df_requests = [
             {
                 "netns_path": attached[e.target][1],
@@ -392,25 +416,38 @@ class Verifier:
                 "payload_size": (e.mtu or 1500) - A.IP_ICMP_HEADERS,
                 "dont_fragment": True,
             }
-            for e in working
+            for e in sent
         ]
         # Any attached VF is a peer worth trying: one whose own gateway ping failed may still prove
         # (or disprove) the path across the switch.
-        peers = {e.target: A.pick_peer(e, [x for x in exps if x.target in attached]) for e in working}
-        with_peer = [e for e in working if peers[e.target] is not None]
+        peers = {e.target: A.pick_peer(e, sent) for e in sent}
+        with_peer = [e for e in sent if peers[e.target] is not None]
         path_requests = [
             {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": str(p.address.ip), "count": 2, "timeout_s": pol.timeout_s}
             for e in with_peer
             if (p := peers[e.target]) is not None
         ]
-        # The two ping sets wait on the network, not on each other (nor on the isolation probes,
-        # which started with the gateway pings): side by side.
-        with ThreadPoolExecutor(max_workers=2) as side:
-            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
+        # The two ping sets wait on the network, not on each other: side by side.
+        with ThreadPoolExecutor(max_workers=1) as side:
             path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
-        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
+            df = self.probe.ping_many(df_requests) if df_requests else []
+        df_by = {e.target: p for e, p in zip(sent, df, strict=True)}
         path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
         mark("full-MTU and path pings done")
+        return peers, df_by, path_by
+
+    def _acceptance_probes(
+        self,
+        exps: list[C.Expectation],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        ping_ok: dict[str, bool],
+        iso_f: Any,
+        pf_f: Any,
+        pings_f: Any,
+    ) -> _Probes:
+        working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
+        self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
+        peers, df_by, path_by = pings_f.result()
         others, iso = iso_f.result()
         mark("isolation probes done")
         return _Probes(pf_f.result(), peers, others, df_by, path_by, iso)
@@ -425,9 +462,18 @@ class Verifier:
         return pf_infos
 
     def _isolations(
-        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], silence: _Silence
     ) -> tuple[dict[str, Any], dict[str, tuple[str | None, str | None]]]:
+        from sriovcheck.verify import acceptance as A
+
         others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
+        fixed = self.t.checks.isolation_wait_s
+
+        def deadline(first_sent: float, last_sent: float) -> float | None:
+            # Until the gateway pings are over, how long silence must last is not known yet.
+            if fixed is None and not silence.known.is_set():
+                return None
+            return A.isolation_deadline(first_sent, last_sent, silence.slowest_s, fixed_s=fixed)
 
         def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
             other = others[e.target]
@@ -436,7 +482,11 @@ class Verifier:
             try:
                 # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
                 # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
-                return self.probe.arp_probe(attached[e.target][1], e.ifname, sender_ip=ARP_PROBE_SENDER, target_ip=str(other.gateway)), None
+                mac = self.probe.arp_probe(
+                    attached[e.target][1], e.ifname, sender_ip=ARP_PROBE_SENDER, target_ip=str(other.gateway),
+                    tries=A.ISOLATION_FRAMES, spacing_s=A.isolation_spacing(fixed), deadline=deadline,
+                )
+                return mac, None
             except SriovcheckError as exc:
                 return None, str(exc)
 
@@ -444,7 +494,7 @@ class Verifier:
         # what names the cause (it reaches the other VLAN's gateway at layer 2).
         probed = [e for e in exps if e.target in attached]
 
-        # every probe waits out its timeout when isolation holds: all at once, not in rounds
+        # every probe listens for its silence when isolation holds: all at once, not in rounds
         with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
             found = list(pool.map(isolation, probed))
         return others, dict(zip([e.target for e in probed], found, strict=True))
