@@ -56,7 +56,7 @@ class Probe(FakeNetns):
                   spacing_s: float | None = None, deadline: Any = None) -> str | None:
         self.arp_probes.append((ifname, sender_ip, target_ip))
         # how long the probe would listen, asked as the real probe asks (first and last frame at 0 and 0.2 s)
-        # (the real probe asks every 50 ms until the gateway pings are over and the answer is known)
+        # (the real probe asks every 20 ms until the gateway pings are over and the answer is known)
         d = deadline(0.0, 0.2) if deadline else None
         while deadline and d is None:
             time.sleep(0.002)
