@@ -103,14 +103,18 @@ class KernelNetns:
 
         return probe.ping_many([probe.PingRequest(**r) for r in requests])
 
-    def arp_probe(
-        self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2, spacing_s: float | None = None,
-        deadline: Callable[[float, float], float | None] | None = None,
-    ) -> str | None:
+    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None:
         from sriovcheck.host import probe
 
-        return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip, tries=tries, spacing_s=spacing_s,
-                               deadline=deadline)
+        return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip)
+
+    def arp_probe_many(
+        self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float, deadline: Callable[[float, float], float | None]
+    ) -> list[tuple[str | None, str | None]]:
+        from sriovcheck.host import probe
+
+        return probe.arp_probe_many([probe.ArpProbeRequest(**r) for r in requests], frames=frames, spacing_s=spacing_s,
+                                    deadline=deadline)
 
 
 @dataclass

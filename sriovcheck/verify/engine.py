@@ -43,10 +43,9 @@ class ProbeOps(Protocol):
 
     def ping_many(self, requests: list[dict[str, Any]]) -> list[C.PingObs]: ...
 
-    def arp_probe(
-        self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2, spacing_s: float | None = None,
-        deadline: Callable[[float, float], float | None] | None = None,
-    ) -> str | None: ...
+    def arp_probe_many(
+        self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float, deadline: Callable[[float, float], float | None]
+    ) -> list[tuple[str | None, str | None]]: ...
 
 
 @dataclass
@@ -475,29 +474,24 @@ class Verifier:
                 return None
             return A.isolation_deadline(first_sent, last_sent, silence.slowest_s, fixed_s=fixed)
 
-        def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
-            other = others[e.target]
-            if other is None:
-                return None, None
-            try:
-                # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
-                # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
-                mac = self.probe.arp_probe(
-                    attached[e.target][1], e.ifname, sender_ip=ARP_PROBE_SENDER, target_ip=str(other.gateway),
-                    tries=A.ISOLATION_FRAMES, spacing_s=A.isolation_spacing(fixed), deadline=deadline,
-                )
-                return mac, None
-            except SriovcheckError as exc:
-                return None, str(exc)
-
         # Isolation needs no working gateway: a VF on the wrong VLAN fails its ping, and this is
         # what names the cause (it reaches the other VLAN's gateway at layer 2).
         probed = [e for e in exps if e.target in attached]
-
-        # every probe listens for its silence when isolation holds: all at once, not in rounds
-        with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
-            found = list(pool.map(isolation, probed))
-        return others, dict(zip([e.target for e in probed], found, strict=True))
+        asked = [(e, other) for e in probed if (other := others[e.target]) is not None]
+        # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
+        # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
+        # Every probe listens for its silence when isolation holds: all at once, not in rounds.
+        answers = (
+            self.probe.arp_probe_many(
+                [{"netns_path": attached[e.target][1], "ifname": e.ifname, "mac": attached[e.target][2],
+                  "sender_ip": ARP_PROBE_SENDER, "target_ip": str(other.gateway)} for e, other in asked],
+                frames=A.ISOLATION_FRAMES, spacing_s=A.isolation_spacing(fixed), deadline=deadline,
+            )
+            if asked
+            else []
+        )
+        found = dict(zip([e.target for e, _ in asked], answers, strict=True))
+        return others, {e.target: found.get(e.target, (None, None)) for e in probed}
 
     def _acceptance(
         self,

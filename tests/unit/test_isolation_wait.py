@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sriovcheck.host.probe import _listen_until, build_arp_request
+from sriovcheck.host.probe import _probe_loop, build_arp_request
 from sriovcheck.topology import load_topology
 from sriovcheck.topology.load import load_text
 from sriovcheck.verify import acceptance as A
@@ -80,9 +80,25 @@ def _reply(target_ip: str, mac: str) -> bytes:
     return b"\xff" * 6 + hw + struct.pack("!H", 0x0806) + arp
 
 
-def test_probe_sends_its_frames_spaced_and_listens_until_the_deadline() -> None:
+def _pair() -> tuple[socket.socket, socket.socket]:
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    with a, b:
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
+def _drain(b: socket.socket) -> list[bytes]:
+    got = []
+    while True:
+        try:
+            got.append(b.recv(2048))
+        except BlockingIOError:
+            return got
+
+
+def test_probes_send_their_frames_spaced_and_listen_until_the_deadline() -> None:
+    (a1, b1), (a2, b2) = _pair(), _pair()
+    with a1, b1, a2, b2:
         frame = build_arp_request(MAC, "0.0.0.0", TARGET)
         known = threading.Event()
         asked: list[tuple[float, float]] = []
@@ -93,34 +109,53 @@ def test_probe_sends_its_frames_spaced_and_listens_until_the_deadline() -> None:
 
         threading.Timer(0.12, known.set).start()
         t0 = time.monotonic()
-        assert _listen_until(a, frame, TARGET, 3, 0.05, deadline) is None
+        live = {a1.fileno(): (0, a1, frame, []), a2.fileno(): (1, a2, frame, [])}
+        assert _probe_loop(live, [TARGET, TARGET], frames=3, spacing_s=0.05, deadline=deadline) == {}  # silence
         took = time.monotonic() - t0
-        b.setblocking(False)
-        got = []
-        while True:
-            try:
-                got.append(b.recv(2048))
-            except BlockingIOError:
-                break
-    assert got == [frame] * 3  # three frames, all before the deadline
+        assert _drain(b1) == [frame] * 3 == _drain(b2)  # three frames each, all before the deadline
     assert 0.24 <= took < 0.5  # listened until first + 0.25 s, not longer
     first, last = asked[-1]
     assert last - first == pytest.approx(0.10, abs=0.04)  # 0.05 s apart
+    assert a1.fileno() == -1 and a2.fileno() == -1  # closed
 
 
-def test_probe_stops_sending_when_the_deadline_has_passed_and_returns_an_answer_at_once() -> None:
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    with a, b:
+def test_a_probe_stops_sending_past_its_deadline_and_an_answer_ends_it_at_once() -> None:
+    (a1, b1), (a2, b2) = _pair(), _pair()
+    with a1, b1, a2, b2:
         frame = build_arp_request(MAC, "0.0.0.0", TARGET)
         # the deadline is known at once and shorter than the spacing: one frame only
-        assert _listen_until(a, frame, TARGET, 3, 0.5, lambda first, last: first + 0.05) is None
-        b.setblocking(False)
-        assert b.recv(2048) == frame
-        with pytest.raises(BlockingIOError):
-            b.recv(2048)
-        # a leaking VLAN: the other gateway answers, the probe returns its MAC before the deadline
-        b.send(_reply(TARGET, "00:11:22:33:44:55"))
+        assert _probe_loop({a1.fileno(): (0, a1, frame, [])}, [TARGET], frames=3, spacing_s=0.5,
+                           deadline=lambda first, last: first + 0.05) == {}
+        assert _drain(b1) == [frame]
+        # a leaking VLAN: the other gateway answers probe 1; probe 0 stays silent until its deadline
+        b2.send(_reply(TARGET, "00:11:22:33:44:55"))
         t0 = time.monotonic()
-        assert _listen_until(a, frame, TARGET, 3, 0.05, lambda first, last: first + 5.0) == "00:11:22:33:44:55"
+        a3, b3 = _pair()
+        with a3, b3:
+            found = _probe_loop({a3.fileno(): (0, a3, frame, []), a2.fileno(): (1, a2, frame, [])}, [TARGET, TARGET],
+                                frames=3, spacing_s=0.05, deadline=lambda first, last: first + 0.3)
+        assert found == {1: "00:11:22:33:44:55"}
         assert time.monotonic() - t0 < 1.0
 
+
+# --- the emulated host's read-only state cache (verify reads every VF's settings) -------------------
+
+
+def test_emulated_host_reads_vf_settings_from_the_state_file_as_it_is_now(tmp_path: Path) -> None:
+    from sriovcheck.host.driver import VfConfig
+    from sriovcheck.lab import state as lab_state
+    from sriovcheck.lab.host_driver import EmulatedHostDriver
+    from sriovcheck.lab.manager import new_state
+
+    d = tmp_path / "lab"
+    state = new_state(load_text(SEED.read_text()).topology, d)
+    d.mkdir(parents=True)
+    pf = state.pfs[0]
+    pf.vfs[0].config = VfConfig(vlan=200)
+    lab_state.save(d, state)
+    host = EmulatedHostDriver(d)
+    assert host.get_vf_config(pf.name, 0).vlan == 200
+    assert host.get_vf_config(pf.name, 0).vlan == 200  # from the cache: the file did not change
+    pf.vfs[0].config = VfConfig(vlan=201)
+    lab_state.save(d, state)  # replaced atomically: a new inode
+    assert host.get_vf_config(pf.name, 0).vlan == 201

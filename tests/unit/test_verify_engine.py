@@ -52,6 +52,12 @@ class Probe(FakeNetns):
     def neighbours(self, ns: str, ifname: str | None = None) -> list[Neigh]:
         return [Neigh(ip=a["dst"], mac=ROUTER, state="REACHABLE") for a in self.pinged if a["netns_path"] == ns]
 
+    def arp_probe_many(self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float,
+                       deadline: Any) -> list[tuple[str | None, None]]:
+        assert (frames, spacing_s) == (3, 0.1) or deadline(0.0, 0.0) is not None  # the rule's frames, or a fixed wait
+        return [(self.arp_probe(r["netns_path"], r["ifname"], sender_ip=r["sender_ip"], target_ip=r["target_ip"],
+                                deadline=deadline), None) for r in requests]
+
     def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2,
                   spacing_s: float | None = None, deadline: Any = None) -> str | None:
         self.arp_probes.append((ifname, sender_ip, target_ip))
