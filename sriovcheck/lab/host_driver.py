@@ -91,9 +91,9 @@ class EmulatedHostDriver:
     # ------------------------------------------------------------ HostDriver
     def pf_info(self, pf: str) -> PfInfo:
         try:
-            st = lab_state.load(self.state_dir)
+            st = self._state_to_read()  # read only; verify asks for each PF's look ~5 times
             rec = st.pf(pf)
-        except (StateError, KeyError):
+        except (HostError, KeyError):
             return PfInfo(name=pf, exists=False)
         try:
             with fabric.open_handles(st, self._factory) as h:
