@@ -335,7 +335,18 @@ def prepare_report_dir(name: str, report_dir: str | None) -> Path:
     return directory
 
 
-def _host_facts(ctx: Context) -> dict[str, Any]:
+def _pf_looks(ctx: Context) -> dict[str, Any]:
+    """Each PF's look (None when it cannot be had), once for the host facts and the attachments."""
+    looks: dict[str, Any] = {}
+    for pf in ctx.loaded.topology.host.pfs:
+        try:
+            looks[pf.name] = ctx.host.pf_info(pf.name)
+        except Exception:  # best effort: the checks report real problems
+            looks[pf.name] = None
+    return looks
+
+
+def _host_facts(ctx: Context, looks: dict[str, Any] | None = None) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "name": ctx.loaded.topology.host.name,
         "machine": socket.gethostname(),
@@ -344,28 +355,20 @@ def _host_facts(ctx: Context) -> dict[str, Any]:
         "lab": ctx.lab,
         "lab_image": ctx.image_override,
     }
-    drivers = set()
-    for pf in ctx.loaded.topology.host.pfs:
-        try:
-            info = ctx.host.pf_info(pf.name)
-            if info.driver:
-                drivers.add(info.driver)
-        except Exception:  # noqa: S112 - facts are best effort; the checks report real problems
-            continue
-    facts["nic_drivers"] = sorted(drivers)
+    looks = _pf_looks(ctx) if looks is None else looks
+    facts["nic_drivers"] = sorted({info.driver for info in looks.values() if info is not None and info.driver})
     return facts
 
 
-def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, Any]]:
+def _attachments(ctx: Context, observed_macs: dict[str, str], looks: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     t = ctx.loaded.topology
     out = []
     # One PF look lists every VF's PCI address (a look per VF costs a netlink dump each: 0.35 s at 32 VFs).
+    looks = _pf_looks(ctx) if looks is None else looks
     pcis: dict[tuple[str, int], str | None] = {}
-    for pf in t.host.pfs:
-        try:
-            pcis.update({(pf.name, v.index): v.pci_address for v in ctx.host.pf_info(pf.name).vfs})
-        except Exception:  # noqa: S112 - best effort, as below
-            continue
+    for name, info in looks.items():
+        if info is not None:
+            pcis.update({(name, v.index): v.pci_address for v in info.vfs})
     for ct, spec in t.attachments():
         vlan = t.vlan(spec.vlan)
         target = f"{ct.name}/{spec.ifname}"
@@ -441,16 +444,17 @@ def collect_results(
     handover.update({k: v for k, v in (handover_overrides or {}).items() if v})
     checks = outcome.checks
     apply_waivers(t, checks)
+    looks = _pf_looks(ctx)
     return RunResults(
         topology={"name": t.name, "file": ctx.loaded.file, "sha256": ctx.loaded.sha256, "description": t.description},
         started=started.isoformat(timespec="seconds"),
         finished=finished.isoformat(timespec="seconds"),
-        host=_host_facts(ctx),
+        host=_host_facts(ctx, looks),
         switch=switch_info,
         checks=checks,
         sriovcheck_version=__version__,
         run_by=_run_by(),
-        attachments=_attachments(ctx, outcome.observed_macs),
+        attachments=_attachments(ctx, outcome.observed_macs, looks),
         notes=notes,
         handover=handover,
         causes=outcome.causes,
