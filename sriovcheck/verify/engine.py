@@ -349,6 +349,8 @@ class Verifier:
                 results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
                 continue
             neigh = neighbours_f.result()[exp.target]
+            if isinstance(neigh, SriovcheckError):
+                raise neigh
             ev = [
                 _ev(
                     f"container:{exp.container}",
@@ -387,9 +389,17 @@ class Verifier:
 
     def _container_neighbours(
         self, todo: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], pings_done: threading.Event
-    ) -> dict[str, list[C.NeighObs]]:
+    ) -> dict[str, list[C.NeighObs] | SriovcheckError]:
+        """Each attached VF's neighbours, or the error reading them (raised only where the read is
+        used: for a VF whose gateway ping passed; a VF that vanished meanwhile fails its ping)."""
         pings_done.wait()  # every gateway ping has had its first reply, or the pings are over
-        return {e.target: self.probe.neighbours(attached[e.target][1], e.ifname) for e in todo}
+        out: dict[str, list[C.NeighObs] | SriovcheckError] = {}
+        for e in todo:
+            try:
+                out[e.target] = self.probe.neighbours(attached[e.target][1], e.ifname)
+            except SriovcheckError as exc:
+                out[e.target] = exc
+        return out
 
     def _pf_states(self) -> list[PfState]:
         """Each PF's link as the host sees it now, for the diagnosis (cheap: one netlink/sysfs read each)."""
