@@ -460,6 +460,9 @@ OPTIONAL_MODULES = {"asyncssh": "lab"}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    from sriovcheck.timeline import mark
+
+    mark("cli: imports done")
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("SRIOVCHECK_DEBUG") == "1"
@@ -534,6 +537,16 @@ def main_entry() -> NoReturn:
     # arrived meanwhile still counts.
     stop = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    # Everything alive now lives until the process ends: the interpreter's collections at shutdown
+    # would only walk it (verify at 32 VFs: ~0.08 s of a 1.5 s run). Frozen objects are still freed
+    # by reference counting as the modules are torn down; stdout and stderr are flushed as always,
+    # and an exception or exit code is not affected.
+    import gc
+
+    gc.freeze()
+    from sriovcheck.timeline import mark
+
+    mark("exiting")
     if code != ExitCode.INTERRUPTED and signal.sigpending() & stop:
         print("interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED

@@ -32,6 +32,7 @@ from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.hostkeys import check_host_key
+from sriovcheck.timeline import mark
 from sriovcheck.topology import LoadedTopology, load_topology
 from sriovcheck.topology.model import Switch
 from sriovcheck.verify.results import RunResults
@@ -107,6 +108,14 @@ class KernelNetns:
 
         return probe.arp_probe(ns, ifname, sender_ip=sender_ip, target_ip=target_ip)
 
+    def arp_probe_many(
+        self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float, deadline: Callable[[float, float], float | None]
+    ) -> list[tuple[str | None, str | None]]:
+        from sriovcheck.host import probe
+
+        return probe.arp_probe_many([probe.ArpProbeRequest(**r) for r in requests], frames=frames, spacing_s=spacing_s,
+                                    deadline=deadline)
+
 
 @dataclass
 class Context:
@@ -159,7 +168,9 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         engine = side.submit(runtime.engine_version)
         # A rack member only needs the shared lab to be there (it cannot repair it anyway): no full kernel read.
         status = manager.lab_status(lab_name, kernel=lab_name == loaded.topology.name)
+        mark("lab status read")
         engine.result()
+        mark("docker engine answered")
     brought_up = False
     if not status.up and lab_name != loaded.topology.name:
         raise LabError(
@@ -182,6 +193,7 @@ def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, brin
         brought_up = True
     progress(f"lab image: {LAB_IMAGE} (made offline from busybox; replaces the topology's images in lab mode)")
     ensure_lab_image(runtime.client())
+    mark("lab image there")
     host = EmulatedHostDriver(lab_dir(lab_name), nic_driver=loaded.topology.lab.nic_driver)
     return Context(loaded, True, host, runtime, KernelNetns(), LAB_IMAGE, status, brought_up)
 
@@ -323,7 +335,18 @@ def prepare_report_dir(name: str, report_dir: str | None) -> Path:
     return directory
 
 
-def _host_facts(ctx: Context) -> dict[str, Any]:
+def _pf_looks(ctx: Context) -> dict[str, Any]:
+    """Each PF's look (None when it cannot be had), once for the host facts and the attachments."""
+    looks: dict[str, Any] = {}
+    for pf in ctx.loaded.topology.host.pfs:
+        try:
+            looks[pf.name] = ctx.host.pf_info(pf.name)
+        except Exception:  # best effort: the checks report real problems
+            looks[pf.name] = None
+    return looks
+
+
+def _host_facts(ctx: Context, looks: dict[str, Any] | None = None) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "name": ctx.loaded.topology.host.name,
         "machine": socket.gethostname(),
@@ -332,28 +355,20 @@ def _host_facts(ctx: Context) -> dict[str, Any]:
         "lab": ctx.lab,
         "lab_image": ctx.image_override,
     }
-    drivers = set()
-    for pf in ctx.loaded.topology.host.pfs:
-        try:
-            info = ctx.host.pf_info(pf.name)
-            if info.driver:
-                drivers.add(info.driver)
-        except Exception:  # noqa: S112 - facts are best effort; the checks report real problems
-            continue
-    facts["nic_drivers"] = sorted(drivers)
+    looks = _pf_looks(ctx) if looks is None else looks
+    facts["nic_drivers"] = sorted({info.driver for info in looks.values() if info is not None and info.driver})
     return facts
 
 
-def _attachments(ctx: Context, observed_macs: dict[str, str]) -> list[dict[str, Any]]:
+def _attachments(ctx: Context, observed_macs: dict[str, str], looks: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     t = ctx.loaded.topology
     out = []
     # One PF look lists every VF's PCI address (a look per VF costs a netlink dump each: 0.35 s at 32 VFs).
+    looks = _pf_looks(ctx) if looks is None else looks
     pcis: dict[tuple[str, int], str | None] = {}
-    for pf in t.host.pfs:
-        try:
-            pcis.update({(pf.name, v.index): v.pci_address for v in ctx.host.pf_info(pf.name).vfs})
-        except Exception:  # noqa: S112 - best effort, as below
-            continue
+    for name, info in looks.items():
+        if info is not None:
+            pcis.update({(name, v.index): v.pci_address for v in info.vfs})
     for ct, spec in t.attachments():
         vlan = t.vlan(spec.vlan)
         target = f"{ct.name}/{spec.ifname}"
@@ -429,16 +444,17 @@ def collect_results(
     handover.update({k: v for k, v in (handover_overrides or {}).items() if v})
     checks = outcome.checks
     apply_waivers(t, checks)
+    looks = _pf_looks(ctx)
     return RunResults(
         topology={"name": t.name, "file": ctx.loaded.file, "sha256": ctx.loaded.sha256, "description": t.description},
         started=started.isoformat(timespec="seconds"),
         finished=finished.isoformat(timespec="seconds"),
-        host=_host_facts(ctx),
+        host=_host_facts(ctx, looks),
         switch=switch_info,
         checks=checks,
         sriovcheck_version=__version__,
         run_by=_run_by(),
-        attachments=_attachments(ctx, outcome.observed_macs),
+        attachments=_attachments(ctx, outcome.observed_macs, looks),
         notes=notes,
         handover=handover,
         causes=outcome.causes,
@@ -451,6 +467,7 @@ def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_di
     if results.verdict != "pass" and results.evidence_bundle is None:
         results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, report_dir)
     paths = write_reports(results, report_dir)
+    mark("reports written")
     if default_dir:
         _point_latest(report_dir)
     if as_json:
@@ -487,6 +504,7 @@ def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    mark("verify: start")
     loaded = load_topology(args.topology)
     if args.switch_output and not Path(args.switch_output).is_dir():
         raise UsageError(

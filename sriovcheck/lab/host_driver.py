@@ -42,6 +42,7 @@ class EmulatedHostDriver:
         # (sriovcheck.host.capabilities), with igb's errno and the real driver's message.
         self.nic_driver = nic_driver
         self.pf_driver = PF_DRIVER if nic_driver == "ixgbe" else f"{nic_driver}-emulated"
+        self._read_cache: tuple[tuple[int, int, int], LabState] | None = None
 
     # ------------------------------------------------------------ helpers
     def _state(self) -> LabState:
@@ -90,9 +91,9 @@ class EmulatedHostDriver:
     # ------------------------------------------------------------ HostDriver
     def pf_info(self, pf: str) -> PfInfo:
         try:
-            st = lab_state.load(self.state_dir)
+            st = self._state_to_read()  # read only; verify asks for each PF's look ~5 times
             rec = st.pf(pf)
-        except (StateError, KeyError):
+        except (HostError, KeyError):
             return PfInfo(name=pf, exists=False)
         try:
             with fabric.open_handles(st, self._factory) as h:
@@ -159,8 +160,25 @@ class EmulatedHostDriver:
         alias = fabric.vf_alias(self._state().topology, pf, vf)
         return next((name for name, a in list_link_aliases(netns_path).items() if a == alias), None)
 
-    def get_vf_config(self, pf: str, vf: int) -> VfConfig:
+    def _state_to_read(self) -> LabState:
+        """The lab state for a look that changes nothing, parsed again only when the file changed:
+        every change replaces it atomically (write, rename), so inode, mtime and size tell. verify
+        looks at every VF's settings: at 32 VFs, 32 parses of the same file were ~0.1 s of CPU.
+        Callers get the shared object: read it, never change it (`_state()` gives a private copy)."""
+        try:
+            info = os.stat(lab_state.state_path(self.state_dir))
+        except OSError:
+            return self._state()
+        key = (info.st_ino, info.st_mtime_ns, info.st_size)
+        cached = self._read_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
         st = self._state()
+        self._read_cache = (key, st)
+        return st
+
+    def get_vf_config(self, pf: str, vf: int) -> VfConfig:
+        st = self._state_to_read()  # VfConfig is frozen: nothing of the shared state leaves
         rec = self._pf(st, pf)
         self._vf_index(rec, vf)
         return rec.vfs[vf].config

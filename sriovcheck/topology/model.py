@@ -128,6 +128,11 @@ class PingCheck(_Strict):
 class Checks(_Strict):
     ping: PingCheck = PingCheck()
     switch_learn_timeout_s: Float = Field(default=15, ge=0, le=600)
+    isolation_wait_s: Float | None = Field(
+        default=None, ge=0.05, le=30,
+        description="seconds of silence that prove VLAN isolation; default (null): 10x the slowest gateway round trip "
+        "of the run, at least 0.3 s (1.0 s when no gateway answered); set it for a switch slow to answer ARP",
+    )
 
 
 HandoverText = Annotated[str, Field(min_length=1, max_length=200)]

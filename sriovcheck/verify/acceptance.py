@@ -324,6 +324,43 @@ def check_vf_path(exp: C.Expectation, peer: C.Expectation | None, ping: C.PingOb
     )
 
 
+# --- how long the VLAN-isolation probe listens -------------------------------------------------
+#
+# Isolation is proven by silence: an ARP probe for another VLAN's gateway that nobody answers. A
+# silence proves something only if an answer, had there been one, would have arrived within it. An
+# answer would come from the same kind of device over the same kind of path as the VF's own gateway's
+# answers: the switch (or the router behind it) answering ARP for its own gateway address. So the
+# probe listens for a multiple of the slowest round trip this run actually saw from the gateways
+# (every reply of every gateway ping; the first one of each VF also carries the ARP exchange whenever
+# the container had to resolve its gateway), counted from the *last* probe frame sent, and at least a
+# floor counted from the first frame. Several frames, spaced, so that one lost frame does not make a
+# leaking VLAN look isolated. Without any gateway reply in the run there is no measure of the
+# network: the probe then listens for the old fixed 1.0 s. A switch whose control plane answers ARP
+# much more slowly than ICMP can set `checks.isolation_wait_s`: a fixed silence instead of the rule.
+ISOLATION_FRAMES = 3  # probe frames per VF
+ISOLATION_SPACING_S = 0.1  # between them
+ISOLATION_RTT_MULTIPLE = 10  # silence after the last frame: this many times the slowest gateway round trip
+ISOLATION_FLOOR_S = 0.3  # and at least this long after the first frame
+ISOLATION_UNKNOWN_S = 1.0  # no gateway answered in this run: the former fixed wait
+
+
+def isolation_spacing(fixed_s: float | None) -> float:
+    """Time between an isolation probe's frames (all frames fit in the first third of a fixed wait)."""
+    return ISOLATION_SPACING_S if fixed_s is None else min(ISOLATION_SPACING_S, fixed_s / ISOLATION_FRAMES)
+
+
+def isolation_deadline(first_sent: float, last_sent: float, slowest_rtt_s: float | None, *, fixed_s: float | None = None) -> float:
+    """When an isolation probe that sent its first frame at `first_sent` and its latest at `last_sent`
+    (monotonic seconds) may call the silence a proof (see the rule above). `slowest_rtt_s`: the
+    slowest gateway round trip of this run, None when no gateway answered; `fixed_s`: the topology's
+    `checks.isolation_wait_s`."""
+    if fixed_s is not None:
+        return first_sent + fixed_s
+    if slowest_rtt_s is None:
+        return first_sent + ISOLATION_UNKNOWN_S
+    return max(first_sent + ISOLATION_FLOOR_S, last_sent + ISOLATION_RTT_MULTIPLE * slowest_rtt_s)
+
+
 def check_vlan_isolation(
     exp: C.Expectation, other: Any | None, reply_mac: str | None, error: str | None, evidence: list[Evidence]
 ) -> CheckResult:

@@ -22,6 +22,7 @@ from sriovcheck.parsers.tables import ParseError
 from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchFacts, SwitchSession
 from sriovcheck.switch.platforms import Read
+from sriovcheck.timeline import mark
 from sriovcheck.topology.model import Topology
 from sriovcheck.verify import checks as C
 from sriovcheck.verify.diagnosis import PfState, diagnose
@@ -42,7 +43,9 @@ class ProbeOps(Protocol):
 
     def ping_many(self, requests: list[dict[str, Any]]) -> list[C.PingObs]: ...
 
-    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None: ...
+    def arp_probe_many(
+        self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float, deadline: Callable[[float, float], float | None]
+    ) -> list[tuple[str | None, str | None]]: ...
 
 
 @dataclass
@@ -77,6 +80,20 @@ class _SwitchWork:
     error: str | None = None  # the tables could not be read
     waited_s: float = 0.0
     acceptance: Any = None  # acceptance.SwitchAcceptanceData
+
+
+@dataclass
+class _Silence:
+    """The slowest gateway round trip of this run, once the gateway pings are over: what the
+    VLAN-isolation probes measure their silence against (acceptance.isolation_deadline)."""
+
+    known: threading.Event = field(default_factory=threading.Event)
+    slowest_s: float | None = None  # None: no gateway answered
+
+    def settle(self, slowest_s: float | None) -> None:
+        if not self.known.is_set():
+            self.slowest_s = slowest_s
+            self.known.set()
 
 
 @dataclass
@@ -178,18 +195,21 @@ class Verifier:
         # commands run in the same order as they always did, over one session, each once.
         pings_done = threading.Event()
         learn: dict[str, Any] = {}
+        silence = _Silence()
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="sriovcheck-switch") as pool,
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sriovcheck-early") as early,
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="sriovcheck-early") as early,
         ):
             switch_future = pool.submit(self._switch_work, pings_done, learn)
             try:
-                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early)
+                return self._run_pipelined(exps, results, attached, links, pings_done, learn, switch_future, early, silence)
             except BaseException:
                 # An interrupt or a crash on the host side must not leave the switch thread waiting
-                # for pings or polling (the pool's exit joins it): it stops and closes its session.
+                # for pings or polling (the pool's exit joins it): it stops and closes its session;
+                # nor the isolation probes waiting for the gateways' round trips.
                 learn["stop"] = True
                 pings_done.set()
+                silence.settle(None)
                 raise
 
     def _run_pipelined(
@@ -202,6 +222,7 @@ class Verifier:
         learn: dict[str, Any],
         switch_future: Any,
         early: ThreadPoolExecutor,
+        silence: _Silence,
     ) -> VerifyOutcome:
         # --- host side: each VF in its container, and its settings on the PF (a few VFs at a
         # time: each look is a docker inspect and two netlink round trips, mostly waiting)
@@ -223,6 +244,7 @@ class Verifier:
 
         with ThreadPoolExecutor(max_workers=8) as lookers:
             looks = list(lookers.map(look, exps))
+        mark("host looks done")
         for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):
             ev = [
                 _ev(
@@ -245,14 +267,23 @@ class Verifier:
             r.duration_s = round(cfg_s, 3)
             results.append(r)
 
-        # The VLAN-isolation probes need no gateway ping (they wait out a timeout when isolation
-        # holds), nor do the PF looks: both start now, beside the gateway pings.
-        early_work = (early.submit(self._isolations, exps, attached), early.submit(self._pf_infos)) if self.acceptance else None
+        # The VLAN-isolation probes need no gateway ping (they listen for a silence measured against
+        # the gateway pings' round trips), nor do the PF looks, nor the full-MTU and VF-to-VF pings
+        # (sent for every attached VF; a VF whose gateway ping fails has them skipped, as before):
+        # all start now, beside the gateway pings.
+        early_work = (
+            (early.submit(self._isolations, exps, attached, silence), early.submit(self._pf_infos),
+             early.submit(self._mtu_and_path_pings, exps, attached))
+            if self.acceptance else None
+        )
 
         # --- pings, all in parallel
         ping_ok: dict[str, bool] = {}
         gw_macs: dict[str, str] = {}
         todo = [exp for exp in exps if exp.target in attached]
+        # The containers' ARP tables hold the gateway once its ping has had a reply: read them then,
+        # while the rest of the pings' count runs (only a VF whose ping passes is judged on it).
+        neighbours_f = early.submit(self._container_neighbours, todo, attached, pings_done)
         if todo:
             self.progress(f"pinging {len(todo)} gateway(s) in parallel from inside the containers")
         pol = self.t.checks.ping
@@ -289,7 +320,9 @@ class Verifier:
             else []
         )
         ping_s = self.monotonic() - t0
+        mark("gateway pings done")
         pings_done.set()
+        silence.settle(max((r / 1000.0 for p in pings for r in p.rtts_ms), default=None))
         for exp, ping in zip(todo, pings, strict=True):
             ev = [
                 _ev(
@@ -315,8 +348,9 @@ class Verifier:
             if not ping_ok.get(exp.target):
                 results.append(C.skipped("container-arp", exp, "gateway-ping", "failed"))
                 continue
-            ns = attached[exp.target][1]
-            neigh = self.probe.neighbours(ns, exp.ifname)
+            neigh = neighbours_f.result()[exp.target]
+            if isinstance(neigh, SriovcheckError):
+                raise neigh
             ev = [
                 _ev(
                     f"container:{exp.container}",
@@ -332,6 +366,7 @@ class Verifier:
         # --- host-side acceptance probes, while the switch thread reads
         probes = self._acceptance_probes(exps, attached, ping_ok, *early_work) if early_work else None
         # --- the switch
+        mark("host-side probes done")
         work = switch_future.result()
         session, login_error, login_s = work.session, work.login_error, work.login_s
         results.extend(self._switch_checks(exps, attached, ping_ok, gw_macs, session, login_error, login_s, work))
@@ -342,6 +377,7 @@ class Verifier:
         if session:
             with contextlib.suppress(SriovcheckError):
                 session.close()
+        mark("checks judged")
         causes = diagnose(results, pfs=self._pf_states(), switch=self.t.switch.name)
         return VerifyOutcome(
             checks=results,
@@ -350,6 +386,20 @@ class Verifier:
             switch_error=login_error,
             causes=causes,
         )
+
+    def _container_neighbours(
+        self, todo: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], pings_done: threading.Event
+    ) -> dict[str, list[C.NeighObs] | SriovcheckError]:
+        """Each attached VF's neighbours, or the error reading them (raised only where the read is
+        used: for a VF whose gateway ping passed; a VF that vanished meanwhile fails its ping)."""
+        pings_done.wait()  # every gateway ping has had its first reply, or the pings are over
+        out: dict[str, list[C.NeighObs] | SriovcheckError] = {}
+        for e in todo:
+            try:
+                out[e.target] = self.probe.neighbours(attached[e.target][1], e.ifname)
+            except SriovcheckError as exc:
+                out[e.target] = exc
+        return out
 
     def _pf_states(self) -> list[PfState]:
         """Each PF's link as the host sees it now, for the diagnosis (cheap: one netlink/sysfs read each)."""
@@ -363,20 +413,16 @@ class Verifier:
                                mac=info.mac))
         return out
 
-    def _acceptance_probes(
-        self,
-        exps: list[C.Expectation],
-        attached: dict[str, tuple[C.Expectation, str, str]],
-        ping_ok: dict[str, bool],
-        iso_f: Any,
-        pf_f: Any,
-    ) -> _Probes:
+    def _mtu_and_path_pings(
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, C.PingObs], dict[str, C.PingObs]]:
+        """The full-MTU do-not-fragment pings and the VF-to-VF path pings of every attached VF
+        (peers, df pings and path pings by target); only a VF whose gateway ping passes is judged on them."""
         from sriovcheck.verify import acceptance as A
 
-        working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
+        sent = [e for e in exps if e.target in attached]
         pol = self.t.checks.ping
-        # MTU: a full-size do-not-fragment ping per working VF, all in parallel.
-        self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
+        # MTU: a full-size do-not-fragment ping per VF, all in parallel.
         df_requests = [
             {
                 "netns_path": attached[e.target][1],
@@ -387,25 +433,40 @@ class Verifier:
                 "payload_size": (e.mtu or 1500) - A.IP_ICMP_HEADERS,
                 "dont_fragment": True,
             }
-            for e in working
+            for e in sent
         ]
         # Any attached VF is a peer worth trying: one whose own gateway ping failed may still prove
         # (or disprove) the path across the switch.
-        peers = {e.target: A.pick_peer(e, [x for x in exps if x.target in attached]) for e in working}
-        with_peer = [e for e in working if peers[e.target] is not None]
+        peers = {e.target: A.pick_peer(e, sent) for e in sent}
+        with_peer = [e for e in sent if peers[e.target] is not None]
         path_requests = [
             {"netns_path": attached[e.target][1], "ifname": e.ifname, "dst": str(p.address.ip), "count": 2, "timeout_s": pol.timeout_s}
             for e in with_peer
             if (p := peers[e.target]) is not None
         ]
-        # The two ping sets wait on the network, not on each other (nor on the isolation probes,
-        # which started with the gateway pings): side by side.
-        with ThreadPoolExecutor(max_workers=2) as side:
-            df_f = side.submit(lambda: self.probe.ping_many(df_requests) if df_requests else [])
+        # The two ping sets wait on the network, not on each other: side by side.
+        with ThreadPoolExecutor(max_workers=1) as side:
             path_f = side.submit(lambda: self.probe.ping_many(path_requests) if path_requests else [])
-        df_by = {e.target: p for e, p in zip(working, df_f.result(), strict=True)}
+            df = self.probe.ping_many(df_requests) if df_requests else []
+        df_by = {e.target: p for e, p in zip(sent, df, strict=True)}
         path_by = dict(zip([e.target for e in with_peer], path_f.result(), strict=True))
+        mark("full-MTU and path pings done")
+        return peers, df_by, path_by
+
+    def _acceptance_probes(
+        self,
+        exps: list[C.Expectation],
+        attached: dict[str, tuple[C.Expectation, str, str]],
+        ping_ok: dict[str, bool],
+        iso_f: Any,
+        pf_f: Any,
+        pings_f: Any,
+    ) -> _Probes:
+        working = [e for e in exps if e.target in attached and ping_ok.get(e.target)]
+        self.progress(f"acceptance: full-MTU do-not-fragment pings, VF-to-VF paths and VLAN isolation for {len(working)} VF(s)")
+        peers, df_by, path_by = pings_f.result()
         others, iso = iso_f.result()
+        mark("isolation probes done")
         return _Probes(pf_f.result(), peers, others, df_by, path_by, iso)
 
     def _pf_infos(self) -> dict[str, PfInfo | None]:
@@ -418,29 +479,37 @@ class Verifier:
         return pf_infos
 
     def _isolations(
-        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]]
+        self, exps: list[C.Expectation], attached: dict[str, tuple[C.Expectation, str, str]], silence: _Silence
     ) -> tuple[dict[str, Any], dict[str, tuple[str | None, str | None]]]:
-        others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
+        from sriovcheck.verify import acceptance as A
 
-        def isolation(e: C.Expectation) -> tuple[str | None, str | None]:
-            other = others[e.target]
-            if other is None:
-                return None, None
-            try:
-                # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
-                # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
-                return self.probe.arp_probe(attached[e.target][1], e.ifname, sender_ip=ARP_PROBE_SENDER, target_ip=str(other.gateway)), None
-            except SriovcheckError as exc:
-                return None, str(exc)
+        others = {e.target: next((v for v in self.t.vlans if v.id != e.vlan_id), None) for e in exps}
+        fixed = self.t.checks.isolation_wait_s
+
+        def deadline(first_sent: float, last_sent: float) -> float | None:
+            # Until the gateway pings are over, how long silence must last is not known yet.
+            if fixed is None and not silence.known.is_set():
+                return None
+            return A.isolation_deadline(first_sent, last_sent, silence.slowest_s, fixed_s=fixed)
 
         # Isolation needs no working gateway: a VF on the wrong VLAN fails its ping, and this is
         # what names the cause (it reaches the other VLAN's gateway at layer 2).
         probed = [e for e in exps if e.target in attached]
-
-        # every probe waits out its timeout when isolation holds: all at once, not in rounds
-        with ThreadPoolExecutor(max_workers=min(256, max(1, len(probed)))) as pool:
-            found = list(pool.map(isolation, probed))
-        return others, dict(zip([e.target for e in probed], found, strict=True))
+        asked = [(e, other) for e in probed if (other := others[e.target]) is not None]
+        # An RFC 5227 probe (sender 0.0.0.0): a gateway ignores ARP from a source outside its
+        # subnet (and Linux's rp_filter drops it), but answers a probe for its own address.
+        # Every probe listens for its silence when isolation holds: all at once, not in rounds.
+        answers = (
+            self.probe.arp_probe_many(
+                [{"netns_path": attached[e.target][1], "ifname": e.ifname, "mac": attached[e.target][2],
+                  "sender_ip": ARP_PROBE_SENDER, "target_ip": str(other.gateway)} for e, other in asked],
+                frames=A.ISOLATION_FRAMES, spacing_s=A.isolation_spacing(fixed), deadline=deadline,
+            )
+            if asked
+            else []
+        )
+        found = dict(zip([e.target for e, _ in asked], answers, strict=True))
+        return others, {e.target: found.get(e.target, (None, None)) for e in probed}
 
     def _acceptance(
         self,
@@ -541,6 +610,7 @@ class Verifier:
         except SriovcheckError as exc:
             work.login_error = str(exc)
         work.login_s = self.monotonic() - t0
+        mark("switch: logged in")
         pings_done.wait()
         session = work.session
         if session is None:
@@ -569,6 +639,7 @@ class Verifier:
                     break
                 self.sleep(self.poll_interval_s)
             work.waited_s = self.monotonic() - t0
+            mark("switch: PF ports' MAC tables read")
             if learn.get("stop"):
                 raise SwitchError("verification was stopped")
             _prefetch(session, self._rest_commands(session, tables, sorted(expected_macs)))
@@ -577,6 +648,7 @@ class Verifier:
             work.error = str(exc)
             work.waited_s = self.monotonic() - t0
         work.tables = tables
+        mark("switch: tables read")
         if work.error is None and self.acceptance:
             from sriovcheck.verify import acceptance as A
 
@@ -585,8 +657,10 @@ class Verifier:
             work.acceptance = A.read_switch_data(session, self.t, src)
         # Every command has run: log out here, beside the host-side probes, not on the main thread
         # after them (a polite logout waits for the switch's answer). The facts stay readable.
+        mark("switch: acceptance commands read")
         with contextlib.suppress(SriovcheckError):
             session.close()
+        mark("switch: logged out")
         return work
 
     def _rest_commands(self, session: SwitchSession, tables: _Tables | None, macs: list[str]) -> list[str]:

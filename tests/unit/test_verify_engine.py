@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,13 +46,28 @@ class Probe(FakeNetns):
         self.lost = lost or set()
         self.arp_probes: list[tuple[str, str, str]] = []
         self.arp_answer: str | None = None
+        self.deadlines: list[float | None] = []
         self.df_lost = False
 
     def neighbours(self, ns: str, ifname: str | None = None) -> list[Neigh]:
         return [Neigh(ip=a["dst"], mac=ROUTER, state="REACHABLE") for a in self.pinged if a["netns_path"] == ns]
 
-    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str) -> str | None:
+    def arp_probe_many(self, requests: list[dict[str, Any]], *, frames: int, spacing_s: float,
+                       deadline: Any) -> list[tuple[str | None, None]]:
+        assert (frames, spacing_s) == (3, 0.1) or deadline(0.0, 0.0) is not None  # the rule's frames, or a fixed wait
+        return [(self.arp_probe(r["netns_path"], r["ifname"], sender_ip=r["sender_ip"], target_ip=r["target_ip"],
+                                deadline=deadline), None) for r in requests]
+
+    def arp_probe(self, ns: str, ifname: str, *, sender_ip: str, target_ip: str, tries: int = 2,
+                  spacing_s: float | None = None, deadline: Any = None) -> str | None:
         self.arp_probes.append((ifname, sender_ip, target_ip))
+        # how long the probe would listen, asked as the real probe asks (first and last frame at 0 and 0.2 s)
+        # (the real probe asks every 20 ms until the gateway pings are over and the answer is known)
+        d = deadline(0.0, 0.2) if deadline else None
+        while deadline and d is None:
+            time.sleep(0.002)
+            d = deadline(0.0, 0.2)
+        self.deadlines.append(d)
         return self.arp_answer
 
     def ping_many(self, requests):  # type: ignore[no-untyped-def]
@@ -306,3 +323,35 @@ def test_vlan_missing_on_the_port_turns_not_learned_into_a_cause(lab) -> None:  
     assert port.status == "fail" and port.message.startswith("VLAN 201 (SRIOV_201) is not a member of ge-0/0/1")
     assert "the switch says: VLAN 201 (SRIOV_201) is not a member of ge-0/0/1" in by(out, "switch-mac", "test-201/eth1").message
     assert by(out, "switch-port", "test-200/eth1").status == "pass"
+
+
+# --- the engine: what it asks the probe to wait for -------------------------------------------------
+
+
+def test_engine_measures_the_silence_against_the_runs_gateway_round_trips(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    probe = Probe(w)  # the fake gateways answer in 0.2 ms
+    out = verify(topo, w, healthy_switch(macs), probe)
+    assert probe.deadlines == [pytest.approx(0.3)] * 2
+    assert by(out, "vlan-isolation", "test-200/eth1").status == "pass"
+
+
+def test_engine_waits_the_fixed_second_when_no_gateway_answered(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    probe = Probe(w, lost={"192.168.200.1", "192.168.201.1"})
+    out = verify(topo, w, healthy_switch(macs), probe)
+    assert probe.deadlines == [pytest.approx(1.0)] * 2
+    assert by(out, "gateway-ping", "test-200/eth1").status == "fail"
+    assert by(out, "vlan-isolation", "test-200/eth1").status == "pass"
+
+
+def test_engine_uses_the_topologys_isolation_wait(lab) -> None:  # type: ignore[no-untyped-def]
+    topo, w, macs = lab
+    topo = topo.model_copy(update={"checks": replace_checks(topo.checks, isolation_wait_s=2.0)})
+    probe = Probe(w)
+    verify(topo, w, healthy_switch(macs), probe)
+    assert probe.deadlines == [pytest.approx(2.0)] * 2
+
+
+def replace_checks(checks, **kw):  # type: ignore[no-untyped-def]
+    return checks.model_copy(update=kw)
