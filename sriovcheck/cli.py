@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
     p.add_argument("--teardown", action="store_true", help="tear down after verifying (every VF home, containers removed)")
     p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
+    p.add_argument("--no-html", action="store_true", help="write results.json and junit.xml only: the controller renders "
+                   "report.html from results.json (`fleet-report --collect`, or `sriovcheck report`)")
     p = fsub.add_parser("switch-read", help="log into each switch once and save what all the hosts naming it need",
                         description="Group the topologies by the switch they name; log into each switch ONCE and save, in "
                         "the saved-output format of `verify --switch-output`, every output the group's hosts need, with "

@@ -248,7 +248,7 @@ def topology_of(args: argparse.Namespace) -> LoadedTopology:
     if loaded is None:
         loaded = load_text(read_stdin("a topology (YAML)"), file="<stdin>") if args.topology == "-" else load_topology(args.topology)
         args.loaded = loaded
-    return loaded  # type: ignore[no-any-return]
+    return loaded
 
 
 def cmd_provision(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
@@ -478,19 +478,21 @@ def collect_results(
     )
 
 
-def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool) -> int:
+def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool,
+                    html: bool = True) -> int:
     from sriovcheck.report.writer import write_reports
 
     if results.verdict != "pass" and results.evidence_bundle is None:
         results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, report_dir)
-    paths = write_reports(results, report_dir)
+    paths = write_reports(results, report_dir, html=html)
     if default_dir:
         _point_latest(report_dir)
     if as_json:
         out.write(results.to_json())
     else:
         out.write(summary_table(results))
-        out.write(f"\nreport: {paths.html.resolve()}\njunit:  {paths.junit.resolve()}\nresults: {paths.results_json.resolve()}\n")
+        out.write((f"\nreport: {paths.html.resolve()}" if html else "\nreport: (no report.html: --no-html)")
+                  + f"\njunit:  {paths.junit.resolve()}\nresults: {paths.results_json.resolve()}\n")
         if results.evidence_bundle:
             out.write(f"raw evidence for support: {(report_dir / results.evidence_bundle).resolve()}\n")
     return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
@@ -547,7 +549,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
             + "; `sriovcheck preflight TOPOLOGY` lists what else is missing",
         )
     results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
-    return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
+    return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json,
+                           html=not getattr(args, "no_html", False))
 
 
 def cmd_run(
