@@ -80,6 +80,9 @@ def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) ->
                              hint="use the inventory's host names")
         path = directory / host / "results.json"
         if value is None or value == "":
+            if not path.is_file():
+                raise UsageError(f"fleet-report --collect: host {host} has no results on stdin (null) and no {path} "
+                                 "from an earlier run", hint="run its verify (the playbook's verify tag), or leave the host out")
             results = load_results(path)
             try:
                 raw = json.loads(path.read_text(encoding="utf-8"))
@@ -88,7 +91,10 @@ def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) ->
         else:
             text = value if isinstance(value, str) else json.dumps(value, indent=2)
             text = text if text.endswith("\n") else text + "\n"
-            results = load_results_text(text, Path(f"stdin[{host}]"))
+            try:
+                results = load_results_text(text, Path(f"stdin[{host}]"))
+            except ReportError as exc:  # what came in is bad input (exit 2), not a report that could not be written
+                raise UsageError(exc.message, hint=exc.hint) from None
             raw = json.loads(text)
             writes.append((path, text))
             if "report.html" in files:
