@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology(p)
     p.add_argument("kind", metavar="KIND", help="fault kind (see above)")
     p.add_argument("args", nargs="*", metavar="ARG", help="arguments of the fault kind")
-    from sriovcheck.lab.vm.command import add_parser as add_vm_run
+    from sriovcheck.vmlab.command import add_parser as add_vm_run
 
     add_vm_run(lsub)
     return parser
@@ -424,7 +424,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     if not args.lab_command:
         raise UsageError("sriovcheck lab: a lab command is required (up, down, status, fault, vm-run)", hint="see `sriovcheck lab --help`")
     if args.lab_command == "vm-run":
-        from sriovcheck.lab.vm.command import cmd_lab_vm_run
+        from sriovcheck.vmlab.command import cmd_lab_vm_run
 
         return cmd_lab_vm_run(args, out, _progress)
     if getattr(args, "more", None):  # several topologies: the emulated rack (sriovcheck.fleet)

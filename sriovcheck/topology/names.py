@@ -8,6 +8,7 @@ into a netlink message, a docker call or a Junos command.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 TOPOLOGY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # Linux allows almost any byte but '/', ':' and whitespace in 15 characters; we allow the
@@ -31,6 +32,26 @@ HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za
 USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+
+# The kinds of check sriovcheck makes, in the order a person reads them: the results name them, and a
+# topology's handover waivers may name only these (sriovcheck.verify.results re-exports them).
+CHECK_KINDS = (
+    "vf-attached",
+    "vf-config",
+    "gateway-ping",
+    "container-arp",
+    "switch-login",
+    "switch-mac",
+    "switch-arp",
+    "gateway-mac",
+    "mac-unique",
+    "mtu",
+    "switch-port",
+    "vf-path",
+    "vlan-isolation",
+    "cabling",
+    "teardown-clean",
+)
 
 
 def _shown(value: str) -> str:
@@ -70,11 +91,77 @@ def docker_network(value: str) -> str:
     return value
 
 
-# Every platform's names (sriovcheck.switch.platforms): a field takes what some platform takes, and
-# topology.rules then holds each name to the rules of the topology's switch.platform.
-SWITCH_PORT = re.compile(
-    r"^(?:" + JUNOS_PORT.pattern[1:-1] + r"|Ethernet\d{1,3}(?:/\d{1,3}){0,2}|Port-Channel\d{1,6}|port-channel\d{1,4})$"
-)
+# --- switch platforms' names ----------------------------------------------------------------------
+# Each switch platform (sriovcheck.switch.platforms) takes its own port, L3 interface and VLAN names. A
+# topology field takes what some platform takes; topology.rules then holds each name to the rules of the
+# topology's switch.platform (PLATFORM_NAMES), and the platform modules guard their commands with the same.
+
+
+@dataclass(frozen=True)
+class NameRule:
+    pattern: re.Pattern[str]
+    what: str  # "EOS switch port"
+    examples: str  # "e.g. Ethernet1, Ethernet3/1, Port-Channel10"
+
+    def check(self, value: str) -> str:
+        if not self.pattern.fullmatch(value):
+            raise ValueError(f"{_shown(value)} is not a valid {self.what}; allowed: {self.examples}")
+        return value
+
+
+@dataclass(frozen=True)
+class PlatformNames:
+    """The names one switch platform takes: its ports, its VLANs' L3 interfaces, its VLAN names."""
+
+    os_name: str
+    port: NameRule
+    l3_interface: NameRule
+    vlan_name: NameRule
+    svi_per_vlan: bool = False  # EOS, NX-OS: VLAN N's L3 interface can only be its SVI VlanN
+
+    def l3_interface_problem(self, value: str, vlan_id: int) -> str | None:
+        """Why `value` cannot be VLAN `vlan_id`'s L3 interface on this platform (None: it can)."""
+        try:
+            self.l3_interface.check(value)
+        except ValueError as exc:
+            return str(exc)
+        if self.svi_per_vlan and value != f"Vlan{vlan_id}":
+            return f"{value!r} is not VLAN {vlan_id}'s L3 interface on {self.os_name}: its SVI is Vlan{vlan_id}"
+        return None
+
+
+_SVI = re.compile(r"^Vlan\d{1,4}$")
+_CISCO_VLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_CISCO_VLAN_NAMES = "1-32 of A-Z a-z 0-9 _ . -, starting with a letter or digit (e.g. SRIOV_200)"
+EOS_PORT = re.compile(r"^(?:Ethernet\d{1,3}(?:/\d{1,3}){0,2}|Port-Channel\d{1,6})$")
+NXOS_PORT = re.compile(r"^(?:Ethernet\d{1,3}/\d{1,3}(?:/\d{1,3})?|port-channel\d{1,4})$")
+
+# By switch.platform (netmiko's device_type).
+PLATFORM_NAMES: dict[str, PlatformNames] = {
+    "juniper_junos": PlatformNames(
+        "Junos",
+        NameRule(JUNOS_PORT, "Junos switch port", "e.g. ge-0/0/1, xe-0/0/0:2, et-1/0/48, ae0 (no unit)"),
+        NameRule(JUNOS_L3_INTERFACE, "Junos L3 VLAN interface", "vlan.N (non-ELS) or irb.N (ELS)"),
+        NameRule(JUNOS_VLAN_NAME, "Junos VLAN name", "a letter, then up to 62 of A-Z a-z 0-9 _ . - (e.g. SRIOV_200)"),
+    ),
+    "arista_eos": PlatformNames(
+        "EOS",
+        NameRule(EOS_PORT, "EOS switch port", "e.g. Ethernet1, Ethernet3/1, Port-Channel10"),
+        NameRule(_SVI, "EOS L3 VLAN interface", "the VLAN's SVI, Vlan<N> (e.g. Vlan200)"),
+        NameRule(_CISCO_VLAN_NAME, "EOS VLAN name", _CISCO_VLAN_NAMES),
+        svi_per_vlan=True,
+    ),
+    "cisco_nxos": PlatformNames(
+        "NX-OS",
+        NameRule(NXOS_PORT, "NX-OS switch port", "e.g. Ethernet1/1, Ethernet1/49/2, port-channel10"),
+        NameRule(_SVI, "NX-OS L3 VLAN interface", "the VLAN's SVI, Vlan<N> (e.g. Vlan200)"),
+        NameRule(_CISCO_VLAN_NAME, "NX-OS VLAN name", _CISCO_VLAN_NAMES),
+        svi_per_vlan=True,
+    ),
+}
+
+# A field of the topology model takes any platform's name (rules.py then applies its platform's).
+SWITCH_PORT = re.compile(r"^(?:" + "|".join(n.port.pattern.pattern[1:-1] for n in PLATFORM_NAMES.values()) + r")$")
 SWITCH_L3_INTERFACE = re.compile(r"^(?:(?:vlan|irb)\.\d{1,5}|Vlan\d{1,4})$")
 SWITCH_VLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -92,21 +179,6 @@ def switch_l3_interface(value: str) -> str:
 def switch_vlan_name(value: str) -> str:
     return check(SWITCH_VLAN_NAME, value, "VLAN name",
                  "a letter or digit, then up to 62 of A-Z a-z 0-9 _ . - (e.g. SRIOV_200; Junos: a letter first; EOS, NX-OS: 32 at most)")
-
-
-def junos_port(value: str) -> str:
-    return check(JUNOS_PORT, value, "Junos switch port", "e.g. ge-0/0/1, xe-0/0/0:2, et-1/0/48, ae0 (no unit)")
-
-
-def junos_l3_interface(value: str) -> str:
-    return check(JUNOS_L3_INTERFACE, value, "Junos L3 VLAN interface", "vlan.N (non-ELS) or irb.N (ELS)")
-
-
-def junos_vlan_name(value: str) -> str:
-    return check(
-        JUNOS_VLAN_NAME, value, "Junos VLAN name",
-        "a letter, then up to 62 of A-Z a-z 0-9 _ . - (e.g. SRIOV_200)",
-    )
 
 
 def topology_name(value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sriovcheck.errors import Problem
+from sriovcheck.topology import names
 from sriovcheck.topology.model import Topology
 from sriovcheck.topology.paths import PathKey, format_path, mark_for
 
@@ -60,18 +61,16 @@ def semantic_problems(
         c.add(("switch",), "no credentials: set switch.password_env (name of an environment variable) or switch.key_file")
 
     # --- names, by the rules of the switch's platform (the fields took any platform's)
-    from sriovcheck.switch.platforms import PLATFORMS
-
-    platform = PLATFORMS[t.switch.platform]
-    on = f"switch.platform {platform.name}"
+    platform = names.PLATFORM_NAMES[t.switch.platform]
+    on = f"switch.platform {t.switch.platform}"
     for i, hp in enumerate(t.host.pfs):
         try:
-            platform.port(hp.switch_port)
+            platform.port.check(hp.switch_port)
         except ValueError as exc:
             c.add(("host", "pfs", i, "switch_port"), f"{exc} ({on})")
     for i, v in enumerate(t.vlans):
         try:
-            platform.vlan_name(v.name)
+            platform.vlan_name.check(v.name)
         except ValueError as exc:
             c.add(("vlans", i, "name"), f"{exc} ({on})")
         problem = platform.l3_interface_problem(v.l3_interface, v.id)
@@ -183,13 +182,11 @@ def semantic_problems(
                     (*base, "min_tx_rate_mbps"), f"min_tx_rate_mbps {vf.min_tx_rate_mbps} is above max_tx_rate_mbps {vf.max_tx_rate_mbps}"
                 )
     if t.handover is not None:
-        from sriovcheck.verify.results import CHECK_KINDS
-
         targets = {f"{ct.name}/{vf.ifname}" for ct in t.containers for vf in ct.vfs}
         targets |= {f"{t.host.name}:{pf.name}" for pf in t.host.pfs} | {t.switch.name}
         for i, w in enumerate(t.handover.waivers):
-            if w.check not in CHECK_KINDS:
-                c.add(("handover", "waivers", i, "check"), f"unknown check {w.check!r}; one of {', '.join(CHECK_KINDS)}")
+            if w.check not in names.CHECK_KINDS:
+                c.add(("handover", "waivers", i, "check"), f"unknown check {w.check!r}; one of {', '.join(names.CHECK_KINDS)}")
             if w.target not in targets:
                 shown = ", ".join(sorted(targets)[:6]) + (" ..." if len(targets) > 6 else "")
                 c.add(("handover", "waivers", i, "target"), f"target {w.target!r} is not in this topology; e.g. {shown}")

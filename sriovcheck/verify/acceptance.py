@@ -177,90 +177,41 @@ def check_mtu(
 def check_switch_port(exp: C.Expectation, data: SwitchAcceptanceData) -> CheckResult:
     expected = f"{exp.switch_port} up, VLAN {exp.vlan_name} ({exp.vlan_id}) a tagged member, forwarding"
     ev = [data.evidence["port-vlans"]] if "port-vlans" in data.evidence else []
+
+    def result(status: str, observed: str, message: str = "", **details: Any) -> CheckResult:
+        return _r("switch-port", exp, exp.target, status, expected=expected, observed=observed, message=message, evidence=ev,
+                  details={k: v for k, v in details.items() if v is not None})
+
     if "port-vlans" in data.missing:
         return _r("switch-port", exp, exp.target, "skip", expected=expected,
                   message=f"not run: the saved switch outputs have no `{data.missing['port-vlans']}`")
     if data.port_vlans is None:
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "error",
-            expected=expected,
-            observed="unreadable",
-            message=f"cannot read the port's VLAN membership: {data.errors.get('port-vlans', '?')}",
-            evidence=ev,
-        )
-    rows = [p for p in data.port_vlans if p.port == exp.switch_port]
+        return result("error", "unreadable", f"cannot read the port's VLAN membership: {data.errors.get('port-vlans', '?')}")
+    port, vid, vname, platform = exp.switch_port, exp.vlan_id, exp.vlan_name, data.platform
+    rows = [p for p in data.port_vlans if p.port == port]
     if not rows:
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "fail",
-            expected=expected,
-            observed=f"{exp.switch_port} is not a switching (layer-2) port",
-            message=f"{exp.switch_port} carries no VLAN: "
-            + data.platform.fix_not_switching(exp.switch_port, exp.vlan_id, exp.vlan_name),
-            evidence=ev,
-            details={"reason": "not-switching", "fix": data.platform.fix_not_switching(exp.switch_port, exp.vlan_id, exp.vlan_name)},
-        )
-    member = [p for p in rows if p.vlan_id == exp.vlan_id or (p.vlan_name or "").lower() == exp.vlan_name.lower()]
+        fix = platform.fix_not_switching(port, vid, vname)
+        return result("fail", f"{port} is not a switching (layer-2) port", f"{port} carries no VLAN: {fix}",
+                      reason="not-switching", fix=fix)
+    member = [p for p in rows if p.vlan_id == vid or (p.vlan_name or "").lower() == vname.lower()]
     carried = ", ".join(sorted({f"{p.vlan_name} ({p.vlan_id})" for p in rows if p.vlan_name})) or "none"
     if any(p.port_up is False for p in rows):
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "fail",
-            expected=expected,
-            observed=f"{exp.switch_port} is down; VLANs {carried}",
-            message=f"switch port {exp.switch_port} is down: check the cable to {exp.pf} and the PF link",
-            evidence=ev,
-            details={"reason": "port-down", "carried": carried},
-        )
+        return result("fail", f"{port} is down; VLANs {carried}",
+                      f"switch port {port} is down: check the cable to {exp.pf} and the PF link", reason="port-down", carried=carried)
     if not member:
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "fail",
-            expected=expected,
-            observed=f"{exp.switch_port} carries {carried}",
-            message=f"VLAN {exp.vlan_id} ({exp.vlan_name}) is not a member of {exp.switch_port}: "
-            + data.platform.fix_vlan_member(exp.switch_port, exp.vlan_id, exp.vlan_name),
-            evidence=ev,
-            details={"reason": "vlan-not-member", "carried": carried,
-                     "fix": data.platform.fix_vlan_member(exp.switch_port, exp.vlan_id, exp.vlan_name)},
-        )
+        fix = platform.fix_vlan_member(port, vid, vname)
+        return result("fail", f"{port} carries {carried}", f"VLAN {vid} ({vname}) is not a member of {port}: {fix}",
+                      reason="vlan-not-member", carried=carried, fix=fix)
     row = member[0]
     if row.tagging and row.tagging.lower() != "tagged":
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "fail",
-            expected=expected,
-            observed=f"VLAN {exp.vlan_id} {row.tagging} on {exp.switch_port}",
-            message=f"VLAN {exp.vlan_id} is untagged on {exp.switch_port}, but the PF tags the VF's traffic: "
-            + data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name),
-            evidence=ev,
-            details={"reason": "untagged", "carried": carried,
-                     "fix": data.platform.fix_untagged(exp.switch_port, exp.vlan_id, exp.vlan_name)},
-        )
+        fix = platform.fix_untagged(port, vid, vname)
+        return result("fail", f"VLAN {vid} {row.tagging} on {port}",
+                      f"VLAN {vid} is untagged on {port}, but the PF tags the VF's traffic: {fix}",
+                      reason="untagged", carried=carried, fix=fix)
     if row.forwarding is False:  # None: the switch does not say (a switchport listing has no STP state)
-        return _r(
-            "switch-port",
-            exp,
-            exp.target,
-            "fail",
-            expected=expected,
-            observed=f"VLAN {exp.vlan_id} on {exp.switch_port}: {row.blocking or row.stp_state}",
-            message=f"VLAN {exp.vlan_id} on {exp.switch_port} is not forwarding (STP or blocking)",
-            evidence=ev,
-            details={"reason": "blocking", "carried": carried},
-        )
-    return _r("switch-port", exp, exp.target, "pass", expected=expected, observed=f"{exp.switch_port} up, VLANs {carried}", evidence=ev)
+        return result("fail", f"VLAN {vid} on {port}: {row.blocking or row.stp_state}",
+                      f"VLAN {vid} on {port} is not forwarding (STP or blocking)", reason="blocking", carried=carried)
+    return result("pass", f"{port} up, VLANs {carried}")
 
 
 def check_cabling(host_name: str, pf: str, pf_mac: str | None, switch_port: str, data: SwitchAcceptanceData) -> CheckResult:

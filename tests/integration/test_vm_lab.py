@@ -35,7 +35,7 @@ def vm_ready() -> None:
     if os.geteuid() != 0:
         problems.append("root")
     from sriovcheck.errors import LabError
-    from sriovcheck.lab.vm.parts import find_parts
+    from sriovcheck.vmlab.parts import find_parts
 
     try:
         find_parts()

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sriovcheck"
-ALLOWED_SUBPROCESS = {"lab/manager.py", "lab/vm/qemu.py"}  # the Junos emulator; QEMU for the VM lab
+ALLOWED_SUBPROCESS = {"lab/manager.py", "vmlab/qemu.py"}  # the Junos emulator; QEMU for the VM lab
 FORBIDDEN_CALLS = {("os", "system"), ("os", "popen"), ("os", "execv"), ("os", "execvp"), ("os", "spawnv"), ("pty", "spawn")}
 
 
@@ -44,7 +44,7 @@ def test_the_one_process_it_starts_is_its_own_emulator() -> None:
 
 
 def test_the_vm_lab_starts_only_qemu() -> None:
-    tree = ast.parse((PACKAGE / "lab" / "vm" / "qemu.py").read_text())
+    tree = ast.parse((PACKAGE / "vmlab" / "qemu.py").read_text())
     popens = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "Popen"]
     assert len(popens) == 1
     assert ast.unparse(popens[0].args[0]) == "argv"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sriovcheck.errors import LabError, UsageError
-from sriovcheck.lab.vm import command, initramfs, parts, qemu
-from sriovcheck.lab.vm.switch import VmDump, VmSwitchState, VmSwitchVlan, build_vm_snapshot, plan_switch_state
 from sriovcheck.topology import load_topology
+from sriovcheck.vmlab import command, initramfs, parts, qemu
+from sriovcheck.vmlab.switch import VmDump, VmSwitchState, VmSwitchVlan, build_vm_snapshot, plan_switch_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,7 +144,7 @@ def test_the_vm_switch_state_names_what_is_not_there() -> None:
 
 def test_a_checkout_under_a_guest_tmpfs_is_bound_back_in(tmp_path: Path) -> None:
     # CI clones into /tmp: the guest mounts a tmpfs on /tmp, which would hide the checkout and its venv.
-    from sriovcheck.lab.vm.initramfs import hidden_by_tmpfs, init_script
+    from sriovcheck.vmlab.initramfs import hidden_by_tmpfs, init_script
 
     assert hidden_by_tmpfs([Path("/tmp/ci/.venv"), Path("/tmp/ci"), Path("/work/main"), Path("/var/tmp/x")]) == ["/tmp/ci", "/var/tmp/x"]
     assert hidden_by_tmpfs([Path("/work/main"), Path("/work/main/.venv")]) == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriovcheck.parsers.tables import ArpEntry, InterfaceInfo, LldpNeighbor, MacEntry, PortVlan, VersionInfo
+from sriovcheck.topology.names import NameRule, PlatformNames
 
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 
@@ -28,48 +29,30 @@ class Read:
     parse: Callable[[str], Sequence[Any]]
 
 
-@dataclass(frozen=True)
-class NameRule:
-    pattern: re.Pattern[str]
-    what: str  # "EOS switch port"
-    examples: str  # "Ethernet1, Ethernet1/1, Port-Channel10"
-
-    def check(self, value: str) -> str:
-        if not self.pattern.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid {self.what}; allowed: {self.examples}")
-        return value
-
-
 class Platform:
     """Base of every platform. Subclasses set the class attributes and implement the reads."""
 
     name: str = ""  # netmiko device_type and the topology's switch.platform: juniper_junos
     vendor: str = ""  # Juniper
     os_name: str = ""  # Junos: shown with the version the switch reports
-    port_rule: NameRule
-    l3_rule: NameRule
-    vlan_name_rule: NameRule
+    name_rules: PlatformNames  # its port, L3 interface and VLAN name rules (sriovcheck.topology.names)
     # The lab's switch as this platform shows it: (model, OS version) per lab.switch_style.
     lab_models: dict[str, tuple[str, str]] = {}
 
     # --- names ---------------------------------------------------------------------------------
 
     def port(self, value: str) -> str:
-        return self.port_rule.check(value)
+        return self.name_rules.port.check(value)
 
     def l3_interface(self, value: str) -> str:
-        return self.l3_rule.check(value)
+        return self.name_rules.l3_interface.check(value)
 
     def vlan_name(self, value: str) -> str:
-        return self.vlan_name_rule.check(value)
+        return self.name_rules.vlan_name.check(value)
 
     def l3_interface_problem(self, value: str, vlan_id: int) -> str | None:
         """Why `value` cannot be VLAN `vlan_id`'s L3 interface on this platform (None: it can)."""
-        try:
-            self.l3_interface(value)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return self.name_rules.l3_interface_problem(value, vlan_id)
 
     def mac_interface(self, port: str) -> str:
         """How the MAC table names a port MACs are learned on (Junos: the unit, ge-0/0/1.0)."""
@@ -142,4 +125,6 @@ class Platform:
         return self.port_vlans(port).commands[-1]
 
 
-__all__ = ["ArpEntry", "InterfaceInfo", "LldpNeighbor", "MacEntry", "NameRule", "Platform", "PortVlan", "Read", "VersionInfo"]
+__all__ = [
+    "ArpEntry", "InterfaceInfo", "LldpNeighbor", "MacEntry", "NameRule", "Platform", "PlatformNames", "PortVlan", "Read", "VersionInfo",
+]

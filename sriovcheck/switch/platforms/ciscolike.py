@@ -40,12 +40,6 @@ class CiscoLike(Platform):
     show_interface = "show interfaces"  # NX-OS: "show interface"
     arp_scope = "interface "  # the word before the L3 interface in `show ip arp`; NX-OS: none
 
-    def l3_interface_problem(self, value: str, vlan_id: int) -> str | None:
-        problem = super().l3_interface_problem(value, vlan_id)
-        if problem is None and value != f"Vlan{vlan_id}":
-            return f"{value!r} is not VLAN {vlan_id}'s L3 interface on {self.os_name}: its SVI is Vlan{vlan_id}"
-        return problem
-
     def _versions(self, text: str) -> list[VersionInfo]:
         return [self.parsers.version(text)]
 

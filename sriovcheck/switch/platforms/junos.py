@@ -10,8 +10,9 @@ from sriovcheck.parsers import junos as P
 from sriovcheck.parsers.junos_rows import mac_rows
 from sriovcheck.parsers.tables import InterfaceInfo, MacEntry, VersionInfo
 from sriovcheck.switch import commands as cmds
-from sriovcheck.switch.platforms.base import NameRule, Platform, Read
+from sriovcheck.switch.platforms.base import Platform, Read
 from sriovcheck.topology import names
+from sriovcheck.topology.names import PLATFORM_NAMES
 
 _CURRENT_ADDRESS = re.compile(r"Current address:\s*([0-9a-fA-F:.\-]{12,17})")
 
@@ -34,9 +35,7 @@ class Junos(Platform):
     name = "juniper_junos"
     vendor = "Juniper"
     os_name = "Junos"
-    port_rule = NameRule(names.JUNOS_PORT, "Junos switch port", "e.g. ge-0/0/1, xe-0/0/0:2, et-1/0/48, ae0 (no unit)")
-    l3_rule = NameRule(names.JUNOS_L3_INTERFACE, "Junos L3 VLAN interface", "vlan.N (non-ELS) or irb.N (ELS)")
-    vlan_name_rule = NameRule(names.JUNOS_VLAN_NAME, "Junos VLAN name", "a letter, then up to 62 of A-Z a-z 0-9 _ . - (e.g. SRIOV_200)")
+    name_rules = PLATFORM_NAMES["juniper_junos"]
     lab_models = {"non-els": ("ex4200-48t", "12.3R12.4"), "els": ("ex4300-48t", "18.4R2.7")}
 
     def mac_interface(self, port: str) -> str:

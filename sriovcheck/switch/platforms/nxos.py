@@ -3,23 +3,18 @@ port-channel10; the VLAN's L3 interface is its SVI Vlan<N>."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from sriovcheck.parsers import nxos as P
-from sriovcheck.switch.platforms.base import NameRule
 from sriovcheck.switch.platforms.ciscolike import CiscoLike, CliParsers
+from sriovcheck.topology.names import PLATFORM_NAMES
 
 
 class Nxos(CiscoLike):
     name = "cisco_nxos"
     vendor = "Cisco"
     os_name = "NX-OS"
-    port_rule = NameRule(re.compile(r"^(?:Ethernet\d{1,3}/\d{1,3}(?:/\d{1,3})?|port-channel\d{1,4})$"), "NX-OS switch port",
-                         "e.g. Ethernet1/1, Ethernet1/49/2, port-channel10")
-    l3_rule = NameRule(re.compile(r"^Vlan\d{1,4}$"), "NX-OS L3 VLAN interface", "the VLAN's SVI, Vlan<N> (e.g. Vlan200)")
-    vlan_name_rule = NameRule(re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"), "NX-OS VLAN name",
-                              "1-32 of A-Z a-z 0-9 _ . -, starting with a letter or digit (e.g. SRIOV_200)")
+    name_rules = PLATFORM_NAMES["cisco_nxos"]
     lab_models = {"non-els": ("Nexus9000 C93180YC-EX", "9.3(8)"), "els": ("Nexus9000 C9336C-FX2", "10.2(5)")}
     parsers = CliParsers(P.parse_mac_table, P.parse_arp_table, P.parse_switchport, P.parse_lldp_neighbors,
                          P.parse_interfaces, P.parse_version)

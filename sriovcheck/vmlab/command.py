@@ -22,7 +22,7 @@ from typing import TextIO
 
 import sriovcheck
 from sriovcheck.errors import ExitCode, LabError, UsageError
-from sriovcheck.lab.vm import initramfs, parts, qemu
+from sriovcheck.vmlab import initramfs, parts, qemu
 
 Progress = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 900
@@ -38,7 +38,7 @@ hostname sriovcheck-vm
 say "starting the guest's docker engine"
 dockerd --iptables=false --ip6tables=false --ip-masq=false --bridge=none >/var/log/dockerd.log 2>&1 &
 cd /
-PYTHONPATH={pythonpath} {python} -m sriovcheck.lab.vm.guest $X/job.json >/dev/ttyS0 2>&1
+PYTHONPATH={pythonpath} {python} -m sriovcheck.vmlab.guest $X/job.json >/dev/ttyS0 2>&1
 cp /var/log/dockerd.log $X/dockerd.log 2>/dev/null
 dmesg > $X/dmesg.txt 2>/dev/null
 say "powering off"
@@ -55,7 +55,7 @@ def guest_script(vm: parts.VmParts) -> str:
 
 
 def parse_faults(raw: list[list[str]] | None) -> list[list[str]]:
-    from sriovcheck.lab.vm.switch import VM_FAULTS
+    from sriovcheck.vmlab.switch import VM_FAULTS
     from sriovcheck.workflow import fault_arguments
 
     faults = []

@@ -1,8 +1,8 @@
-"""Inside the VM lab's guest: `python -m sriovcheck.lab.vm.guest JOB.json` (started by the guest's
+"""Inside the VM lab's guest: `python -m sriovcheck.vmlab.guest JOB.json` (started by the guest's
 own boot script, never on the host).
 
 It names the igb PFs as the topology does (found by the MACs QEMU gave them), builds the switch at
-the other end of the wire (`sriovcheck.lab.vm.switch`) and its Junos CLI over SSH on switch.host,
+the other end of the wire (`sriovcheck.vmlab.switch`) and its Junos CLI over SSH on switch.host,
 waits for the guest's docker engine, makes the lab image offline, then runs exactly what
 `sriovcheck run TOPOLOGY --teardown` runs, with the real host driver (`LinuxHostDriver`): provision,
 the requested switch faults, verify, teardown. Reports go to the exchange folder the host reads.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sriovcheck.errors import ExitCode, LabError, SriovcheckError
-from sriovcheck.lab.vm.qemu import CONSOLE_PREFIX
+from sriovcheck.vmlab.qemu import CONSOLE_PREFIX
 
 STATE_FILE = Path("/run/sriovcheck-vm-switch.json")
 T0 = time.monotonic()
@@ -74,7 +74,7 @@ class SwitchServer:
 
         from sriovcheck.lab.fabric import NETNS_RUN_DIR
         from sriovcheck.lab.junos.server import start_server
-        from sriovcheck.lab.vm.switch import VmSwitchSource
+        from sriovcheck.vmlab.switch import VmSwitchSource
 
         ns, host, port, username, password = self._args
         try:
@@ -187,10 +187,10 @@ def host_facts(pf_names: list[str]) -> dict[str, Any]:
 def run_job(job: dict[str, Any], xchg: Path) -> int:
     from sriovcheck import workflow
     from sriovcheck.containers.image import ensure_lab_image
-    from sriovcheck.lab.vm import switch as vmswitch
     from sriovcheck.topology import load_topology
     from sriovcheck.verify.results import RunResults
     from sriovcheck.verify.waivers import HANDOVER_FIELDS
+    from sriovcheck.vmlab import switch as vmswitch
 
     timings: dict[str, float] = {"guest_start": 0.0}
 
@@ -256,7 +256,7 @@ def run_job(job: dict[str, Any], xchg: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sriovcheck.lab.vm.guest")
+    parser = argparse.ArgumentParser(prog="python -m sriovcheck.vmlab.guest")
     parser.add_argument("job")
     args = parser.parse_args(argv)
     job_path = Path(args.job)

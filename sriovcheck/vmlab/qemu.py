@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriovcheck.errors import LabError
-from sriovcheck.lab.vm.initramfs import ROOT_TAG, XCHG_TAG
+from sriovcheck.vmlab.initramfs import ROOT_TAG, XCHG_TAG
 
 PF_SLOTS = (0x3, 0x5)
 SWITCH_SLOTS = (0x8, 0x9)
