@@ -78,6 +78,7 @@ def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dic
     if keep is not None:  # the fleet report and the playbook's output, to see why a host failed
         shutil.copytree(work / "fleet", keep / f"{hosts}-hosts", dirs_exist_ok=True, ignore=shutil.ignore_patterns("wheelhouse"))
         (keep / f"{hosts}-hosts" / "ansible.out").write_text(done.stdout + done.stderr)
+        (keep / f"{hosts}-hosts" / "taskclock.json").write_text(json.dumps(clock, indent=1))
     _ = up
     return {"hosts": hosts, "vfs_per_host": vfs, "seconds": round(seconds, 1), "playbook_rc": done.returncode,
             "hosts_passed": summary.get("hosts_passed"), "switch_logins": logins, "left_behind": left,

@@ -61,8 +61,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
 
 
-def _add_topology(p: argparse.ArgumentParser) -> None:
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file (see topologies/ and `sriovcheck schema`)")
+def _add_topology(p: argparse.ArgumentParser, stdin: bool = False) -> None:
+    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file (see topologies/ and `sriovcheck schema`)"
+                   + ("; - reads it from stdin" if stdin else ""))
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_topology(p)
+        _add_topology(p, stdin=name != "recover")
         _add_json(p)
         p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
 
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_topology(p)
+        _add_topology(p, stdin=name == "verify")
         p.add_argument("--lab", action="store_true", help="use the emulated lab of this topology (brought up if needed)")
         p.add_argument(
             "--report-dir",
@@ -198,10 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
         "evidence was read, each host linked to its own report.html), one JUnit document with a test suite per host, "
         "and a JSON summary. Exit 1 when any host failed.",
         epilog="example:\n  sriovcheck fleet-report fleet/*/results.json --html fleet/index.html --junit fleet/junit.xml "
-        "--json fleet/summary.json",
+        "--json fleet/summary.json\n  ... | sriovcheck fleet-report --collect fleet/hosts --html fleet/index.html   "
+        "# stdin: {\"node01\": <results.json>, ...}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("results", nargs="+", metavar="RESULTS.json", help="a host's results.json (or the directory holding it)")
+    p.add_argument("results", nargs="*", metavar="RESULTS.json", help="a host's results.json (or the directory holding it)")
+    p.add_argument("--collect", metavar="DIR", help="instead of files: read {host: its results.json} as JSON on stdin (what "
+                   "`fleet verify --json` printed on each host), write DIR/<host>/results.json and render each host's "
+                   "report there (the Ansible content collects so, without a file transfer per host)")
+    p.add_argument("--host-files", metavar="LIST", help="with --collect, the files written per host: results.json plus any "
+                   "of report.html, junit.xml (comma-separated; default results.json,report.html)")
     p.add_argument("--html", metavar="FILE", help="write the fleet page here (host links are relative to its folder)")
     p.add_argument("--junit", metavar="FILE", help="write one JUnit document, a test suite per host, here")
     p.add_argument("--json", metavar="FILE", help="write the JSON summary here")
@@ -219,22 +226,28 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Ping every VF's gateway once from inside its container, so that the switch has "
                         "learned the VFs' MACs and ARP entries before the controller reads it. Exit 0 when every ping "
                         "was answered, 1 otherwise (verify then says why).")
-    _add_topology(p)
+    _add_topology(p, stdin=True)
     p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
     p.add_argument("--provision", action="store_true", help="provision first, in the same process (as `sriovcheck provision`)")
     _add_json(p)
     p = fsub.add_parser("verify", help="verify against the shared switch read (DIR or .tar), then optionally tear down",
                         description="`verify --switch-output` against what `fleet switch-read` saved: its directory, or "
-                        "its DIR/<switch>.tar (unpacked beside the .tar). With --teardown, tear down afterwards in the same "
-                        "process, also when verify stops with an error. Exit codes as verify's.",
+                        "its DIR/<switch>.tar or DIR/<switch>.json (unpacked beside the file), or - for that JSON on stdin "
+                        "(kept in REPORT_DIR/switch-evidence/). With TOPOLOGY - as well, stdin is one JSON object "
+                        "{\"topology\": \"<YAML>\", \"switch_output\": <DIR/<switch>.json>}. With --teardown, tear down "
+                        "afterwards in the same process, also when verify stops with an error. Exit codes as verify's.",
                         epilog="example:\n  sriovcheck fleet verify node01.yaml --switch-output evidence/tor-a.tar "
-                        "--report-dir report --teardown", formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_topology(p)
-    p.add_argument("--switch-output", required=True, metavar="DIR|FILE.tar", help="the switch evidence of the shared read")
+                        "--report-dir report --teardown\n  sriovcheck fleet verify node01.yaml --switch-output - "
+                        "--report-dir report --json < evidence/tor-a.json", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_topology(p, stdin=True)
+    p.add_argument("--switch-output", required=True, metavar="DIR|FILE.tar|FILE.json|-",
+                   help="the switch evidence of the shared read (- : its JSON on stdin)")
     p.add_argument("--report-dir", metavar="DIR", help="write results.json, report.html and junit.xml here")
     p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
     p.add_argument("--teardown", action="store_true", help="tear down after verifying (every VF home, containers removed)")
     p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
+    p.add_argument("--no-html", action="store_true", help="write results.json and junit.xml only: the controller renders "
+                   "report.html from results.json (`fleet-report --collect`, or `sriovcheck report`)")
     p = fsub.add_parser("switch-read", help="log into each switch once and save what all the hosts naming it need",
                         description="Group the topologies by the switch they name; log into each switch ONCE and save, in "
                         "the saved-output format of `verify --switch-output`, every output the group's hosts need, with "

@@ -229,9 +229,42 @@ def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: 
 
 # --------------------------------------------------------------------------- commands
 
+STDIN_LIMIT = 256 * 1024 * 1024  # a topology, or a switch's evidence for a whole rack, is far smaller
+
+
+def read_stdin(what: str) -> str:
+    """All of stdin as UTF-8 text (a fleet run hands the topology and the switch evidence to the host's
+    command this way instead of copying files); empty, binary or oversized input is a UsageError."""
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    raw = stream.read(STDIN_LIMIT + 1) if stream is not None else (sys.stdin.read(STDIN_LIMIT + 1) or "").encode()
+    if len(raw) > STDIN_LIMIT:
+        raise UsageError(f"stdin: {what} is larger than {STDIN_LIMIT // (1024 * 1024)} MiB", hint="give a file instead of -")
+    if not raw.strip():
+        raise UsageError(f"stdin is empty: {what} was expected there (the argument was -)",
+                         hint="pipe it in (e.g. `sriovcheck fleet traffic - < node01.yaml`), or give a file instead of -")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"stdin: {what} is not UTF-8 text (byte {exc.start})", hint="pipe the text file itself") from None
+
+
+def topology_of(args: argparse.Namespace) -> LoadedTopology:
+    """The topology a command works on, read once: `args.loaded` when the caller has it already (one
+    process that provisions and sends traffic, or verifies and tears down), else args.topology - a file,
+    or `-` for YAML on stdin (a fleet run gives it so, without a copy of the file to each host)."""
+    from sriovcheck.topology import load_text
+
+    loaded = getattr(args, "loaded", None)
+    if loaded is None:
+        loaded = load_text(read_stdin("a topology (YAML)"), file="<stdin>") if args.topology == "-" else load_topology(args.topology)
+        args.loaded = loaded
+    return loaded
+
 
 def cmd_provision(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    loaded = load_topology(args.topology)
+    loaded = topology_of(args)
     with topology_lock(loaded.topology.name, what="provision"):
         ctx = build_context(loaded, lab=args.lab, progress=progress)
         report = _provisioner(ctx, progress).provision()
@@ -240,7 +273,7 @@ def cmd_provision(args: argparse.Namespace, out: TextIO, progress: Progress) -> 
 
 
 def cmd_teardown(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    loaded = load_topology(args.topology)
+    loaded = topology_of(args)
     with topology_lock(loaded.topology.name, what="teardown"):
         ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=True)
         report = _provisioner(ctx, progress).teardown()
@@ -431,7 +464,7 @@ def collect_results(
     notes = []
     if switch_output:
         notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
-        from sriovcheck.fleet.evidence import session_facts
+        from sriovcheck.switch.offline import session_facts
 
         shared = session_facts(Path(switch_output))  # read once for a group of hosts (sriovcheck fleet switch-read)
         if shared:
@@ -461,12 +494,13 @@ def collect_results(
     )
 
 
-def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool) -> int:
+def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool,
+                    html: bool = True) -> int:
     from sriovcheck.report.writer import write_reports
 
     if results.verdict != "pass" and results.evidence_bundle is None:
         results.evidence_bundle = write_evidence_bundle(ctx.loaded.topology, ctx.host, ctx.runtime, results, report_dir)
-    paths = write_reports(results, report_dir)
+    paths = write_reports(results, report_dir, html=html)
     mark("reports written")
     if default_dir:
         _point_latest(report_dir)
@@ -474,7 +508,8 @@ def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_di
         out.write(results.to_json())
     else:
         out.write(summary_table(results))
-        out.write(f"\nreport: {paths.html.resolve()}\njunit:  {paths.junit.resolve()}\nresults: {paths.results_json.resolve()}\n")
+        out.write((f"\nreport: {paths.html.resolve()}" if html else "\nreport: (no report.html: --no-html)")
+                  + f"\njunit:  {paths.junit.resolve()}\nresults: {paths.results_json.resolve()}\n")
         if results.evidence_bundle:
             out.write(f"raw evidence for support: {(report_dir / results.evidence_bundle).resolve()}\n")
     return ExitCode.OK if results.verdict == "pass" else ExitCode.CHECK_FAILED
@@ -505,7 +540,7 @@ def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     mark("verify: start")
-    loaded = load_topology(args.topology)
+    loaded = topology_of(args)
     if args.switch_output and not Path(args.switch_output).is_dir():
         raise UsageError(
             f"--switch-output {args.switch_output}: not a directory",
@@ -532,7 +567,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
             + "; `sriovcheck preflight TOPOLOGY` lists what else is missing",
         )
     results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
-    return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json)
+    return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json,
+                           html=not getattr(args, "no_html", False))
 
 
 def cmd_run(

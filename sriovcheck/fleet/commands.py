@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,13 +39,87 @@ def load_runs(paths: list[str]) -> list[Any]:
     return runs
 
 
+HOST_FILES = ("results.json", "report.html", "junit.xml")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+-]{0,252}")
+
+
+def _host_files(value: str | None) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in (value or "results.json,report.html").split(",") if n.strip()))
+    unknown = [n for n in names if n not in HOST_FILES]
+    if unknown:
+        raise UsageError(f"--host-files: {', '.join(unknown)} is not a host report file",
+                         hint=f"choose from {', '.join(HOST_FILES)} (results.json is always written)")
+    return ("results.json", *(n for n in names if n != "results.json"))
+
+
+def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) -> list[Any]:
+    """`fleet-report --collect DIR`: stdin holds one JSON object, host name -> that host's results.json
+    (its text, as `fleet verify --json` printed it, or the object). Each is checked like `sriovcheck report`
+    checks a results.json - all of them before anything is written - then written to DIR/<host>/results.json
+    byte for byte, with report.html (and junit.xml) rendered from it here on the controller, so that the
+    hosts' reports come back without a file transfer per host. A host given as null (its verify did not run
+    in this play, e.g. `--tags report`) is read from DIR/<host>/results.json as written before."""
+    from sriovcheck.report.fleet import HostRun
+    from sriovcheck.report.html import render_html
+    from sriovcheck.report.junit import render_junit
+    from sriovcheck.report.writer import _write_all, load_results, load_results_text
+    from sriovcheck.workflow import read_stdin
+
+    hint = "pipe {\"<host>\": <its results.json>, ...} - the Ansible content does (README, \"A rack at once\")"
+    try:
+        given = json.loads(read_stdin("the hosts' results (JSON)"))
+    except ValueError as exc:
+        raise UsageError(f"fleet-report --collect: stdin is not valid JSON ({exc})", hint=hint) from None
+    if not isinstance(given, dict) or not given:
+        raise UsageError("fleet-report --collect: stdin must be a JSON object of host name -> results.json, with at least one host",
+                         hint=hint)
+    runs, writes = [], []
+    for host, value in given.items():
+        if not _HOST_NAME.fullmatch(host) or host in (".", ".."):
+            raise UsageError(f"fleet-report --collect: host name {host!r} cannot name a folder (letters, digits and ._:@+- only)",
+                             hint="use the inventory's host names")
+        path = directory / host / "results.json"
+        if value is None or value == "":
+            if not path.is_file():
+                raise UsageError(f"fleet-report --collect: host {host} has no results on stdin (null) and no {path} "
+                                 "from an earlier run", hint="run its verify (the playbook's verify tag), or leave the host out")
+            results = load_results(path)
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ReportError(f"cannot read {path} again: {exc}") from exc
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, indent=2)
+            text = text if text.endswith("\n") else text + "\n"
+            try:
+                results = load_results_text(text, Path(f"stdin[{host}]"))
+            except ReportError as exc:  # what came in is bad input (exit 2), not a report that could not be written
+                raise UsageError(exc.message, hint=exc.hint) from None
+            raw = json.loads(text)
+            writes.append((path, text))
+            if "report.html" in files:
+                writes.append((path.with_name("report.html"), render_html(results)))
+            if "junit.xml" in files:
+                writes.append((path.with_name("junit.xml"), render_junit(results)))
+        runs.append(HostRun(path=path, results=results, raw=raw if isinstance(raw, dict) else {}))
+    if writes:
+        _write_all(writes)
+        progress(f"collected {len(writes)} file(s) of {len(runs)} host(s) in {directory}")
+    return runs
+
+
 def cmd_fleet_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.report.fleet import fleet_view, render_fleet_html, render_fleet_json, render_fleet_junit
     from sriovcheck.report.writer import _write_all
 
-    if not args.results:
-        raise UsageError("fleet-report: give at least one results.json", hint="e.g. sriovcheck fleet-report fleet/*/results.json")
-    runs = load_runs(args.results)
+    collect = getattr(args, "collect", None)
+    if not args.results and not collect:
+        raise UsageError("fleet-report: give at least one results.json (or --collect DIR with the hosts' results on stdin)",
+                         hint="e.g. sriovcheck fleet-report fleet/*/results.json")
+    if args.results and collect:
+        raise UsageError("fleet-report: give results.json files or --collect, not both",
+                         hint="--collect DIR reads every host's results from stdin and writes DIR/<host>/results.json")
+    runs = collect_runs(Path(collect), _host_files(args.host_files), progress) if collect else load_runs(args.results)
     html = Path(args.html) if args.html else None
     junit = Path(args.junit) if args.junit else None
     summary = Path(args.json) if args.json else None
@@ -161,6 +236,9 @@ def cmd_lab_rack_down(args: argparse.Namespace, out: TextIO, progress: Progress)
 def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     """With --provision, provision first in this same process (as `sriovcheck provision`): a fleet
     run starts one sriovcheck per host and phase, and on a rack those start-ups add up."""
+    from sriovcheck.workflow import topology_of
+
+    topology_of(args)  # read once (a file, or `-`: stdin), for provision and traffic alike
     if getattr(args, "provision", False):
         import io
 
@@ -180,11 +258,10 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 
 def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.topology import load_topology
     from sriovcheck.verify import checks as C
-    from sriovcheck.workflow import build_context
+    from sriovcheck.workflow import build_context, topology_of
 
-    loaded = load_topology(args.topology)
+    loaded = topology_of(args)
     ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=False, repair_lab=False)
     exps = C.expectations(loaded.topology)
     requests, targets, missing = [], [], []
@@ -237,7 +314,7 @@ def switch_dir_name(switch: str) -> str:
 
 
 def cmd_fleet_switch_read(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.fleet.evidence import read_group, write_bundle
+    from sriovcheck.fleet.evidence import read_group, write_bundle, write_json_bundle
     from sriovcheck.lab.rack import group_by_switch
     from sriovcheck.topology import load_topology
 
@@ -248,12 +325,13 @@ def cmd_fleet_switch_read(args: argparse.Namespace, out: TextIO, progress: Progr
         reads.append(read_group(_switch_opener(members[0], args.lab, progress), switch=switch,
                                 topologies=[m.topology for m in members], directory=directory, progress=progress))
         write_bundle(directory)
+        write_json_bundle(directory)
     if args.json:
         out.write(json.dumps([r.as_dict() for r in reads], indent=2) + "\n")
     else:
         for r in reads:
             out.write(f"switch {r.switch}: read once by session {r.session} at {r.read_started} for "
-                      f"{len(r.hosts)} host(s): {len(r.files)} outputs in {r.directory} (and {r.directory}.tar)"
+                      f"{len(r.hosts)} host(s): {len(r.files)} outputs in {r.directory} (and {r.directory}.tar, {r.directory}.json)"
                       + (f"; refused: {', '.join(r.failed)}" if r.failed else "") + "\n")
     return ExitCode.OK
 
@@ -266,17 +344,32 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
     import io
 
     from sriovcheck.errors import SriovcheckError
-    from sriovcheck.fleet.evidence import BUNDLE_SUFFIX, unpack_bundle
-    from sriovcheck.workflow import cmd_teardown, cmd_verify
+    from sriovcheck.fleet.evidence import BUNDLE_SUFFIX, JSON_BUNDLE_SUFFIX, unpack_bundle, unpack_json_bundle
+    from sriovcheck.workflow import cmd_teardown, cmd_verify, topology_of
 
+    from_stdin = args.switch_output == "-"
+    if from_stdin and not args.report_dir:
+        raise UsageError("fleet verify --switch-output -: give --report-dir too (the evidence is kept in it, "
+                         "beside the report that used it)", hint="e.g. --report-dir /var/lib/sriovcheck-fleet/report")
+    bundle = _stdin_inputs(args) if from_stdin else None
+    topology_of(args)  # read once, for verify and teardown (checked before any evidence is written)
     evidence = Path(args.switch_output)
-    if evidence.is_file() and evidence.name.endswith(BUNDLE_SUFFIX):
+    if from_stdin:
+        target = Path(args.report_dir) / "switch-evidence"
+        progress(f"switch evidence: from stdin into {target}")
+        evidence = unpack_json_bundle(bundle, target, "stdin (--switch-output -)")
+    elif evidence.is_file() and evidence.name.endswith(JSON_BUNDLE_SUFFIX):
+        target = evidence.with_name(evidence.name[: -len(JSON_BUNDLE_SUFFIX)] or "switch-output")
+        progress(f"switch evidence: unpacking {evidence} into {target}")
+        evidence = unpack_json_bundle(_json_file(evidence), target, str(evidence))
+    elif evidence.is_file() and evidence.name.endswith(BUNDLE_SUFFIX):
         target = evidence.with_name(evidence.name[: -len(BUNDLE_SUFFIX)] or "switch-output")
         progress(f"switch evidence: unpacking {evidence} into {target}")
         evidence = unpack_bundle(evidence, target)
     elif not evidence.is_dir():
-        raise UsageError(f"--switch-output {evidence}: neither a directory nor a .tar of saved switch outputs",
-                         hint="give what `sriovcheck fleet switch-read` wrote: DIR/<switch>/ or DIR/<switch>.tar")
+        raise UsageError(f"--switch-output {evidence}: neither a directory nor a .tar or .json of saved switch outputs",
+                         hint="give what `sriovcheck fleet switch-read` wrote: DIR/<switch>/, DIR/<switch>.tar or "
+                         "DIR/<switch>.json (or - for that JSON on stdin)")
     verify_args = copy.copy(args)
     verify_args.switch_output = str(evidence)
     try:
@@ -295,6 +388,42 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
         else:
             cmd_teardown(args, out, progress)
     return rc
+
+
+def _stdin_inputs(args: argparse.Namespace) -> object:
+    """`--switch-output -`: the evidence bundle (JSON) on stdin; with TOPOLOGY `-` too, stdin is one JSON
+    object {"topology": "<the topology's YAML>", "switch_output": <the bundle>}. Sets args.loaded then."""
+    from sriovcheck.topology import load_text
+    from sriovcheck.workflow import read_stdin
+
+    both = args.topology == "-"
+    text = read_stdin("the topology and the switch evidence (JSON)" if both else "the switch evidence (JSON)")
+    where = "stdin (TOPOLOGY - and --switch-output -)" if both else "stdin (--switch-output -)"
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{where}: not valid JSON ({exc})", hint=_STDIN_HINT) from None
+    if not both:
+        return doc
+    if not isinstance(doc, dict) or not isinstance(doc.get("topology"), str) or "switch_output" not in doc:
+        raise UsageError(f"{where}: a JSON object with \"topology\" (the YAML text) and \"switch_output\" "
+                         "(the switch evidence) was expected", hint=_STDIN_HINT)
+    unknown = sorted(set(doc) - {"topology", "switch_output"})
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}", hint=_STDIN_HINT)
+    args.loaded = load_text(doc["topology"], file="<stdin: topology>")
+    return doc["switch_output"]
+
+
+_STDIN_HINT = ("pipe DIR/<switch>.json of `fleet switch-read`; with TOPOLOGY - as well, "
+               "{\"topology\": YAML text, \"switch_output\": that JSON} (README, \"A rack at once\")")
+
+
+def _json_file(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the switch evidence {path}: {exc}", hint="give what `sriovcheck fleet switch-read` wrote") from None
 
 
 def _teardown_quietly(args: argparse.Namespace, progress: Progress) -> None:

@@ -26,10 +26,12 @@ from sriovcheck.errors import SwitchError, UsageError
 from sriovcheck.switch import commands as K
 from sriovcheck.switch import platforms
 from sriovcheck.switch.client import SwitchSession
+from sriovcheck.switch.offline import SESSION_FILE, session_facts
 from sriovcheck.topology.model import Topology
 
-SESSION_FILE = "session.json"
 Progress = Callable[[str], None]
+__all__ = ["SESSION_FILE", "group_commands", "read_group", "session_facts", "unpack_bundle", "unpack_json_bundle", "write_bundle",
+           "write_json_bundle"]
 
 
 def group_commands(topologies: list[Topology]) -> list[str]:
@@ -126,26 +128,6 @@ def _by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def session_facts(directory: Path) -> dict[str, Any]:
-    """What a host's results.json says about shared evidence: when it was read and by which session.
-    Empty when `directory` holds no session.json (outputs saved by hand)."""
-    try:
-        data = json.loads((directory / SESSION_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    listed = data.get("hosts")
-    hosts: list[Any] = listed if isinstance(listed, list) else []
-    return {
-        "evidence_read_at": str(data.get("read_started") or ""),
-        "evidence_read_until": str(data.get("read_finished") or ""),
-        "evidence_session": str(data.get("session") or ""),
-        "evidence_by": str(data.get("by") or ""),
-        "evidence_hosts": len(hosts),
-    }
-
-
 # ---------------------------------------------------------------- one file per switch, for the hosts
 # Ansible copies a directory file by file, one module run per file and host: with 16 hosts and ~30
 # outputs that was most of a fleet run. The read's outputs therefore also travel as one tar file per
@@ -196,4 +178,62 @@ def unpack_bundle(bundle: Path, into: Path) -> Path:
         tmp = into / f".{name}.tmp"
         tmp.write_bytes(blob)
         os.replace(tmp, into / name)
+    return into
+
+
+# ---------------------------------------------------------------- the same as JSON, for stdin
+# A fleet run hands each host its switch's evidence on the stdin of `fleet verify` (no file-transfer task
+# per host): one JSON object, which the controller reads as text and passes on unchanged.
+
+JSON_BUNDLE_SUFFIX = ".json"
+JSON_BUNDLE_FORMAT = "sriovcheck-switch-evidence"
+JSON_BUNDLE_HINT = "give what `sriovcheck fleet switch-read` wrote to DIR/<switch>.json (or DIR/<switch>.tar, or DIR/<switch>/)"
+
+
+def write_json_bundle(directory: Path) -> Path:
+    """`DIR.json` beside `DIR`: {"format", "version", "files": {name: text}} of its outputs and session.json."""
+    files = {}
+    for item in sorted(directory.iterdir()):
+        if item.is_file() and not item.is_symlink() and _FLAT_NAME.fullmatch(item.name):
+            files[item.name] = item.read_text(encoding="utf-8", errors="replace")
+    path = directory.with_name(directory.name + JSON_BUNDLE_SUFFIX)
+    _write(path, json.dumps({"format": JSON_BUNDLE_FORMAT, "version": 1, "switch": directory.name, "files": files}) + "\n")
+    return path
+
+
+def json_bundle_files(bundle: object, source: str) -> dict[str, str]:
+    """The files of a JSON bundle (parsed already), every one checked: a bundle with anything else
+    than flat names and text of at most 64 MiB each is refused whole (UsageError, exit 2)."""
+    def bad(what: str) -> UsageError:
+        return UsageError(f"{source}: {what}; not the switch evidence that `fleet switch-read` writes", hint=JSON_BUNDLE_HINT)
+
+    if not isinstance(bundle, dict):
+        raise bad(f"a JSON object was expected, not {type(bundle).__name__}")
+    if bundle.get("format") != JSON_BUNDLE_FORMAT:
+        raise bad(f"its \"format\" is {bundle.get('format')!r}, not {JSON_BUNDLE_FORMAT!r}")
+    if bundle.get("version") != 1:
+        raise bad(f"its \"version\" is {bundle.get('version')!r}; this sriovcheck reads version 1")
+    files = bundle.get("files")
+    if not isinstance(files, dict) or not files:
+        raise bad("its \"files\" is not an object of file name -> text with at least one file")
+    for name, text in files.items():
+        if not _FLAT_NAME.fullmatch(name) or name.startswith("."):
+            raise bad(f"file name {name!r} is not a saved switch output (flat name, no folder)")
+        if not isinstance(text, str):
+            raise bad(f"file {name!r} is not text")
+        if len(text) > MAX_BUNDLE_MEMBER:
+            raise bad(f"file {name!r} is larger than 64 MiB")
+    return files
+
+
+def unpack_json_bundle(bundle: object, into: Path, source: str) -> Path:
+    """Write a JSON bundle's files into `into` (made if missing; outputs of an earlier read there are
+    removed first, so that they never pass for this read's). Checked whole before anything is written."""
+    files = json_bundle_files(bundle, source)
+    into.mkdir(parents=True, exist_ok=True)
+    for stale in into.iterdir():
+        if stale.is_file() and (stale.suffix in (".txt", ".xml", ".json")):
+            stale.unlink()
+    for name, text in files.items():
+        _write(into / name, text)
     return into

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriovcheck.errors import ReportError
-from sriovcheck.report.html import render_html
 from sriovcheck.report.junit import render_junit
 from sriovcheck.verify.results import READABLE_SCHEMAS, SCHEMA_VERSION, STATUSES, RunResults
 
@@ -94,8 +93,17 @@ def _write_all(files: list[tuple[Path, str]]) -> None:
                 os.unlink(backup)
 
 
-def write_reports(results: RunResults, out_dir: Path) -> ReportPaths:
-    """results.json, report.html and junit.xml in `out_dir` (created if needed)."""
+def render_html(results: RunResults) -> str:
+    """report.html's text (jinja2 is imported only when a page is rendered)."""
+    from sriovcheck.report.html import render_html as render
+
+    return render(results)
+
+
+def write_reports(results: RunResults, out_dir: Path, *, html: bool = True) -> ReportPaths:
+    """results.json, report.html and junit.xml in `out_dir` (created if needed). With html=False no
+    report.html (a fleet run renders each host's on the controller from its results.json); one left
+    there by an earlier run is removed, so that it never passes for this run's."""
     paths = ReportPaths(out_dir / RESULTS_JSON, out_dir / REPORT_HTML, out_dir / JUNIT_XML)
     # Render from the serialised form, exactly as `rerender` will: reports written now and reports
     # re-rendered later from this results.json are then byte-identical.
@@ -107,7 +115,13 @@ def write_reports(results: RunResults, out_dir: Path) -> ReportPaths:
             f"the results of this run cannot be serialised to {paths.results_json}: {exc}",
             hint="this is a bug in sriovcheck; please report it with the output of --debug",
         ) from exc
-    _write_all([(paths.results_json, text), (paths.html, render_html(again)), (paths.junit, render_junit(again))])
+    files = [(paths.results_json, text), (paths.junit, render_junit(again))]
+    if html:
+        files.insert(1, (paths.html, render_html(again)))
+    _write_all(files)
+    if not html:
+        with contextlib.suppress(FileNotFoundError):
+            paths.html.unlink()
     return paths
 
 

@@ -8,7 +8,9 @@ and show_arp_no-resolve_interface_vlan.200.xml.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from sriovcheck.errors import SwitchError
 from sriovcheck.parsers.tables import ParseError
@@ -77,3 +79,28 @@ class SavedOutputSwitch:
 
     def close(self) -> None:
         return None
+
+
+# A saved-output directory written by one read for a group of hosts (`sriovcheck fleet switch-read`) also
+# holds session.json: when, and by which single session, the switch was read.
+SESSION_FILE = "session.json"
+
+
+def session_facts(directory: Path) -> dict[str, Any]:
+    """What a host's results.json says about shared evidence: when it was read and by which session.
+    Empty when `directory` holds no session.json (outputs saved by hand)."""
+    try:
+        data = json.loads((directory / SESSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    listed = data.get("hosts")
+    hosts: list[Any] = listed if isinstance(listed, list) else []
+    return {
+        "evidence_read_at": str(data.get("read_started") or ""),
+        "evidence_read_until": str(data.get("read_finished") or ""),
+        "evidence_session": str(data.get("session") or ""),
+        "evidence_by": str(data.get("by") or ""),
+        "evidence_hosts": len(hosts),
+    }

@@ -108,9 +108,20 @@ def test_healthy_rack_passes_with_one_switch_login(rack: dict[str, object]) -> N
         assert host["evidence_session"] == session["session"] and host["evidence_read_at"] == session["read_started"]
     html = (fleet / "index.html").read_text()
     assert f"{HOSTS} of {HOSTS} hosts passed" in html and session["session"] in html
+    tmp = Path(str(rack["tmp"]))
     for h in range(1, HOSTS + 1):
-        assert (fleet / "hosts" / f"host{h}" / "report.html").is_file()
+        got = fleet / "hosts" / f"host{h}"
+        assert sorted(p.name for p in got.iterdir()) == ["report.html", "results.json"]
         assert f'href="hosts/host{h}/report.html"' in html
+        # Nothing was copied to the host and nothing fetched: the topology and the evidence went on the
+        # commands' stdin, the results came back on verify's stdout. The host keeps its own report dir
+        # (results.json - the same bytes the controller wrote -, junit.xml, the evidence it verified against).
+        on_host = tmp / f"on-host{h}"
+        assert sorted(p.name for p in on_host.iterdir()) == ["report"]
+        assert sorted(p.name for p in (on_host / "report").iterdir()) == ["junit.xml", "results.json", "switch-evidence"]
+        assert (on_host / "report" / "results.json").read_text() == (got / "results.json").read_text()
+        assert json.loads((on_host / "report" / "switch-evidence" / "session.json").read_text())["session"] == session["session"]
+        assert json.loads((got / "results.json").read_text())["topology"]["file"] == "<stdin: topology>"
     assert containers(rack["token"]) == []  # torn down by the playbook
 
 
