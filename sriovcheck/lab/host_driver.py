@@ -145,10 +145,15 @@ class EmulatedHostDriver:
             p = st.pf(pf)
 
     def vf_info(self, pf: str, vf: int) -> VfInfo:
-        rec = self._pf(self._state(), pf)
+        st = self._state_to_read()
+        rec = self._pf(st, pf)
         self._vf_index(rec, vf)
-        # A VF whose veth pair died with its container's namespace is recreated on the way.
-        _st, facts = self._update_vf(pf, vf, lambda _st: None)
+        # A look first, without the lab's lock; a VF whose veth pair died with its container's
+        # namespace (or whose links are off their settings) is repaired under the lock on the way.
+        with fabric.open_handles(st, self._factory) as h:
+            facts = fabric.vf_in_order(h, st, rec, rec.vfs[vf])
+        if facts is None:
+            _st, facts = self._update_vf(pf, vf, lambda _st: None)
         return VfInfo(pf=pf, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
                       netdev=facts.root_end.name if facts.root_end else None)
 

@@ -294,6 +294,31 @@ def test_vf_destroyed_with_its_namespace_is_recreated_with_its_mac(fresh: Lab) -
     assert mac in run("ip", "link", "show", f"{lab.pf}v5").stdout
 
 
+def test_a_look_at_a_vf_in_order_takes_no_lock_and_a_broken_one_waits_for_it(fresh: Lab) -> None:
+    """On a rack, every host's process looks at its VFs: a look that changes nothing must not queue
+    on the lab's one lock; a VF that needs repair still waits for it (and is repaired)."""
+    import threading
+
+    lab = fresh
+    got: list[object] = []
+    with lab_state.locked(lab.dir):  # another process's read-modify-write, as it were
+        look = threading.Thread(target=lambda: got.append(lab.driver.vf_info(lab.pf, 0)), daemon=True)
+        look.start()
+        look.join(10)
+        assert not look.is_alive() and got and getattr(got[0], "netdev", None) == f"{lab.pf}v0"
+        # Take the VF's NIC-side link off its settings (down): the look must now wait for the lock.
+        st = lab_state.load(lab.dir)
+        nic_link = st.pf(lab.pf).vfs[1].nic_link
+        run("ip", "-n", st.nic_ns, "link", "set", nic_link, "down")
+        repair = threading.Thread(target=lambda: got.append(lab.driver.vf_info(lab.pf, 1)), daemon=True)
+        repair.start()
+        repair.join(1.0)
+        assert repair.is_alive(), "the VF off its settings was not repaired under the lock"
+    repair.join(10)
+    assert not repair.is_alive() and len(got) == 2
+    assert re.search(r"<[^>]*\bUP\b", run("ip", "-n", st.nic_ns, "link", "show", nic_link).stdout), "the repair set the link up again"
+
+
 def test_set_numvfs_goes_through_zero_and_refuses_too_many(fresh: Lab) -> None:
     lab = fresh
     driver: HostDriver = lab.driver
