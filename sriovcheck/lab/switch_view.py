@@ -65,10 +65,10 @@ class KernelDump:
     neigh: list[tuple[int, str, str]] = field(default_factory=list)  # (ifindex, ip, mac)
 
 
-def read_switch_namespace(ipr: Any) -> KernelDump:
-    dump = KernelDump()
-    for msg in ipr.link("dump"):
-        dump.links[msg.get("IFLA_IFNAME")] = {
+def read_links(ipr: Any) -> dict[str, dict[str, Any]]:
+    """name -> index/up/carrier/master/mac/mtu of every link of the namespace `ipr` is in."""
+    return {
+        msg.get("IFLA_IFNAME"): {
             "index": msg["index"],
             "up": bool(msg["flags"] & IFF_UP),
             "carrier": msg.get("IFLA_CARRIER") == 1,
@@ -76,19 +76,37 @@ def read_switch_namespace(ipr: Any) -> KernelDump:
             "mac": msg.get("IFLA_ADDRESS"),
             "mtu": msg.get("IFLA_MTU"),
         }
+        for msg in ipr.link("dump")
+    }
+
+
+def read_ipv4_addrs(ipr: Any) -> dict[int, list[str]]:
+    addrs: dict[int, list[str]] = {}
     for msg in ipr.addr("dump", family=AF_INET):
-        dump.addrs.setdefault(msg["index"], []).append(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
+        addrs.setdefault(msg["index"], []).append(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
+    return addrs
+
+
+def read_arp(ipr: Any) -> list[tuple[int, str, str]]:
+    """(ifindex, ip, mac) of every resolved IPv4 neighbour: the switch's ARP table."""
+    out = []
+    for msg in ipr.neigh("dump", family=AF_INET):
+        mac = msg.get("NDA_LLADDR")
+        if not mac or not msg["state"] & NUD_RESOLVED or msg["state"] & NUD_NOARP:
+            continue
+        out.append((msg["ifindex"], str(msg.get("NDA_DST")), str(mac).lower()))
+    return out
+
+
+def read_switch_namespace(ipr: Any) -> KernelDump:
+    dump = KernelDump(links=read_links(ipr), addrs=read_ipv4_addrs(ipr))
     for msg in ipr.fdb("dump"):
         master = msg.get("NDA_MASTER")
         if not master or msg["state"] & NUD_PERMANENT or msg["flags"] & NTF_SELF:
             continue
         cache = msg.get("NDA_CACHEINFO") or {}
         dump.fdb.append((msg["ifindex"], master, str(msg.get("NDA_LLADDR")).lower(), int(cache.get("ndm_updated", 0))))
-    for msg in ipr.neigh("dump", family=AF_INET):
-        mac = msg.get("NDA_LLADDR")
-        if not mac or not msg["state"] & NUD_RESOLVED or msg["state"] & NUD_NOARP:
-            continue
-        dump.neigh.append((msg["ifindex"], str(msg.get("NDA_DST")), str(mac).lower()))
+    dump.neigh = read_arp(ipr)
     return dump
 
 

@@ -27,9 +27,7 @@ from typing import Any
 
 from sriovcheck.errors import LabError, UsageError
 from sriovcheck.lab.fabric import (
-    AF_INET,
     ETH_HLEN,
-    IFF_UP,
     SWITCH_SYSCTLS,
     create_namespace,
     default_ipr_factory,
@@ -37,7 +35,7 @@ from sriovcheck.lab.fabric import (
     router_mac,
 )
 from sriovcheck.lab.junos.view import ArpView, InterfaceView, MacView, ServerFaults, SwitchSnapshot, VlanView
-from sriovcheck.lab.switch_view import NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_RESOLVED, USER_HZ
+from sriovcheck.lab.switch_view import NTF_SELF, NUD_PERMANENT, USER_HZ, read_arp, read_ipv4_addrs, read_links
 from sriovcheck.topology.model import Topology
 
 BRIDGE = "br0"
@@ -219,14 +217,7 @@ def _vlan_infos(msg: Any) -> list[int]:
 
 
 def read_vm_switch(ipr: Any) -> VmDump:
-    dump = VmDump()
-    for msg in ipr.link("dump"):
-        dump.links[msg.get("IFLA_IFNAME")] = {
-            "index": msg["index"], "up": bool(msg["flags"] & IFF_UP), "carrier": msg.get("IFLA_CARRIER") == 1,
-            "master": msg.get("IFLA_MASTER") or None, "mac": msg.get("IFLA_ADDRESS"), "mtu": msg.get("IFLA_MTU"),
-        }
-    for msg in ipr.addr("dump", family=AF_INET):
-        dump.addrs.setdefault(msg["index"], []).append(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
+    dump = VmDump(links=read_links(ipr), addrs=read_ipv4_addrs(ipr))
     for msg in ipr.link("dump", family=AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN):
         dump.port_vlans[msg["index"]] = set(_vlan_infos(msg))
     for msg in ipr.fdb("dump"):
@@ -237,11 +228,7 @@ def read_vm_switch(ipr: Any) -> VmDump:
             continue
         cache = msg.get("NDA_CACHEINFO") or {}
         dump.fdb.append((msg["ifindex"], int(vlan), str(msg.get("NDA_LLADDR")).lower(), int(cache.get("ndm_updated", 0))))
-    for msg in ipr.neigh("dump", family=AF_INET):
-        mac = msg.get("NDA_LLADDR")
-        if not mac or not msg["state"] & NUD_RESOLVED or msg["state"] & NUD_NOARP:
-            continue
-        dump.neigh.append((msg["ifindex"], str(msg.get("NDA_DST")), str(mac).lower()))
+    dump.neigh = read_arp(ipr)
     return dump
 
 
