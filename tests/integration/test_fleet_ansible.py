@@ -57,6 +57,13 @@ def rack(tmp_path: Path, docker_required: None) -> Iterator[dict[str, object]]:
         files.append(path)
         hosts[f"host{h}"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                              "sriovcheck_topology": str(path), "sriovcheck_dir": str(tmp_path / f"on-host{h}")}
+    # The last host's topology is rendered from a template and inventory variables (no file of its own).
+    last = hosts[f"host{HOSTS}"]
+    template = tmp_path / f"host{HOSTS}.yaml.j2"
+    template.write_text(files[-1].read_text().replace(f"description: Host {HOSTS} of",
+                                                      "description: {{ rack_description }} {{ inventory_hostname }} of"))
+    del last["sriovcheck_topology"]
+    last.update(sriovcheck_topology_template=str(template), rack_description="Rendered for")
     inventory = {"all": {"children": {"sriovcheck_hosts": {"hosts": hosts, "vars": {
         "sriovcheck_install": False, "sriovcheck_become": False, "sriovcheck_bin": str(BIN),
         "sriovcheck_controller_bin": str(BIN), "sriovcheck_lab": True, "sriovcheck_teardown": True,
@@ -121,7 +128,13 @@ def test_healthy_rack_passes_with_one_switch_login(rack: dict[str, object]) -> N
         assert sorted(p.name for p in (on_host / "report").iterdir()) == ["junit.xml", "results.json", "switch-evidence"]
         assert (on_host / "report" / "results.json").read_text() == (got / "results.json").read_text()
         assert json.loads((on_host / "report" / "switch-evidence" / "session.json").read_text())["session"] == session["session"]
-        assert json.loads((got / "results.json").read_text())["topology"]["file"] == "<stdin: topology>"
+        topology = json.loads((got / "results.json").read_text())["topology"]
+        assert topology["file"] == "<stdin: topology>"
+        assert topology["description"].startswith(f"Rendered for host{h} of" if h == HOSTS else f"Host {h} of")
+    # The controller's own commands (lab up, the one switch read) had the rendered topology as a file.
+    rendered = fleet / "topologies" / f"host{HOSTS}.yaml"
+    assert rendered.read_text().splitlines()[2] == f"description: Rendered for host{HOSTS} of the example rack on tor-{rack['token']}."
+    assert sorted(p.name for p in (fleet / "topologies").iterdir()) == [f"host{HOSTS}.yaml"]
     assert containers(rack["token"]) == []  # torn down by the playbook
 
 
