@@ -379,7 +379,7 @@ def _pf_looks(ctx: Context) -> dict[str, Any]:
     return looks
 
 
-def _host_facts(ctx: Context, looks: dict[str, Any] | None = None) -> dict[str, Any]:
+def _host_facts(ctx: Context, looks: dict[str, Any]) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "name": ctx.loaded.topology.host.name,
         "machine": socket.gethostname(),
@@ -388,16 +388,14 @@ def _host_facts(ctx: Context, looks: dict[str, Any] | None = None) -> dict[str, 
         "lab": ctx.lab,
         "lab_image": ctx.image_override,
     }
-    looks = _pf_looks(ctx) if looks is None else looks
     facts["nic_drivers"] = sorted({info.driver for info in looks.values() if info is not None and info.driver})
     return facts
 
 
-def _attachments(ctx: Context, observed_macs: dict[str, str], looks: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _attachments(ctx: Context, observed_macs: dict[str, str], looks: dict[str, Any]) -> list[dict[str, Any]]:
     t = ctx.loaded.topology
     out = []
     # One PF look lists every VF's PCI address (a look per VF costs a netlink dump each: 0.35 s at 32 VFs).
-    looks = _pf_looks(ctx) if looks is None else looks
     pcis: dict[tuple[str, int], str | None] = {}
     for name, info in looks.items():
         if info is not None:
