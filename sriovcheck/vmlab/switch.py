@@ -29,6 +29,7 @@ from sriovcheck.errors import LabError, UsageError
 from sriovcheck.lab.fabric import (
     ETH_HLEN,
     SWITCH_SYSCTLS,
+    arp_aging_sysctls,
     create_namespace,
     default_ipr_factory,
     ensure_sysctls,
@@ -164,6 +165,7 @@ def build_switch(topology: Topology, state: VmSwitchState, *, port_macs: list[st
             addr, plen = v.gateway_cidr.split("/")
             sw.addr("add", index=li, address=addr, prefixlen=int(plen))
             sw.link("set", index=li, state="up")
+        ensure_sysctls(state.ns, arp_aging_sysctls([v.l3_interface for v in state.vlans]))
         me0 = _idx(sw, MGMT_SW)
         sw.addr("add", index=me0, address=str(topology.switch.host), prefixlen=32)
         sw.link("set", index=me0, state="up")

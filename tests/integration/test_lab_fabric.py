@@ -150,6 +150,10 @@ def test_fabric_is_built_as_designed(fresh: Lab) -> None:
     assert ports == {"s0v200": "vl200", "s0v201": "vl201"}
     assert run("ip", "netns", "exec", sw, "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
     assert run("ip", "netns", "exec", sw, "cat", "/proc/sys/net/ipv4/conf/all/arp_ignore").stdout.strip() == "1"
+    for vl in ("vl200", "vl201"):  # ARP entries age as on an EX: no unicast probes, 20 minutes
+        neigh = f"/proc/sys/net/ipv4/neigh/{vl}"
+        assert run("ip", "netns", "exec", sw, "cat", f"{neigh}/ucast_solicit", f"{neigh}/delay_first_probe_time",
+                   f"{neigh}/gc_stale_time").stdout.split() == ["0", "1200", "1200"]
 
     nic_ports = {p["ifname"]: p["master"] for p in json.loads(run("bridge", "-n", nic, "-j", "link").stdout)}
     assert nic_ports == {"c0v200": "n0v200", "c0v201": "n0v201"}  # VFs on VLAN 0 are plugged nowhere
@@ -174,6 +178,34 @@ def test_vf_traffic_reaches_its_gateway_and_the_switch_learns_it(fresh: Lab) -> 
     neigh = run("ip", "-n", ns, "neigh", "show", "192.168.200.1").stdout
     assert snap.router_mac in neigh
     assert lab.driver.vf_info(lab.pf, 0).netdev is None  # it lives elsewhere now
+
+
+def test_a_vf_back_a_few_seconds_later_keeps_its_arp_entry_on_the_switch(fresh: Lab) -> None:
+    """The switch's ARP entries age as on an EX, not by Linux's probing. With the kernel's defaults
+    an entry used and not confirmed was probed 5 s later and failed 3 s after that - also when the
+    VF had come back meanwhile with its MAC and address (provisioned again) and answered the
+    gateway's ping: the crash matrix saw "the switch has no ARP entry" after such a cycle."""
+    lab = fresh
+    sw = f"sc-{lab.name}-sw"
+    lab.driver.set_vf_config(lab.pf, 1, VfConfig(vlan=201))
+    ns = lab.vf_in_namespace(1, "192.168.201.2/24")
+    mac = vf_mac(ns)
+    netdev = next(str(link["ifname"]) for link in ip_json("link", "show", netns=ns) if link["ifname"] != "lo")
+    assert ping(ns, "192.168.201.1")
+    used = time.monotonic()
+    run("ip", "-n", ns, "link", "set", netdev, "netns", "1")  # the VF goes home: nobody answers for it
+    lab.drop_namespaces()
+
+    def entry() -> list[object]:
+        return [n.get("state") for n in ip_json("neigh", "show", "192.168.201.2", "dev", "vl201", netns=sw)]
+
+    time.sleep(max(0.0, used + 6.5 - time.monotonic()))  # the kernel's defaults: probing since 5 s
+    assert entry() == [["DELAY"]], "the idle entry must neither be probed nor fail (it ages as on an EX)"
+    ns = lab.vf_in_namespace(1, "192.168.201.2/24")  # back, same MAC and address
+    assert vf_mac(ns) == mac
+    assert ping(ns, "192.168.201.1")
+    time.sleep(max(0.0, used + 9.0 - time.monotonic()))  # the kernel's defaults: failed at 8 s
+    assert [(a.ip, a.interface) for a in lab.source.snapshot().arps if a.mac == mac] == [("192.168.201.2", "vlan.201")]
 
 
 def test_vlans_are_isolated_and_a_vlan_change_moves_the_vf(fresh: Lab) -> None:
