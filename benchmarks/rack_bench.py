@@ -76,7 +76,9 @@ def fleet_run(hosts: int, vfs: int, work: Path, keep: Path | None = None) -> dic
             phases[task["task"][:60]] = round(max(ends) - task["start"], 1)
     summary = json.loads((work / "fleet" / "summary.json").read_text()) if (work / "fleet" / "summary.json").exists() else {}
     if keep is not None:  # the fleet report and the playbook's output, to see why a host failed
-        shutil.copytree(work / "fleet", keep / f"{hosts}-hosts", dirs_exist_ok=True, ignore=shutil.ignore_patterns("wheelhouse"))
+        (keep / f"{hosts}-hosts").mkdir(parents=True, exist_ok=True)
+        if (work / "fleet").exists():  # not when the playbook failed before its first controller task
+            shutil.copytree(work / "fleet", keep / f"{hosts}-hosts", dirs_exist_ok=True, ignore=shutil.ignore_patterns("wheelhouse"))
         (keep / f"{hosts}-hosts" / "ansible.out").write_text(done.stdout + done.stderr)
         (keep / f"{hosts}-hosts" / "taskclock.json").write_text(json.dumps(clock, indent=1))
     _ = up
