@@ -67,9 +67,9 @@ class EmulatedHostDriver:
                 hint=f"raise sriov_numvfs of {rec.name} (at most {rec.totalvfs}) or use VF 0..{rec.numvfs - 1}",
             )
 
-    def _update(self, mutate: Callable[[LabState], None]) -> tuple[LabState, fabric.Reconciled]:
+    def _update_pf(self, pf: str, mutate: Callable[[LabState], None]) -> tuple[LabState, dict[int, fabric.VfFacts]]:
         try:
-            return fabric.update_lab(self.state_dir, mutate, ipr_factory=self._factory)
+            return fabric.update_pf_vfs(self.state_dir, pf, mutate, ipr_factory=self._factory)
         except (LabError, StateError) as exc:
             if isinstance(exc, HostError):
                 raise
@@ -127,22 +127,18 @@ class EmulatedHostDriver:
 
         current = rec.numvfs
         if current not in (0, count):
-            self._update(set_count(0))  # as on real hardware: a non-zero count only changes through 0
+            self._update_pf(pf, set_count(0))  # as on real hardware: a non-zero count only changes through 0
         deadline = time.monotonic() + self.timeout_s
-        st, result = self._update(set_count(count))
-        p = st.pf(pf)
+        st, facts = self._update_pf(pf, set_count(count))
         while True:
-            missing = [v.netdev for v in p.vfs
-                       if result.vf_root_end(fabric.vf_alias(st.topology, pf, v.index), v.netdev) is None
-                       and v.nic_link not in result.nic.by_name]
+            missing = [v.netdev for v in st.pf(pf).vfs if facts[v.index].root_end is None and facts[v.index].peer is None]
             if not missing:
                 return
             if time.monotonic() > deadline:
                 raise HostError(f"{pf}: VF netdevs {', '.join(missing)} did not appear within {self.timeout_s:.0f} s",
                                 hint="run `sriovcheck lab up` to repair the lab")
             time.sleep(0.1)
-            st, result = self._update(lambda _st: None)
-            p = st.pf(pf)
+            st, facts = self._update_pf(pf, lambda _st: None)
 
     def vf_info(self, pf: str, vf: int) -> VfInfo:
         st = self._state_to_read()

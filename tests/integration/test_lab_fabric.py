@@ -20,6 +20,7 @@ import pytest
 
 from sriovcheck.errors import HostError, LabError
 from sriovcheck.host.driver import HostDriver, VfConfig
+from sriovcheck.lab import fabric
 from sriovcheck.lab import state as lab_state
 from sriovcheck.lab.host_driver import EmulatedHostDriver
 from sriovcheck.lab.manager import lab_down, lab_fault, lab_up
@@ -367,6 +368,48 @@ def test_set_numvfs_goes_through_zero_and_refuses_too_many(fresh: Lab) -> None:
         driver.vf_info(lab.pf, 6)
     driver.set_numvfs(lab.pf, 8)
     assert [v.netdev for v in driver.pf_info(lab.pf).vfs] == [f"{lab.pf}v{n}" for n in range(8)]
+
+
+def test_a_vf_count_change_builds_the_vfs_as_the_full_reconcile_would(fresh: Lab) -> None:
+    """set_numvfs builds one PF's VFs with a few netlink gets per VF, not the full reconcile's dumps of
+    every namespace (on a rack they hold every host's links); what it leaves is exactly what the full
+    reconcile wants (a reconcile afterwards changes nothing), and a namesake in the way is named."""
+    lab = fresh
+    driver: HostDriver = lab.driver
+    try:
+        _vf_count_change(lab, driver)
+    finally:
+        driver.set_numvfs(lab.pf, 8)  # as the module's lab has it
+    assert [v.netdev for v in driver.pf_info(lab.pf).vfs] == [f"{lab.pf}v{n}" for n in range(8)]
+    _st, done = fabric.update_lab(lab.dir, lambda _st: None)
+    assert done.changes == []
+
+
+def _vf_count_change(lab: Lab, driver: HostDriver) -> None:
+    driver.set_numvfs(lab.pf, 2)
+    root = {str(link["ifname"]): link for link in ip_json("link", "show")}
+    for n in range(2):
+        assert root[f"{lab.pf}v{n}"]["ifalias"] == f"sriovcheck-lab:{lab.name} {lab.pf} vf {n}"
+    assert f"{lab.pf}v2" not in root
+    nic = {str(link["ifname"]): link for link in ip_json("link", "show", netns=f"sc-{lab.name}-nic")}
+    assert {f"p0f{n}" for n in range(2)} <= set(nic) and "p0f2" not in nic
+    for n in range(2):
+        assert nic[f"p0f{n}"]["mtu"] == 9216 and "master" not in nic[f"p0f{n}"]  # VLAN 0: plugged nowhere
+    st = lab_state.load(lab.dir)
+    assert [v.mac for v in st.pf(lab.pf).vfs] == [root[f"{lab.pf}v{n}"]["address"] for n in range(2)]
+    _st, done = fabric.update_lab(lab.dir, lambda _st: None)
+    assert done.changes == [], "the full reconcile found something the VF count change left undone"
+
+    # Not the lab's (this kernel has no dummy links: a veth pair): the change must not take it.
+    run("ip", "link", "add", f"{lab.pf}v3", "type", "veth", "peer", "name", f"{lab.pf}x3")
+    try:
+        with pytest.raises(HostError, match=f"interface {lab.pf}v3 already exists in the root namespace"):
+            driver.set_numvfs(lab.pf, 4)
+        # As on hardware the count went through 0 first; the 4 were refused, the namesake is untouched.
+        assert driver.pf_info(lab.pf).numvfs == 0
+        assert ip_json("link", "show", f"{lab.pf}v3")[0].get("ifalias") is None
+    finally:
+        run("ip", "link", "del", f"{lab.pf}v3")
 
 
 def test_emulator_serves_the_live_tables_over_ssh(fresh: Lab) -> None:
