@@ -42,21 +42,47 @@ class _MarkedLoader(yaml.SafeLoader):
 
 
 class _TooBig(Exception):
-    def __init__(self, mark: yaml.Mark) -> None:
-        self.mark = mark
+    def __init__(self, mark: yaml.Mark | Any) -> None:  # PyYAML's Mark, or libyaml's (same line and column)
+        self.line: int | None = mark.line + 1 if mark is not None else None
+        self.column: int | None = mark.column + 1 if mark is not None else None
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+
+
+def _libyaml_reads_it(text: str) -> bool:
+    """Count the document's nodes with libyaml's parser (C, ~15x faster than the pure-Python scanner) and raise
+    _TooBig at the node past MAX_NODES, so that a huge document costs a fraction of a second. True when libyaml
+    read the whole document without a syntax error: then it may compose it too. A syntax error, or no libyaml,
+    is left to the pure-Python composer, whose messages (and marks) the corpus of bad topologies pins."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        return False
+    nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, _NODE_EVENTS):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _TooBig(event.start_mark)
+    except yaml.YAMLError:
+        return False
+    return True
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
-    loader = _MarkedLoader(text)
+    loader: yaml.SafeLoader | yaml.CSafeLoader = _MarkedLoader(text)
     try:
+        if _libyaml_reads_it(text):
+            loader.dispose()
+            loader = yaml.CSafeLoader(text)
         return loader.get_single_node()
     except _TooBig as big:
         raise TopologyError(
             [
                 Problem(
                     file,
-                    big.mark.line + 1,
-                    big.mark.column + 1,
+                    big.line,
+                    big.column,
                     "",
                     f"the document has more than {MAX_NODES} nodes; a topology is far smaller",
                 )

@@ -76,3 +76,21 @@ def test_parse_bench_parses_every_form_completely(tmp_path: Path) -> None:
         assert form["median_s"] > 0 and len(form["runs_s"]) == 2, key
         # The MAC target scales with the entries (0.5 s per 10,000); ARP has none.
         assert (form["target_met"] is None) == key.startswith("arp/"), key
+
+
+@pytest.mark.integration
+def test_validate_bench_measures_both_composers_on_both_documents(tmp_path: Path) -> None:
+    out = tmp_path / "validate.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "validate_bench.py"), "--reps", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    print(proc.stderr)
+    doc = json.loads(out.read_text())
+    assert json.loads(proc.stdout) == doc and doc["reps"] == 1
+    flat, vlans = doc["documents"]["flat-list"], doc["documents"]["4094-vlans"]
+    for composer in ("libyaml", "pure_python"):
+        # both composers refuse the flat list at the same node, and accept the largest topology
+        assert flat[composer]["outcome"] == "refused at bench.yaml:1:199999", flat
+        assert vlans[composer]["outcome"] == "accepted", vlans
+        assert len(flat[composer]["runs_s"]) == 1 and flat[composer]["median_s"] > 0
+    assert flat["bytes"] > 4_000_000 and flat["ratio_pure_python_to_libyaml"] > 0
