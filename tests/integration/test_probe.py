@@ -111,8 +111,9 @@ def test_ping_many_runs_concurrently_without_leaking_sockets(net: Net) -> None:
     elapsed = time.perf_counter() - start
     assert [r.received for r in results] == [2] * 16 + [0]
     assert results[-1].error is not None and "eth9" in results[-1].error
-    # One interval apart per probe, all at once: far less than 16 probes one after another (3.2 s).
-    assert elapsed < 1.5
+    # One interval apart per probe, all at once: far less than 16 probes one after another (3.2 s), with room
+    # for a loaded machine.
+    assert elapsed < 2.5
     assert open_fds() == before
 
 
