@@ -25,7 +25,7 @@ from typing import Any
 from sriovcheck.errors import SwitchError, UsageError
 from sriovcheck.switch import commands as K
 from sriovcheck.switch import platforms
-from sriovcheck.switch.client import SwitchSession
+from sriovcheck.switch.client import SwitchSession, type_ahead
 from sriovcheck.switch.offline import SESSION_FILE, session_facts
 from sriovcheck.topology.model import Topology
 
@@ -99,7 +99,9 @@ def read_group(
     try:
         facts = {"hostname": live.facts.hostname, "model": live.facts.model, "junos_version": live.facts.junos_version,
                  "host_key_fingerprint": live.facts.host_key_fingerprint}
-        for command in group_commands(topologies):
+        wanted = group_commands(topologies)
+        type_ahead(live, wanted)  # one round trip for the lot, not one per command (~50 at 16 hosts)
+        for command in wanted:
             try:
                 output = live.run(command)
             except SwitchError as exc:

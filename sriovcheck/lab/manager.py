@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,8 +343,11 @@ def lab_up(
     *,
     state_root: Path | str | None = None,
     ipr_factory: IprFactory | None = None,
+    prepare: Callable[[LabState], None] | None = None,
 ) -> LabStatus:
-    """Build (or complete, or repair) the lab for `topology` and start its Junos emulator."""
+    """Build (or complete, or repair) the lab for `topology` and start its Junos emulator. `prepare`
+    changes the state before the kernel is made to match it (the rack names each PF's host), in the
+    same lock and the same reconcile."""
     topo = _topology(topology)
     d = lab_state.lab_dir(topo.name, state_root)
     fresh_dir = not d.exists()
@@ -363,6 +367,8 @@ def lab_up(
                 # Refuse a foreign eno2 (or another lab's) before anything exists that `down` must remove.
                 with fabric.open_handles(st, ipr_factory) as h:
                     fabric.check_root_names(st, fabric.plan_fabric(st), h.dump("root"), fabric.NsLinks())
+            if prepare is not None:
+                prepare(st)
             ensure_keys(st)
             lab_state.save(d, st)  # written before the kernel is touched: `down` can always find what to remove
             present = fabric.list_namespaces()

@@ -181,7 +181,6 @@ def rack_up(loaded: list[LoadedTopology], *, state_root: Path | str | None = Non
                 f"the emulated rack {name} of switch {switch} is up with other hosts: {', '.join(sorted(existing.members))}",
                 hint="bring it down with `sriovcheck lab down` and its topologies, then up again with the new set",
             )
-        manager.lab_up(merge(name, members), state_root=state_root)
         # Each PF's LLDP announces its own host (a rack's hosts are separate machines), not the rack.
         owners = {pf.name: m.topology.host.name for m in members for pf in m.topology.host.pfs}
 
@@ -189,11 +188,8 @@ def rack_up(loaded: list[LoadedTopology], *, state_root: Path | str | None = Non
             for pf in st.pfs:
                 pf.lldp_host = owners.get(pf.name)
 
-        from sriovcheck.lab import fabric
-        from sriovcheck.lab import state as lab_state
-
-        fabric.update_lab(lab_state.lab_dir(name, state_root), name_hosts)
-        status = manager.lab_status(name, state_root=state_root)
+        # one reconcile and one status read of the shared lab (both grow with the rack)
+        status = manager.lab_up(merge(name, members), state_root=state_root, prepare=name_hosts)
         rack = Rack(name, switch, wanted)
         _save_rack(rack, state_root)
         out.append((rack, status))

@@ -36,3 +36,12 @@ class SwitchSession(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def type_ahead(session: SwitchSession, commands: list[str]) -> None:
+    """Let a session that can type ahead (NetmikoSwitch.prefetch) send `commands` in one round trip;
+    their run() calls then return at once. Sessions without it (saved outputs) answer each run() as
+    before, and the commands' order, their outputs and their errors are the same either way."""
+    prefetch = getattr(session, "prefetch", None)
+    if callable(prefetch) and commands:
+        prefetch(commands)

@@ -20,7 +20,7 @@ from sriovcheck.errors import SriovcheckError, SwitchError
 from sriovcheck.host.driver import HostDriver, PfInfo, VfConfig
 from sriovcheck.parsers.tables import ParseError
 from sriovcheck.switch import platforms
-from sriovcheck.switch.client import SwitchFacts, SwitchSession
+from sriovcheck.switch.client import SwitchFacts, SwitchSession, type_ahead
 from sriovcheck.switch.platforms import Read
 from sriovcheck.timeline import mark
 from sriovcheck.topology.model import Topology
@@ -120,15 +120,6 @@ def _has(session: SwitchSession, command: str) -> bool:
 def _scoped(session: SwitchSession, commands: list[str]) -> bool:
     """Scoped reads online; offline only when the saved outputs hold the scoped files."""
     return _online(session) or any(_has(session, c) for c in commands)
-
-
-def _prefetch(session: SwitchSession, commands: list[str]) -> None:
-    """Let a session that can type ahead send `commands` in one round trip; their run() calls
-    then return at once. Sessions without it (saved outputs) answer each run() as before, and the
-    commands' order, their outputs and their errors are the same either way."""
-    prefetch = getattr(session, "prefetch", None)
-    if callable(prefetch) and commands:
-        prefetch(commands)
 
 
 def _ev(source: str, command: str, output: str) -> Evidence:
@@ -642,7 +633,7 @@ class Verifier:
             mark("switch: PF ports' MAC tables read")
             if learn.get("stop"):
                 raise SwitchError("verification was stopped")
-            _prefetch(session, self._rest_commands(session, tables, sorted(expected_macs)))
+            type_ahead(session, self._rest_commands(session, tables, sorted(expected_macs)))
             self._read_rest(session, tables, sorted(expected_macs))
         except SriovcheckError as exc:
             work.error = str(exc)
@@ -665,7 +656,7 @@ class Verifier:
 
     def _rest_commands(self, session: SwitchSession, tables: _Tables | None, macs: list[str]) -> list[str]:
         """What `_read_rest` and the switch-side acceptance will send over a live session, in their
-        order, so that they can be typed ahead in one round trip (see `_prefetch`)."""
+        order, so that they can be typed ahead in one round trip (see `switch.client.type_ahead`)."""
         if tables is None or not _online(session):
             return []
         out: list[str] = []
@@ -832,7 +823,7 @@ class Verifier:
         p = self.platform
         if _scoped(session, [c for port in ports for c in p.mac_table(port).commands]):
             if _online(session):
-                _prefetch(session, [p.mac_table(port).commands[0] for port in ports])
+                type_ahead(session, [p.mac_table(port).commands[0] for port in ports])
             for port in ports:
                 tables.macs += self._read(session, p.mac_table(port), tables, "mac")
         else:

@@ -104,6 +104,34 @@ def test_one_session_reads_what_every_host_needs(tmp_path: Path) -> None:
     assert session_facts(tmp_path) == {}
 
 
+class TypingAheadSwitch(FakeSwitch):
+    """A session that can type ahead, as NetmikoSwitch can: what prefetch() typed, run() answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typed: list[list[str]] = []
+
+    def prefetch(self, commands: list[str]) -> None:
+        assert not self.ran, "typed ahead after run() had started"
+        self.typed.append(list(commands))
+
+
+def test_the_one_session_types_every_command_ahead_in_one_round_trip(tmp_path: Path) -> None:
+    # ~50 commands at 16 hosts: one round trip each made the read grow with the rack (6.4 s vs 2.1 s)
+    hosts = [host(tmp_path, h).topology for h in (1, 2)]
+    opened: list[TypingAheadSwitch] = []
+
+    def factory() -> TypingAheadSwitch:
+        opened.append(TypingAheadSwitch())
+        return opened[-1]
+
+    read = read_group(factory, switch="tor-a", topologies=hosts, directory=tmp_path / "ev")
+    [live] = opened
+    assert live.typed == [group_commands(hosts)]  # once, everything, in the order run() then asks
+    assert live.ran == group_commands(hosts)
+    assert read.failed == {"show lldp neighbors": "syntax error: lldp is not enabled"}
+
+
 def test_a_failed_login_saves_nothing(tmp_path: Path) -> None:
     def refuse() -> FakeSwitch:
         raise SwitchError("authentication failed for netops@tor-a")
