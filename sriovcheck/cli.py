@@ -232,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p)
     p = fsub.add_parser("verify", help="verify against the shared switch read (DIR or .tar), then optionally tear down",
                         description="`verify --switch-output` against what `fleet switch-read` saved: its directory, or "
-                        "its DIR/<switch>.tar or DIR/<switch>.json (unpacked beside the file), or - for that JSON on stdin "
+                        "its DIR/<switch>.tar or DIR/<switch>.json (unpacked into REPORT_DIR/switch-evidence/, or beside the file as "
+                        "<switch>-<topology name>/), or - for that JSON on stdin "
                         "(kept in REPORT_DIR/switch-evidence/). With TOPOLOGY - as well, stdin is one JSON object "
                         "{\"topology\": \"<YAML>\", \"switch_output\": <DIR/<switch>.json>}. With --teardown, tear down "
                         "afterwards in the same process, also when verify stops with an error. Exit codes as verify's.",

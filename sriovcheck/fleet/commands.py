@@ -343,7 +343,6 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
     import copy
     import io
 
-    from sriovcheck.errors import SriovcheckError
     from sriovcheck.fleet.evidence import BUNDLE_SUFFIX, JSON_BUNDLE_SUFFIX, unpack_bundle, unpack_json_bundle
     from sriovcheck.workflow import cmd_teardown, cmd_verify, topology_of
 
@@ -352,20 +351,19 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
         raise UsageError("fleet verify --switch-output -: give --report-dir too (the evidence is kept in it, "
                          "beside the report that used it)", hint="e.g. --report-dir /var/lib/sriovcheck-fleet/report")
     bundle = _stdin_inputs(args) if from_stdin else None
-    topology_of(args)  # read once, for verify and teardown (checked before any evidence is written)
+    loaded = topology_of(args)  # read once, for verify and teardown (checked before any evidence is written)
     evidence = Path(args.switch_output)
     if from_stdin:
         target = Path(args.report_dir) / "switch-evidence"
         progress(f"switch evidence: from stdin into {target}")
         evidence = unpack_json_bundle(bundle, target, "stdin (--switch-output -)")
-    elif evidence.is_file() and evidence.name.endswith(JSON_BUNDLE_SUFFIX):
-        target = evidence.with_name(evidence.name[: -len(JSON_BUNDLE_SUFFIX)] or "switch-output")
+    elif evidence.is_file() and evidence.name.endswith((JSON_BUNDLE_SUFFIX, BUNDLE_SUFFIX)):
+        target = unpack_target(evidence, loaded.topology.name, args.report_dir)
         progress(f"switch evidence: unpacking {evidence} into {target}")
-        evidence = unpack_json_bundle(_json_file(evidence), target, str(evidence))
-    elif evidence.is_file() and evidence.name.endswith(BUNDLE_SUFFIX):
-        target = evidence.with_name(evidence.name[: -len(BUNDLE_SUFFIX)] or "switch-output")
-        progress(f"switch evidence: unpacking {evidence} into {target}")
-        evidence = unpack_bundle(evidence, target)
+        if evidence.name.endswith(JSON_BUNDLE_SUFFIX):
+            evidence = unpack_json_bundle(_json_file(evidence), target, str(evidence))
+        else:
+            evidence = unpack_bundle(evidence, target)
     elif not evidence.is_dir():
         raise UsageError(f"--switch-output {evidence}: neither a directory nor a .tar or .json of saved switch outputs",
                          hint="give what `sriovcheck fleet switch-read` wrote: DIR/<switch>/, DIR/<switch>.tar or "
@@ -374,7 +372,7 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
     verify_args.switch_output = str(evidence)
     try:
         rc = cmd_verify(verify_args, out, progress)
-    except SriovcheckError:
+    except Exception:  # an error, or a bug: either way nothing provisioned is left behind
         if args.teardown:
             _teardown_quietly(args, progress)
         raise
@@ -388,6 +386,19 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
         else:
             cmd_teardown(args, out, progress)
     return rc
+
+
+def unpack_target(bundle: Path, topology: str, report_dir: str | None) -> Path:
+    """Where a host's verify unpacks a bundle file: its own directory, never one that another host's verify
+    of the same bundle is writing at the same moment (hosts of an emulated rack share this machine):
+    REPORT_DIR/switch-evidence, kept beside the report that used it, or else <bundle without suffix>-<topology>/
+    beside the bundle."""
+    from sriovcheck.fleet.evidence import BUNDLE_SUFFIX, JSON_BUNDLE_SUFFIX
+
+    if report_dir:
+        return Path(report_dir) / "switch-evidence"
+    stem = bundle.name.removesuffix(JSON_BUNDLE_SUFFIX if bundle.name.endswith(JSON_BUNDLE_SUFFIX) else BUNDLE_SUFFIX)
+    return bundle.with_name(f"{stem or 'switch-output'}-{topology}")
 
 
 def _stdin_inputs(args: argparse.Namespace) -> object:
@@ -437,3 +448,5 @@ def _teardown_quietly(args: argparse.Namespace, progress: Progress) -> None:
         progress("torn down after the error above")
     except SriovcheckError as exc:
         progress(f"teardown after the error failed too: {exc.message}")
+    except Exception as exc:  # the error above is the one to report; this one is said, not raised
+        progress(f"teardown after the error failed too: {type(exc).__name__}: {exc}")

@@ -196,3 +196,63 @@ def test_fleet_verify_refuses_evidence_it_cannot_use_before_touching_anything(tm
     code = main(["fleet", "verify", str(topo), "--switch-output", str(tmp_path / "tor-a.tar"), "--teardown"])
     assert code == 2 and "cannot read the switch evidence bundle" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "tor-a").exists()
+
+
+def _bundles(tmp_path: Path) -> tuple[list[Path], Path, Path]:
+    from sriovcheck.fleet.evidence import write_json_bundle
+
+    topos = []
+    for h in (1, 2):
+        topos.append(tmp_path / f"h{h}.yaml")
+        topos[-1].write_text(rack_host_topology(h))
+    read = read_group(FakeSwitch, switch="tor-a", topologies=[load_topology(t).topology for t in topos],
+                      directory=tmp_path / "ev" / "tor-a")
+    assert read.files
+    return topos, write_bundle(tmp_path / "ev" / "tor-a"), write_json_bundle(tmp_path / "ev" / "tor-a")
+
+
+@pytest.mark.parametrize("kind", ["tar", "json"])
+def test_each_hosts_verify_unpacks_a_shared_bundle_into_its_own_directory(tmp_path: Path, kind: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The hosts of an emulated rack share this machine: unpacked into one directory, one host's unpack
+    # removed or replaced the files another host's verify was reading (an internal error, seen at 16 hosts).
+    import sriovcheck.workflow as workflow
+    from sriovcheck.cli import main
+
+    topos, tar, js = _bundles(tmp_path)
+    bundle = tar if kind == "tar" else js
+    seen: dict[str, Path] = {}
+
+    def fake_verify(args: object, out: object, progress: object) -> int:
+        where = Path(args.switch_output)  # type: ignore[attr-defined]
+        seen[args.loaded.topology.name] = where  # type: ignore[attr-defined]
+        assert (where / "show_arp_no-resolve.txt").read_text() == "output of show arp no-resolve\n"
+        return 0
+
+    monkeypatch.setattr(workflow, "cmd_verify", fake_verify)
+    assert main(["fleet", "verify", str(topos[0]), "--switch-output", str(bundle)]) == 0
+    assert main(["fleet", "verify", str(topos[1]), "--switch-output", str(bundle)]) == 0
+    assert main(["fleet", "verify", str(topos[0]), "--switch-output", str(bundle), "--report-dir", str(tmp_path / "r1")]) == 0
+    assert seen == {"node01": tmp_path / "r1" / "switch-evidence", "node02": tmp_path / "ev" / "tor-a-node02"}
+    assert (tmp_path / "ev" / "tor-a-node01").is_dir()  # the first run's, without --report-dir
+    assert sorted(p.name for p in seen["node02"].iterdir()) == sorted(p.name for p in (tmp_path / "ev" / "tor-a").iterdir())
+
+
+def test_fleet_verify_tears_down_after_an_internal_error_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # --teardown promises nothing left behind when verify stops; a bug in verify left the host provisioned
+    import sriovcheck.workflow as workflow
+    from sriovcheck.cli import main
+
+    topos, tar, _ = _bundles(tmp_path)
+    torn: list[str] = []
+
+    def broken_verify(args: object, out: object, progress: object) -> int:
+        raise FileNotFoundError("a bug")
+
+    monkeypatch.setattr(workflow, "cmd_verify", broken_verify)
+    monkeypatch.setattr(workflow, "cmd_teardown", lambda args, out, progress: torn.append(args.loaded.topology.name) or 0)
+    code = main(["fleet", "verify", str(topos[0]), "--switch-output", str(tar), "--teardown"])
+    err = capsys.readouterr().err
+    assert torn == ["node01"]
+    assert code not in (0, 1) and "internal error: FileNotFoundError: a bug" in err and "torn down after the error above" in err
