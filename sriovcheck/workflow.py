@@ -30,6 +30,7 @@ from sriovcheck.provision.state import ProvisionState, StateStore
 from sriovcheck.report.evidence import write_evidence_bundle
 from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
+from sriovcheck.stdin import read_stdin
 from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.hostkeys import check_host_key
 from sriovcheck.timeline import mark
@@ -228,27 +229,6 @@ def _print_provision(report: ProvisionReport, out: TextIO, as_json: bool, verb: 
 
 
 # --------------------------------------------------------------------------- commands
-
-STDIN_LIMIT = 256 * 1024 * 1024  # a topology, or a switch's evidence for a whole rack, is far smaller
-
-
-def read_stdin(what: str) -> str:
-    """All of stdin as UTF-8 text (a fleet run hands the topology and the switch evidence to the host's
-    command this way instead of copying files); empty, binary or oversized input is a UsageError."""
-    import sys
-
-    stream = getattr(sys.stdin, "buffer", None)
-    raw = stream.read(STDIN_LIMIT + 1) if stream is not None else (sys.stdin.read(STDIN_LIMIT + 1) or "").encode()
-    if len(raw) > STDIN_LIMIT:
-        raise UsageError(f"stdin: {what} is larger than {STDIN_LIMIT // (1024 * 1024)} MiB", hint="give a file instead of -")
-    if not raw.strip():
-        raise UsageError(f"stdin is empty: {what} was expected there (the argument was -)",
-                         hint="pipe it in (e.g. `sriovcheck fleet traffic - < node01.yaml`), or give a file instead of -")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"stdin: {what} is not UTF-8 text (byte {exc.start})", hint="pipe the text file itself") from None
-
 
 def topology_of(args: argparse.Namespace) -> LoadedTopology:
     """The topology a command works on, read once: `args.loaded` when the caller has it already (one

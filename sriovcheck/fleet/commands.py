@@ -62,8 +62,8 @@ def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) ->
     from sriovcheck.report.fleet import HostRun
     from sriovcheck.report.html import render_html
     from sriovcheck.report.junit import render_junit
-    from sriovcheck.report.writer import _write_all, load_results, load_results_text
-    from sriovcheck.workflow import read_stdin
+    from sriovcheck.report.writer import load_results, load_results_text, write_all
+    from sriovcheck.stdin import read_stdin
 
     hint = "pipe {\"<host>\": <its results.json>, ...} - the Ansible content does (README, \"A rack at once\")"
     try:
@@ -103,14 +103,14 @@ def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) ->
                 writes.append((path.with_name("junit.xml"), render_junit(results)))
         runs.append(HostRun(path=path, results=results, raw=raw if isinstance(raw, dict) else {}))
     if writes:
-        _write_all(writes)
+        write_all(writes)
         progress(f"collected {len(writes)} file(s) of {len(runs)} host(s) in {directory}")
     return runs
 
 
 def cmd_fleet_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.report.fleet import fleet_view, render_fleet_html, render_fleet_json, render_fleet_junit
-    from sriovcheck.report.writer import _write_all
+    from sriovcheck.report.writer import write_all
 
     collect = getattr(args, "collect", None)
     if not args.results and not collect:
@@ -131,7 +131,7 @@ def cmd_fleet_report(args: argparse.Namespace, out: TextIO, progress: Progress) 
     if summary is not None:
         files.append((summary, render_fleet_json(runs, base_dir=summary.parent)))
     if files:
-        _write_all(files)
+        write_all(files)
     view = fleet_view(runs, html.parent if html else None)
     width = max([len(h.name) for h in view.hosts] + [4])
     lines = [f"{'host'.ljust(width)}  verdict  passed  failed  errors  switch evidence"]
@@ -404,8 +404,8 @@ def unpack_target(bundle: Path, topology: str, report_dir: str | None) -> Path:
 def _stdin_inputs(args: argparse.Namespace) -> object:
     """`--switch-output -`: the evidence bundle (JSON) on stdin; with TOPOLOGY `-` too, stdin is one JSON
     object {"topology": "<the topology's YAML>", "switch_output": <the bundle>}. Sets args.loaded then."""
+    from sriovcheck.stdin import read_stdin
     from sriovcheck.topology import load_text
-    from sriovcheck.workflow import read_stdin
 
     both = args.topology == "-"
     text = read_stdin("the topology and the switch evidence (JSON)" if both else "the switch evidence (JSON)")

@@ -41,7 +41,7 @@ def _hint(exc: OSError, path: Path) -> str:
     return f"check that {where} is a writable directory, or write the reports to another directory"
 
 
-def _write_all(files: list[tuple[Path, str]]) -> None:
+def write_all(files: list[tuple[Path, str]]) -> None:
     """Write every (path, text) atomically; on any error remove the temporary files and raise."""
     staged: list[tuple[str, Path]] = []
     backups: list[tuple[str, Path]] = []
@@ -118,7 +118,7 @@ def write_reports(results: RunResults, out_dir: Path, *, html: bool = True) -> R
     files = [(paths.results_json, text), (paths.junit, render_junit(again))]
     if html:
         files.insert(1, (paths.html, render_html(again)))
-    _write_all(files)
+    write_all(files)
     if not html:
         with contextlib.suppress(FileNotFoundError):
             paths.html.unlink()
@@ -190,5 +190,5 @@ def rerender(results_json: Path, html: Path | None, junit: Path | None) -> list[
         files.append((html, render_html(results)))
     if junit is not None:
         files.append((junit, render_junit(results)))
-    _write_all(files)
+    write_all(files)
     return [path for path, _ in files]
