@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "sriovcheck"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "crashpoints", "resources", "statefiles", "timeline", "topology"),
+    ("errors", "crashpoints", "resources", "statefiles", "stdin", "timeline", "topology"),
     ("parsers", "host", "containers"),
     ("switch", "provision"),
     ("verify", "preflight"),
