@@ -129,3 +129,25 @@ def test_fault_is_saved_listed_cleared_and_bounded(st: LabState, tmp_path: Path)
         with pytest.raises(UsageError, match="out of range"):
             lab_fault("seed-lab", "background-table", macs=macs, arps=arps, state_root=root)
     assert lab_state.load(d).faults.background == (100_000, 20_000)  # a refused change saves nothing
+
+
+@pytest.mark.parametrize("command", ["show ethernet-switching table",
+                                     "show ethernet-switching table interface xe-0/2/1"])
+def test_match_and_except_filter_the_cached_background_block_as_they_filter_the_whole_text(cli: JunosCli, command: str) -> None:
+    # verify's `| match "MAC|MAC"` search: the background block is rendered once per background and filtered
+    # once per pattern (100,000 rows were ~0.9 s a command), and the lines are exactly those of the whole text
+    import re
+
+    from sriovcheck.lab.junos import cli as junos_cli
+
+    whole = ask(cli, command)
+    first = cli.execute(command).text
+    again = cli.execute(command).text
+    assert isinstance(first, junos_cli.render.Rendered) and first == whole == again
+    assert first.parts[-1] is again.parts[-1] and len(first.parts[-1].splitlines()) >= 240  # the same block, reused
+    for pipe, pattern in (("match", '"9a:88:8c:f7:bf:de|0e:5c:00:00:00:05"'), ("except", "Learn"), ("match", "BG_3501")):
+        rx = re.compile(pattern.strip('"'), re.IGNORECASE)
+        want = "".join(line for line in whole.splitlines(keepends=True) if bool(rx.search(line)) == (pipe == "match"))
+        assert ask(cli, f"{command} | {pipe} {pattern}") == want, (pipe, pattern)
+    got = ask(cli, f'{command} | match "0e:5c:00:00:00:05"')
+    assert ("0e:5c:00:00:00:05" in got) == (command == "show ethernet-switching table")  # entry 5 is on xe-0/2/0

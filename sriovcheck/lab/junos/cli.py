@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from sriovcheck.lab.junos import render
 from sriovcheck.lab.junos.view import SnapshotSource, SwitchSnapshot
@@ -294,7 +294,21 @@ def _last(text: str, *, count: int) -> str:
 
 
 def _grep(text: str, *, rx: re.Pattern[str], keep: bool) -> str:
+    if isinstance(text, render.Rendered):  # the background table's block is filtered once per pattern
+        return "".join(_grep_big(part, rx, keep) if len(part) > _BIG_PART else _grep_lines(part, rx, keep) for part in text.parts)
+    return _grep_lines(text, rx, keep)
+
+
+_BIG_PART = 100_000
+
+
+def _grep_lines(text: str, rx: re.Pattern[str], keep: bool) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if bool(rx.search(line)) == keep)
+
+
+@lru_cache(maxsize=16)
+def _grep_big(text: str, rx: re.Pattern[str], keep: bool) -> str:
+    return _grep_lines(text, rx, keep)
 
 
 def _options(tokens: list[Token], spec: dict[str, str], end: int, *, free: str | None = None) -> dict[str, str]:

@@ -17,6 +17,7 @@ or empty). Errors are returned as Junos prints them ("error: device ge-0/0/99 no
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,7 @@ from sriovcheck.lab.junos.view import (
     BACKGROUND_VLAN_BASE,
     BACKGROUND_VLANS,
     ArpView,
+    Background,
     InterfaceView,
     MacView,
     SwitchSnapshot,
@@ -184,26 +186,66 @@ def _select_macs(
 BgMac = tuple[str, int, str, int, str]  # vlan name, vlan id, mac, age s, logical interface
 
 
-def _background_macs(snap: SwitchSnapshot, interface: str | None, vlan: str | None) -> list[BgMac]:
-    """The background table's entries a (possibly scoped) MAC table shows: none, without iterating,
-    when the scope is a port or VLAN of the topology."""
+_BgScope = tuple[frozenset[str] | None, int | None]  # the background ports and VLAN id a command shows (None: all)
+
+
+def _background_scope(snap: SwitchSnapshot, interface: str | None, vlan: str | None) -> _BgScope | None:
+    """The part of the background table a (possibly scoped) MAC table shows; None for none of it,
+    without iterating, when the scope is a port or VLAN of the topology."""
     bg = snap.background
     if not bg.macs:
-        return []
+        return None
     ports = None
     if interface is not None:
-        ports = {p for p in BACKGROUND_PORTS if interface_matches(interface, f"{p}.0")}
+        ports = frozenset(p for p in BACKGROUND_PORTS if interface_matches(interface, f"{p}.0"))
         if not ports:
-            return []
+            return None
     vid = None
     if vlan is not None:
         if _vlan_lookup(snap, vlan) is not None:
-            return []
+            return None
         vid = next((BACKGROUND_VLAN_BASE + k for k in range(BACKGROUND_VLANS)
                     if vlan in (bg.vlan_name(BACKGROUND_VLAN_BASE + k), str(BACKGROUND_VLAN_BASE + k))), None)
         if vid is None:
-            return []
-    return list(bg.mac_rows(ports=ports, vlan_id=vid))
+            return None
+    return ports, vid
+
+
+def _background_macs(snap: SwitchSnapshot, interface: str | None, vlan: str | None) -> list[BgMac]:
+    """The background table's entries a (possibly scoped) MAC table shows."""
+    scope = _background_scope(snap, interface, vlan)
+    return [] if scope is None else list(snap.background.mac_rows(ports=scope[0], vlan_id=scope[1]))
+
+
+class Rendered(str):
+    """Text made of parts that each end a line: a MAC table's own rows, then the background table's block,
+    which is the same object for as long as the background does not change. `| match` and `| except`
+    filter part by part (the same lines as filtering the whole), and remember a big part's answer."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Sequence[str]) -> Rendered:
+        text = super().__new__(cls, "".join(parts))
+        text.parts = tuple(parts)
+        return text
+
+
+@functools.lru_cache(maxsize=2)  # a 100,000-entry block is ~10 MB of text; the emulator keeps the latest two
+def _background_mac_text(style: str, background: Background, scope: _BgScope) -> tuple[str, int]:
+    """The background entries' text rows of a MAC table (non-ELS with a flood row per VLAN), and how many."""
+    lines: list[str] = []
+    count = 0
+    shown = ""
+    for name, _vid, mac, age, iface in background.mac_rows(ports=scope[0], vlan_id=scope[1]):
+        count += 1
+        if style == "non-els":
+            if name != shown:
+                lines.append(_nonels_row(name, "*", "Flood", "-", "All-members"))
+                shown = name
+            lines.append(_nonels_row(name, mac, "Learn", format_age(age), iface))
+        else:
+            lines.append(f"    {name:<20}{mac:<20}{'D':<5}{'-':>10}   {iface:<23}{'0':<10}{'0':<7}")
+    return "".join(f"{line}\n" for line in lines), count
 
 
 _NONELS_MAC_HEADER = "  VLAN              MAC address       Type         Age Interfaces"
@@ -223,9 +265,10 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
     if isinstance(sel, str):
         return sel
     vlans, macs = sel
-    bg = _background_macs(snap, interface, vlan)
+    scope = _background_scope(snap, interface, vlan)
+    bg_text, bg_count = _background_mac_text(snap.style, snap.background, scope) if scope is not None else ("", 0)
     if snap.style == "non-els":
-        lines = [f"Ethernet-switching table: {len(macs) + len(bg)} unicast entries", _NONELS_MAC_HEADER]
+        lines = [f"Ethernet-switching table: {len(macs) + bg_count} unicast entries", _NONELS_MAC_HEADER]
         by_vlan: dict[str, list[MacView]] = {}
         for m in macs:
             by_vlan.setdefault(m.vlan_name, []).append(m)
@@ -239,15 +282,9 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
                     lines.append(_nonels_row(name, m.mac, "Learn", format_age(m.age_s), m.interface))
                 else:
                     lines.append(_nonels_row(name, m.mac, "Static", "-", m.interface))
-        shown = ""
-        for name, _vid, mac, age, iface in bg:
-            if name != shown:
-                lines.append(_nonels_row(name, "*", "Flood", "-", "All-members"))
-                shown = name
-            lines.append(_nonels_row(name, mac, "Learn", format_age(age), iface))
-        return "\n".join(lines) + "\n"
+        return Rendered(["\n".join(lines) + "\n", bg_text])
     rows = _els_mac_rows(macs)
-    learned = sum(1 for m in rows if m.kind == "learned") + len(bg)
+    learned = sum(1 for m in rows if m.kind == "learned") + bg_count
     lines = [""]
     if interface is not None:
         lines += [f"MAC database for interface {interface}", ""]
@@ -256,7 +293,7 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
         "           SE - statistics enabled, NM - non configured MAC, R - remote PE MAC, O - ovsdb MAC)",
         "",
         "",
-        f"Ethernet switching table : {len(rows) + len(bg)} entries, {learned} learned",
+        f"Ethernet switching table : {len(rows) + bg_count} entries, {learned} learned",
         f"Routing instance : {ROUTING_INSTANCE}",
         "    Vlan                MAC                 MAC         Age    Logical                NH        RTR",
         "    name                address             flags              interface              Index     ID",
@@ -264,8 +301,7 @@ def render_mac_table(snap: SwitchSnapshot, *, interface: str | None = None, vlan
     for m in rows:
         flags = "D" if m.kind == "learned" else "S"
         lines.append(f"    {m.vlan_name:<20}{m.mac:<20}{flags:<5}{'-':>10}   {m.interface:<23}{'0':<10}{'0':<7}")
-    lines.extend(f"    {name:<20}{mac:<20}{'D':<5}{'-':>10}   {iface:<23}{'0':<10}{'0':<7}" for name, _v, mac, _a, iface in bg)
-    return "\n".join(lines) + "\n"
+    return Rendered(["\n".join(lines) + "\n", bg_text])
 
 
 def render_mac_table_xml(snap: SwitchSnapshot, *, interface: str | None = None, vlan: str | None = None) -> str:

@@ -9,6 +9,7 @@ the renderers (`sriovcheck.lab.junos.render`) turn it into Junos text and XML; t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -107,7 +108,7 @@ class Background:
     def vlan_ids(self) -> list[int]:
         return [BACKGROUND_VLAN_BASE + k for k in range(min(self.macs, BACKGROUND_VLANS))]
 
-    def mac_rows(self, *, ports: set[str] | None = None, vlan_id: int | None = None) -> Iterator[tuple[str, int, str, int, str]]:
+    def mac_rows(self, *, ports: AbstractSet[str] | None = None, vlan_id: int | None = None) -> Iterator[tuple[str, int, str, int, str]]:
         """(vlan name, vlan id, mac, age s, logical interface) of the entries on `ports` (physical
         names; None: all) and `vlan_id` (None: all), grouped by VLAN, MACs ascending."""
         if ports is not None and not ports & set(BACKGROUND_PORTS):
