@@ -800,14 +800,6 @@ def locate_vf(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> VfFact
     return VfFacts(root_end, peer, master.name if master else None)
 
 
-def locate_pf(h: Handles, state: LabState, pf: PfRecord) -> tuple[LinkFacts | None, list[LinkFacts | None]]:
-    """The PF's link in the root namespace and each VF's netdev there (None: in a container, or missing),
-    with gets: a rack's root namespace holds every host's PFs and VFs, and a dump of it per look grew
-    with the rack."""
-    link = _get(h, "root", ifname=pf.name)
-    return link, [locate_vf(h, state, pf, vf).root_end for vf in pf.vfs]
-
-
 @dataclass
 class _VfWork:
     """What a VF's links need so that they match its settings."""
