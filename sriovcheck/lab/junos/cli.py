@@ -306,7 +306,7 @@ def _grep_lines(text: str, rx: re.Pattern[str], keep: bool) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if bool(rx.search(line)) == keep)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)  # holds the big parts it answered for alive: a few backgrounds at most
 def _grep_big(text: str, rx: re.Pattern[str], keep: bool) -> str:
     return _grep_lines(text, rx, keep)
 
