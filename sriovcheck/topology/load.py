@@ -70,11 +70,16 @@ def _libyaml_reads_it(text: str) -> bool:
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
-    loader: yaml.SafeLoader | yaml.CSafeLoader = _MarkedLoader(text)
+    loader = _MarkedLoader(text)
     try:
         if _libyaml_reads_it(text):
-            loader.dispose()
-            loader = yaml.CSafeLoader(text)
+            fast = yaml.CSafeLoader(text)
+            try:
+                return fast.get_single_node()
+            except yaml.YAMLError:
+                pass  # an undefined alias, a duplicate anchor: PyYAML's composer says it with the name in it
+            finally:
+                fast.dispose()
         return loader.get_single_node()
     except _TooBig as big:
         raise TopologyError(
