@@ -116,4 +116,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -c 'import sriovcheck, netmiko, pyroute2, docker, asyncssh' || { echo "setup: pip install failed" >&2; exit 3; }
   touch "$stamp"
 fi
+# Bytecode for the checkout, as pip writes it for an installed wheel: an editable install has none, and
+# with PYTHONDONTWRITEBYTECODE set (as on our CI machines) every sriovcheck process - the tests start
+# hundreds - would compile the modules it imports from source again (~0.2 CPU-s each). Only stale files
+# are compiled again.
+.venv/bin/python -m compileall -q sriovcheck >/dev/null
 log "ready: .venv/bin/sriovcheck"
