@@ -8,7 +8,7 @@ the switch) is the same code for both.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 LinkState = Literal["auto", "enable", "disable"]
@@ -34,7 +34,9 @@ class VfConfig:
     max_tx_rate_mbps: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        # Every field is a scalar: no deep copy (dataclasses.asdict) needed. The lab state holds one per VF
+        # and is written twice per VF change, under the lock that every host of an emulated rack waits for.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> VfConfig:

@@ -19,7 +19,7 @@ from sriovcheck.host import capabilities
 from sriovcheck.host.driver import PfInfo, VfConfig, VfInfo
 from sriovcheck.lab import fabric
 from sriovcheck.lab import state as lab_state
-from sriovcheck.lab.fabric import IprFactory, NsLinks
+from sriovcheck.lab.fabric import IprFactory
 from sriovcheck.lab.state import LabState, PfRecord
 from sriovcheck.topology.names import normalise_mac
 
@@ -83,11 +83,6 @@ class EmulatedHostDriver:
                 raise
             raise HostError(f"emulated host: {exc.message}", hint=exc.hint) from exc
 
-    def _vf_info(self, st: LabState, rec: PfRecord, vf: int, root: NsLinks) -> VfInfo:
-        end = root.by_alias(fabric.vf_alias(st.topology, rec.name, vf))
-        return VfInfo(pf=rec.name, index=vf, pci_address=fabric.pci_address(rec.index, vf), driver=VF_DRIVER,
-                      netdev=end.name if end else None)
-
     # ------------------------------------------------------------ HostDriver
     def pf_info(self, pf: str) -> PfInfo:
         try:
@@ -97,10 +92,9 @@ class EmulatedHostDriver:
             return PfInfo(name=pf, exists=False)
         try:
             with fabric.open_handles(st, self._factory) as h:
-                root = h.dump("root")
+                lf, ends = fabric.locate_pf(h, st, rec)
         except LabError:
             return PfInfo(name=pf, exists=False)
-        lf = root.by_name.get(pf)
         if lf is None or not fabric.is_our_alias(lf.alias, st.topology):
             return PfInfo(name=pf, exists=False)
         operstate = "up" if lf.operstate == "UP" else "down" if lf.operstate else "unknown"
@@ -108,7 +102,8 @@ class EmulatedHostDriver:
             name=pf, exists=True, sriov_capable=True, totalvfs=rec.totalvfs, numvfs=rec.numvfs,
             pci_address=rec.pci_address, driver=self.pf_driver,
             model=PF_MODEL if self.nic_driver == "ixgbe" else IGB_MODEL, operstate=operstate, carrier=lf.carrier, mtu=lf.mtu,
-            mac=lf.mac, vfs=[self._vf_info(st, rec, v.index, root) for v in rec.vfs],
+            mac=lf.mac, vfs=[VfInfo(pf=rec.name, index=v.index, pci_address=fabric.pci_address(rec.index, v.index),
+                                    driver=VF_DRIVER, netdev=end.name if end else None) for v, end in zip(rec.vfs, ends, strict=True)],
         )
 
     def set_numvfs(self, pf: str, count: int) -> None:

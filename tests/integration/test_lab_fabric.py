@@ -457,11 +457,22 @@ def test_a_foreign_interface_with_the_pf_name_blocks_lab_up(lab: Lab, tmp_path: 
         lab_up(load_text(seed_copy(name, lab.pf)).topology, state_root=tmp_path)
 
 
-def test_pf_info_finds_every_vf_wherever_it_is_as_a_dump_by_alias_would(fresh: Lab) -> None:
+@pytest.mark.parametrize("by_gets", [False, True], ids=["one dump", "gets"])
+def test_pf_info_finds_every_vf_wherever_it_is_as_a_dump_by_alias_would(
+    fresh: Lab, by_gets: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pf_info's VFs: a VF in a container's namespace has no netdev on the host, a VF renamed at home is
-    found under its new name (by its alias, as a real VF by its PCI device), the others by theirs.
-    (Tried: netlink gets per VF instead of one dump of the root namespace - 3 gets per VF cost more than
-    the dump at 16 VFs per PF, and verify looks at each PF several times; the dump stays.)"""
+    found under its new name (by its alias, as a real VF by its PCI device), the others by theirs - the
+    same whether the look is one dump of the root namespace or gets (on a rack; `root_look_by_gets`)."""
+    from sriovcheck.lab import fabric
+
+    looks: list[bool] = []
+
+    def forced(state: object, pf: object) -> bool:
+        looks.append(by_gets)
+        return by_gets
+
+    monkeypatch.setattr(fabric, "root_look_by_gets", forced)
     lab = fresh
     n = lab.driver.pf_info(lab.pf).numvfs
     lab.vf_in_namespace(0)
@@ -474,5 +485,6 @@ def test_pf_info_finds_every_vf_wherever_it_is_as_a_dump_by_alias_would(fresh: L
         by_alias = {link.get("ifalias"): link["ifname"] for link in ip_json("link", "show")}
         assert [v.netdev for v in info.vfs] == [by_alias.get(f"sriovcheck-lab:{lab.name} {lab.pf} vf {k}") for k in range(n)]
         assert not lab.driver.pf_info("nosuchpf0").exists
+        assert looks and set(looks) == {by_gets}  # the path under test was the one taken
     finally:
         run("ip", "link", "set", f"{lab.pf}r1", "name", f"{lab.pf}v1", check=False)

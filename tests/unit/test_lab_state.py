@@ -345,3 +345,18 @@ def test_host_key_fingerprint_is_read_without_asyncssh_and_matches_it(tmp_path) 
     (tmp_path / "junk").write_text("not a key\n")
     assert _openssh_public_blob(str(tmp_path / "junk")) is None and host_key_fingerprint(str(tmp_path / "junk")) is None
     assert host_key_fingerprint(str(tmp_path / "missing")) is None
+
+
+def test_a_pf_look_uses_gets_on_a_rack_and_one_dump_on_a_host_of_many_vfs(st: LabState) -> None:
+    """`root_look_by_gets`: a rack's root namespace holds every host's PFs and VFs (a dump decodes them
+    all); a lab of one host with many VFs is cheaper to dump than to look at VF by VF."""
+    import dataclasses
+
+    from sriovcheck.lab.fabric import root_look_by_gets
+
+    pf = dataclasses.replace(st.pfs[0], numvfs=4)
+    rack = dataclasses.replace(st, pfs=[dataclasses.replace(pf, name=f"pf{h:02d}p0") for h in range(16)])
+    assert root_look_by_gets(rack, rack.pfs[0])  # 1 + 2 x 4 gets against a dump of up to 80 links
+    assert not root_look_by_gets(dataclasses.replace(st, pfs=rack.pfs[:2]), pf)  # 2 hosts: 10 links
+    big = dataclasses.replace(st.pfs[0], numvfs=32)
+    assert not root_look_by_gets(dataclasses.replace(st, pfs=[big]), big)  # 65 gets against 33 links at most
