@@ -258,21 +258,24 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 
 def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.verify import checks as C
     from sriovcheck.workflow import build_context, topology_of
 
     loaded = topology_of(args)
+    t = loaded.topology
     ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=False, repair_lab=False)
-    exps = C.expectations(loaded.topology)
+    # Each attached VF and its gateway, straight from the topology: verify's expectations would also
+    # import every switch platform (their parsers) for the MAC-table names that traffic does not need.
+    exps = [(ct.name, spec.ifname, str(t.vlan(spec.vlan).gateway)) for ct, spec in t.attachments()]
     requests, targets, missing = [], [], []
-    for exp in exps:
-        info = ctx.runtime.get(exp.container)
+    for container, ifname, gateway in exps:
+        target = f"{container}/{ifname}"  # as verify names it (Expectation.target)
+        info = ctx.runtime.get(container)
         if info is None or not info.netns_path:
-            missing.append(exp.target)
+            missing.append(target)
             continue
-        requests.append({"netns_path": info.netns_path, "ifname": exp.ifname, "dst": exp.gateway, "count": 1,
-                         "timeout_s": loaded.topology.checks.ping.timeout_s})
-        targets.append(exp.target)
+        requests.append({"netns_path": info.netns_path, "ifname": ifname, "dst": gateway, "count": 1,
+                         "timeout_s": t.checks.ping.timeout_s})
+        targets.append(target)
     progress(f"traffic: one ping to the gateway from each of {len(requests)} VF(s)")
     pings = ctx.netns.ping_many(requests) if requests else []
     answered = [t for t, p in zip(targets, pings, strict=True) if p.received > 0]

@@ -315,10 +315,12 @@ class _Reader:
 
 
 def _platform(value: str, file: Path) -> str:
-    from sriovcheck.switch.platforms import PLATFORMS
+    # The platforms' names, without importing the platforms (their parsers): provisioning reads this
+    # state too, and needs none of them.
+    from sriovcheck.topology.names import PLATFORM_NAMES
 
-    if value not in PLATFORMS:
-        raise _Reader._bad(file, "switch.platform", f"one of {', '.join(PLATFORMS)}")
+    if value not in PLATFORM_NAMES:
+        raise _Reader._bad(file, "switch.platform", f"one of {', '.join(PLATFORM_NAMES)}")
     return value
 
 

@@ -294,3 +294,33 @@ def test_reports_without_html_are_written_without_the_template_engine(tmp_path: 
         done = subprocess.run([sys.executable, "-c", probe, str(out), "html" if html else "no"],
                               input=_results_text("node01"), capture_output=True, text=True, check=True)
         assert done.stdout.strip() == expected, done.stdout + done.stderr
+
+
+def test_fleet_traffic_names_each_vf_as_verify_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # traffic takes its VFs from the topology itself (verify's expectations import every switch platform);
+    # what it says of each VF must still name it as verify's checks do
+    import types
+
+    import sriovcheck.workflow as workflow
+    from sriovcheck.verify.checks import expectations
+
+    loaded = load_text(rack_host_topology(3, vfs=4), file="host3.yaml")
+    pinged: list[dict[str, Any]] = []
+
+    class Runtime:
+        def get(self, name: str) -> Any:
+            return types.SimpleNamespace(netns_path=f"/proc/1/ns/net#{name}")
+
+    class Netns:
+        def ping_many(self, requests: list[dict[str, Any]]) -> list[Any]:
+            pinged.extend(requests)  # the second VF gets no answer
+            return [types.SimpleNamespace(received=0 if i == 1 else 1) for i in range(len(requests))]
+
+    monkeypatch.setattr(workflow, "build_context", lambda *a, **k: types.SimpleNamespace(runtime=Runtime(), netns=Netns()))
+    monkeypatch.setattr(workflow, "topology_of", lambda args: loaded)
+    code, out = run("fleet", "traffic", "host3.yaml", "--json")
+    targets = [e.target for e in expectations(loaded.topology)]
+    assert code == 1
+    assert json.loads(out) == {"answered": [t for i, t in enumerate(targets) if i != 1], "unanswered": [targets[1]], "not_running": []}
+    assert [(r["ifname"], r["dst"]) for r in pinged] == [(e.ifname, e.gateway) for e in expectations(loaded.topology)]
+    assert {r["timeout_s"] for r in pinged} == {loaded.topology.checks.ping.timeout_s}

@@ -360,3 +360,13 @@ def test_a_pf_look_uses_gets_on_a_rack_and_one_dump_on_a_host_of_many_vfs(st: La
     assert not root_look_by_gets(dataclasses.replace(st, pfs=rack.pfs[:2]), pf)  # 2 hosts: 10 links
     big = dataclasses.replace(st.pfs[0], numvfs=32)
     assert not root_look_by_gets(dataclasses.replace(st, pfs=[big]), big)  # 65 gets against 33 links at most
+
+
+def test_the_lab_state_accepts_exactly_the_platforms_there_are() -> None:
+    # state files name their platform; their loader checks it against the topology's names of the
+    # platforms (no import of the platforms and their parsers), which must be the platforms themselves
+    from sriovcheck.switch.platforms import PLATFORMS
+    from sriovcheck.topology.names import PLATFORM_NAMES
+
+    assert list(PLATFORM_NAMES) == list(PLATFORMS)
+    assert all(PLATFORMS[name].name_rules is PLATFORM_NAMES[name] for name in PLATFORMS)
