@@ -80,6 +80,22 @@ def test_a_nonzero_rc_fails_unless_failed_when_allows_it(tmp_path: Path) -> None
     assert "non-zero return code 3" in done.stdout
 
 
+def test_stdout_lines_can_be_left_out_of_a_big_result(tmp_path: Path) -> None:
+    # the fleet playbook's verify prints a results.json of ~4,000 lines per host: its lines are not kept
+    code = "print('\\n'.join(str(n) for n in range(5000)))"
+    done, got = play(tmp_path, [{"sriovcheck_command": {"argv": [sys.executable, "-c", code], "stdout_lines": False},
+                                 "register": "r"}])
+    assert done.returncode == 0, done.stdout + done.stderr
+    r = got["r"]
+    assert isinstance(r, dict)
+    assert "stdout_lines" not in r and str(r["stdout"]).splitlines() == [str(n) for n in range(5000)]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    done, _ = play(bad, [{"sriovcheck_command": {"argv": [sys.executable, "-c", code], "stdout_lines": "no"}}])
+    assert done.returncode == 2
+    assert "stdout_lines must be true or false" in done.stdout, done.stdout
+
+
 @pytest.mark.parametrize("argv", [[], "sriovcheck verify", ["sriovcheck", "two\nlines"], ["sriovcheck", ""]])
 def test_a_bad_argv_is_refused_before_anything_runs(tmp_path: Path, argv: object) -> None:
     done, _ = play(tmp_path, [{"sriovcheck_command": {"argv": argv}}])
