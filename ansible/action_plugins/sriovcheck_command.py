@@ -17,8 +17,9 @@ shell command: the elements are paths and options from the playbook's variables)
 must be a non-empty string without NUL or line breaks. A non-zero rc fails the task unless
 `failed_when` says otherwise. `stdout_lines: false` leaves stdout_lines out: a host's verify prints
 its results.json (~150 KB, ~4,000 lines at 4 VFs), and the list of its lines is carried from the worker
-to the controller and kept for every host (at 16 hosts ~1 s of the run, measured). Check mode: skipped. It needs a POSIX shell on the host, as `raw` does,
-and pipelining-capable connections (local, ssh) for stdin.
+to the controller and kept for every host (at 16 hosts ~1 s of the run, measured). Check mode: skipped.
+It needs a POSIX shell on the host, as `raw` does, and pipelining-capable connections (local, ssh) for
+stdin.
 """
 
 from __future__ import annotations

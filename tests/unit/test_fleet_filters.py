@@ -1,0 +1,37 @@
+"""The fleet playbook's filter (ansible/filter_plugins/sriovcheck_filters.py): each host's topology file
+on the controller, for the controller's rack up, switch read and rack down."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "ansible" / "filter_plugins" / "sriovcheck_filters.py"
+
+
+def _filters() -> Any:
+    spec = importlib.util.spec_from_file_location("sriovcheck_filters", PLUGIN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FilterModule().filters()
+
+
+def test_each_host_gets_its_topology_or_the_file_its_template_is_rendered_to() -> None:
+    files = _filters()["sriovcheck_topology_files"]
+    hostvars = {"a": {"sriovcheck_topology": "/etc/sc/a.yaml"},
+                "b": {"sriovcheck_topology_template": "rack.yaml.j2", "sriovcheck_topology": "/ignored.yaml"},
+                "c": {"sriovcheck_topology": "c.yaml"}}
+    assert files(["c", "b", "a"], hostvars, "/srv/fleet") == ["c.yaml", "/srv/fleet/topologies/b.yaml", "/etc/sc/a.yaml"]
+    assert files([], hostvars, "/srv/fleet") == []
+
+
+def test_a_host_without_a_topology_is_named() -> None:
+    from ansible.errors import AnsibleFilterError
+
+    files = _filters()["sriovcheck_topology_files"]
+    with pytest.raises(AnsibleFilterError, match="host d: set sriovcheck_topology"):
+        files(["a", "d"], {"a": {"sriovcheck_topology": "a.yaml"}, "d": {}}, "/srv/fleet")
