@@ -261,11 +261,11 @@ def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.workflow import build_context, topology_of
 
     loaded = topology_of(args)
-    t = loaded.topology
+    topo = loaded.topology
     ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=False, repair_lab=False)
     # Each attached VF and its gateway, straight from the topology: verify's expectations would also
     # import every switch platform (their parsers) for the MAC-table names that traffic does not need.
-    exps = [(ct.name, spec.ifname, str(t.vlan(spec.vlan).gateway)) for ct, spec in t.attachments()]
+    exps = [(ct.name, spec.ifname, str(topo.vlan(spec.vlan).gateway)) for ct, spec in topo.attachments()]
     requests, targets, missing = [], [], []
     for container, ifname, gateway in exps:
         target = f"{container}/{ifname}"  # as verify names it (Expectation.target)
@@ -274,7 +274,7 @@ def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
             missing.append(target)
             continue
         requests.append({"netns_path": info.netns_path, "ifname": ifname, "dst": gateway, "count": 1,
-                         "timeout_s": t.checks.ping.timeout_s})
+                         "timeout_s": topo.checks.ping.timeout_s})
         targets.append(target)
     progress(f"traffic: one ping to the gateway from each of {len(requests)} VF(s)")
     pings = ctx.netns.ping_many(requests) if requests else []

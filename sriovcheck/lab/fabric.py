@@ -804,8 +804,8 @@ def root_look_by_gets(state: LabState, pf: PfRecord) -> bool:
     """Whether a look at `pf` in the root namespace costs less as gets than as one dump. pyroute2 decodes
     every link of a dump (~0.7 ms of CPU each here), and on an emulated rack the root namespace holds every
     host's PFs and the VFs at home: 80 links at 16 hosts x 4 VFs, against 1 + 2 x 4 gets for one PF.
-    A lab of one host with many VFs (32 VFs: 97 gets against a dump of a few links once the VFs are in
-    containers) keeps the dump. The bound counts every VF as if at home."""
+    A lab of one host with many VFs (32 VFs: 65 gets against a dump of at most 33 links, a few once the VFs
+    are in containers) keeps the dump. The bound counts every VF as if at home."""
     links_bound = sum(1 + p.numvfs for p in state.pfs)
     return 1 + 2 * pf.numvfs < links_bound // 2
 
