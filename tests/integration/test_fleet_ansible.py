@@ -82,11 +82,11 @@ def rack(tmp_path: Path, docker_required: None) -> Iterator[dict[str, object]]:
         shutil.rmtree(tmp_path / "state", ignore_errors=True)
 
 
-def playbook(rack: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def playbook(rack: dict[str, object], *extra: str) -> subprocess.CompletedProcess[str]:
     tmp = rack["tmp"]
     assert isinstance(tmp, Path)
     return subprocess.run(
-        [str(ANSIBLE), "-i", str(tmp / "inventory.yml"), str(PLAYBOOK), "--forks", str(HOSTS)],
+        [str(ANSIBLE), "-i", str(tmp / "inventory.yml"), str(PLAYBOOK), "--forks", str(HOSTS), *extra],
         env=rack["env"], capture_output=True, text=True, timeout=900, cwd=tmp,  # type: ignore[arg-type]
     )
 
@@ -161,3 +161,25 @@ def test_one_host_with_its_vlan_removed_fails_alone(rack: dict[str, object]) -> 
     assert [name for name, cases in failing.items() if cases] == [f"f{token}h02"]
     assert any("is not a member of ge-0/0/2" in (r.message or "") for c in failing[f"f{token}h02"] for r in c.result)
     assert containers(token) == []
+
+
+def test_a_rack_kept_provisioned_is_torn_down_later_by_the_teardown_tag(rack: dict[str, object]) -> None:
+    """README: run without teardown, hand the rack over provisioned, tear it down later with
+    `--tags teardown -e sriovcheck_teardown=true` - which tears down and does nothing else."""
+    done = playbook(rack, "-e", "sriovcheck_teardown=false")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    kept = containers(rack["token"])
+    assert len(kept) == HOSTS, kept  # one container per host, still there
+    assert logins(rack) == 1
+    fleet = Path(str(rack["tmp"])) / "fleet"
+    summary = (fleet / "summary.json").read_text()
+    later = playbook(rack, "--tags", "teardown", "-e", "sriovcheck_teardown=true")
+    assert later.returncode == 0, later.stdout[-4000:] + later.stderr[-2000:]
+    assert containers(rack["token"]) == []
+    assert "TASK [Tear down (every VF home, containers removed) when verify did not]" in later.stdout
+    assert "TASK [Verify" not in later.stdout and "TASK [Provision" not in later.stdout
+    assert logins(rack) == 1  # no switch read, no verify
+    assert (fleet / "summary.json").read_text() == summary  # the report of the run before stands
+    status = subprocess.run([str(BIN), "lab", "status", "--json", *map(str, rack["files"])],  # type: ignore[call-overload]
+                            env=rack["env"], capture_output=True, text=True, timeout=120)
+    assert [r["up"] for r in json.loads(status.stdout)] == [True], status.stderr  # the rack stays (sriovcheck_lab_down false)

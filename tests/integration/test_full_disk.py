@@ -27,8 +27,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     run("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(base))
     try:
         lab = make_lab(base, prefix="ffd")
+        # 32 VFs on the PF: the lab's state (every VF of the PF) then needs more room than the product's
+        # (the two attached VFs), so that some fill level lets the product's writes through and stops the
+        # lab's. With the seed's 8 VFs the lab writes its state in fewer pages than the product (one-line
+        # JSON) and a full disk only ever stops the product's write first.
+        text = lab.path.read_text()
+        assert "numvfs: 8\n" in text
+        lab.path.write_text(text.replace("numvfs: 8\n", "numvfs: 32\n"))
         r = lab.cli("lab", "up", "TOPOLOGY")
         assert r.code == 0, r.text
+        lab_state = lab.state_root / lab.name / "lab" / "state.json"
+        assert lab_state.stat().st_size > 2 * PAGE, lab_state.stat().st_size
         try:
             yield lab
         finally:
