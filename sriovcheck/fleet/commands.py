@@ -258,6 +258,7 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 
 def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    from sriovcheck.verify.checks import vf_target
     from sriovcheck.workflow import build_context, topology_of
 
     loaded = topology_of(args)
@@ -268,7 +269,7 @@ def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     exps = [(ct.name, spec.ifname, str(topo.vlan(spec.vlan).gateway)) for ct, spec in topo.attachments()]
     requests, targets, missing = [], [], []
     for container, ifname, gateway in exps:
-        target = f"{container}/{ifname}"  # as verify names it (Expectation.target)
+        target = vf_target(container, ifname)
         info = ctx.runtime.get(container)
         if info is None or not info.netns_path:
             missing.append(target)

@@ -788,16 +788,20 @@ def locate_vf(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> VfFact
     """Where a VF is, with a few `get`s instead of dumps (pyroute2 decodes a dump of a 64-VF lab in
     tenths of a second). The peer's IFLA_LINK is the VF's ifindex in whatever namespace holds it;
     our alias proves that this index in the root namespace is the VF and not a namesake."""
-    peer = _get(h, "nic", ifname=vf.nic_link)
+    peer, root_end = _vf_ends(h, state, pf, vf)
     if peer is None:
         return VfFacts(None, None, None)
-    root_end = None
-    if peer.peer_index:
-        cand = _get(h, "root", index=peer.peer_index)
-        if cand is not None and cand.alias == vf_alias(state.topology, pf.name, vf.index):
-            root_end = cand
     master = _get(h, "nic", index=peer.master) if peer.master else None
     return VfFacts(root_end, peer, master.name if master else None)
+
+
+def _vf_ends(h: Handles, state: LabState, pf: PfRecord, vf: VfRecord) -> tuple[LinkFacts | None, LinkFacts | None]:
+    """The VF's NIC-side peer, and the VF's netdev when it is in the root namespace (under any name)."""
+    peer = _get(h, "nic", ifname=vf.nic_link)
+    if peer is None or not peer.peer_index:
+        return peer, None
+    cand = _get(h, "root", index=peer.peer_index)
+    return peer, cand if cand is not None and cand.alias == vf_alias(state.topology, pf.name, vf.index) else None
 
 
 def root_look_by_gets(state: LabState, pf: PfRecord) -> bool:
@@ -818,12 +822,7 @@ def locate_pf(h: Handles, state: LabState, pf: PfRecord) -> tuple[LinkFacts | No
     if not root_look_by_gets(state, pf):
         root = h.dump("root")
         return root.by_name.get(pf.name), [root.by_alias(vf_alias(state.topology, pf.name, vf.index)) for vf in pf.vfs]
-    ends: list[LinkFacts | None] = []
-    for vf in pf.vfs:
-        peer = _get(h, "nic", ifname=vf.nic_link)
-        cand = _get(h, "root", index=peer.peer_index) if peer is not None and peer.peer_index else None
-        ends.append(cand if cand is not None and cand.alias == vf_alias(state.topology, pf.name, vf.index) else None)
-    return _get(h, "root", ifname=pf.name), ends
+    return _get(h, "root", ifname=pf.name), [_vf_ends(h, state, pf, vf)[1] for vf in pf.vfs]
 
 
 @dataclass

@@ -70,7 +70,7 @@ def _libyaml_reads_it(text: str) -> bool:
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
-    loader = _MarkedLoader(text)
+    loader: _MarkedLoader | None = None  # built only when needed: its reader scans the whole text (40 ms at 4 MB)
     try:
         if _libyaml_reads_it(text):
             fast = yaml.CSafeLoader(text)
@@ -80,6 +80,7 @@ def _compose(text: str, file: str) -> yaml.Node | None:
                 pass  # an undefined alias, a duplicate anchor: PyYAML's composer says it with the name in it
             finally:
                 fast.dispose()
+        loader = _MarkedLoader(text)
         return loader.get_single_node()
     except _TooBig as big:
         raise TopologyError(
@@ -94,7 +95,8 @@ def _compose(text: str, file: str) -> yaml.Node | None:
             ]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 MAX_NODES = 100_000

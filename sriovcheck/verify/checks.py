@@ -40,7 +40,7 @@ class Expectation:
 
     @property
     def target(self) -> str:
-        return f"{self.container}/{self.ifname}"
+        return vf_target(self.container, self.ifname)
 
     @property
     def switch_interface(self) -> str:
@@ -60,6 +60,11 @@ class Expectation:
             "l3_interface": self.l3_interface,
             **extra,
         }
+
+
+def vf_target(container: str, ifname: str) -> str:
+    """How checks and reports name an attached VF: container/ifname."""
+    return f"{container}/{ifname}"
 
 
 def expectations(t: Topology) -> list[Expectation]:
