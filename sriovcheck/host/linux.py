@@ -16,12 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-
 from sriovcheck.errors import HostError, SettingRefused
 from sriovcheck.host import capabilities, sysfs
 from sriovcheck.host.driver import LinkState, PfInfo, VfConfig, VfInfo, VlanProto
+from sriovcheck.host.netlink import NetlinkError, ifinfmsg
 from sriovcheck.topology import names
 
 RTEXT_FILTER_VF = 1
@@ -98,7 +96,7 @@ class IPRouteLike(Protocol):
 
 def default_ipr_factory() -> IPRouteLike:
     """A real netlink socket in the current namespace (opened on use, never at import)."""
-    from pyroute2 import IPRoute
+    from sriovcheck.host.netlink import IPRoute
 
     ipr: IPRouteLike = IPRoute()
     return ipr

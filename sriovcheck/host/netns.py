@@ -28,11 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from sriovcheck.crashpoints import crashpoint
 from sriovcheck.errors import HostError
+from sriovcheck.host.netlink import IPRoute, NetlinkError
 
 T = TypeVar("T")
 

@@ -316,7 +316,7 @@ NETLINK_ROUTE = 0
 def in_netns(netns_name: str, fn: Callable[[], T]) -> T:
     """Run `fn` on a short-lived thread that has entered `netns_name` (setns(2) switches only the
     calling thread, so the caller's own namespace never changes)."""
-    from pyroute2 import netns
+    from sriovcheck.host.netlink import netns
 
     out: list[T] = []
     err: list[BaseException] = []
@@ -410,7 +410,7 @@ def ensure_sysctls(netns_name: str, wanted: dict[str, str]) -> list[str]:
 def default_ipr_factory(netns_name: str | None) -> Any:
     """A pyroute2 IPRoute in `netns_name` (None: the root namespace) that subscribes to no events.
     It must be used from the thread that created it (pyroute2's rule for a given socket)."""
-    from pyroute2 import IPRoute
+    from sriovcheck.host.netlink import IPRoute
 
     if netns_name is None:
         return IPRoute(groups=0)
@@ -418,13 +418,13 @@ def default_ipr_factory(netns_name: str | None) -> Any:
 
 
 def list_namespaces() -> set[str]:
-    from pyroute2 import netns
+    from sriovcheck.host.netlink import netns
 
     return set(netns.listnetns())
 
 
 def create_namespace(name: str) -> None:
-    from pyroute2 import netns
+    from sriovcheck.host.netlink import netns
 
     try:
         netns.create(name)
@@ -434,7 +434,7 @@ def create_namespace(name: str) -> None:
 
 
 def remove_namespace(name: str) -> None:
-    from pyroute2 import netns
+    from sriovcheck.host.netlink import netns
 
     try:
         netns.remove(name)

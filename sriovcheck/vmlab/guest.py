@@ -36,7 +36,7 @@ def say(message: str) -> None:
 
 
 def rename_pfs(pf_names: list[str], pf_macs: list[str]) -> None:
-    from pyroute2 import IPRoute
+    from sriovcheck.host.netlink import IPRoute
 
     with IPRoute() as ipr:
         by_mac = {str(m.get("IFLA_ADDRESS")).lower(): m for m in ipr.link("dump")}
@@ -70,8 +70,7 @@ class SwitchServer:
             raise LabError("the VM switch's Junos emulator did not start within 60 s", hint="see vm-console.log")
 
     def _run(self) -> None:
-        from pyroute2 import netns
-
+        from sriovcheck.host.netlink import netns
         from sriovcheck.lab.fabric import NETNS_RUN_DIR
         from sriovcheck.lab.junos.server import start_server
         from sriovcheck.vmlab.switch import VmSwitchSource

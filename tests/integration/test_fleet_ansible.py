@@ -175,7 +175,7 @@ def test_a_rack_kept_provisioned_is_torn_down_later_by_the_teardown_tag(rack: di
     summary = (fleet / "summary.json").read_text()
     later = playbook(rack, "--tags", "teardown", "-e", "sriovcheck_teardown=true")
     assert later.returncode == 0, later.stdout[-4000:] + later.stderr[-2000:]
-    assert containers(rack["token"]) == []
+    assert containers(rack["token"]) == [], later.stdout[-6000:]
     assert "TASK [Tear down (every VF home, containers removed) when verify did not]" in later.stdout
     assert "TASK [Verify" not in later.stdout and "TASK [Provision" not in later.stdout
     assert logins(rack) == 1  # no switch read, no verify
