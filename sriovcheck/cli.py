@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -538,6 +539,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
 
 def main_entry() -> NoReturn:
+    # A command runs for seconds and keeps nearly everything it builds to its end (modules, models, the
+    # topology, netlink answers, results): the cyclic collector walked that growing heap again and again
+    # and found little - 10-17 % of a command's CPU (fleet verify ~0.1 of ~1 CPU-s, fleet switch-read
+    # 0.25 of 1.4), for 2-11 MB of memory kept (benchmarks/RESULTS.md, session 7). Reference counting
+    # frees all else as always. Only this process entry: main() called in-process (tests) keeps its collector.
+    gc.disable()
     # The handler stays for the whole process: a signal that lands after a command's work is done,
     # but before the process has exited, still ends it as "interrupted" (130), not killed by it.
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -555,8 +562,6 @@ def main_entry() -> NoReturn:
     # would only walk it (verify at 32 VFs: ~0.08 s of a 1.5 s run). Frozen objects are still freed
     # by reference counting as the modules are torn down; stdout and stderr are flushed as always,
     # and an exception or exit code is not affected.
-    import gc
-
     gc.freeze()
     from sriovcheck.timeline import mark
 
