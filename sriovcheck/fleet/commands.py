@@ -109,7 +109,7 @@ def collect_runs(directory: Path, files: tuple[str, ...], progress: Progress) ->
 
 
 def cmd_fleet_report(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    from sriovcheck.report.fleet import fleet_view, render_fleet_html, render_fleet_json, render_fleet_junit
+    from sriovcheck.report.fleet import FleetView, fleet_view, render_fleet_html, render_fleet_json, render_fleet_junit
     from sriovcheck.report.writer import write_all
 
     collect = getattr(args, "collect", None)
@@ -123,16 +123,23 @@ def cmd_fleet_report(args: argparse.Namespace, out: TextIO, progress: Progress) 
     html = Path(args.html) if args.html else None
     junit = Path(args.junit) if args.junit else None
     summary = Path(args.json) if args.json else None
+    views: dict[Path | None, FleetView] = {}  # one view per folder the links are relative to (usually one)
+
+    def view_from(base: Path | None) -> FleetView:
+        if base not in views:
+            views[base] = fleet_view(runs, base)
+        return views[base]
+
     files: list[tuple[Path, str]] = []
     if html is not None:
-        files.append((html, render_fleet_html(runs, base_dir=html.parent, title=args.title or "")))
+        files.append((html, render_fleet_html(runs, title=args.title or "", view=view_from(html.parent))))
     if junit is not None:
         files.append((junit, render_fleet_junit(runs)))
     if summary is not None:
-        files.append((summary, render_fleet_json(runs, base_dir=summary.parent)))
+        files.append((summary, render_fleet_json(runs, view=view_from(summary.parent))))
     if files:
         write_all(files)
-    view = fleet_view(runs, html.parent if html else None)
+    view = view_from(html.parent if html else None)
     width = max([len(h.name) for h in view.hosts] + [4])
     lines = [f"{'host'.ljust(width)}  verdict  passed  failed  errors  switch evidence"]
     for h in view.hosts:

@@ -223,9 +223,11 @@ def _source_text(source: str) -> str:
     return show(source)
 
 
-def render_fleet_html(runs: list[HostRun], *, base_dir: Path | None = None, title: str = "") -> str:
-    """The fleet page; `base_dir` is the directory it will be written to (links are relative to it)."""
-    view = fleet_view(runs, base_dir)
+def render_fleet_html(runs: list[HostRun], *, base_dir: Path | None = None, title: str = "",
+                      view: FleetView | None = None) -> str:
+    """The fleet page; `base_dir` is the directory it will be written to (links are relative to it).
+    `view`: fleet_view(runs, base_dir) when the caller has it already (each host's view walks all its checks)."""
+    view = view or fleet_view(runs, base_dir)
     template = _environment(str(templates_dir())).get_template(TEMPLATE)
     passed = sum(1 for h in view.hosts if h.verdict == "pass")
     return template.render(
@@ -251,8 +253,8 @@ def render_fleet_html(runs: list[HostRun], *, base_dir: Path | None = None, titl
 # --- JSON ---------------------------------------------------------------------------------------
 
 
-def fleet_summary(runs: list[HostRun], *, base_dir: Path | None = None) -> dict[str, Any]:
-    view = fleet_view(runs, base_dir)
+def fleet_summary(runs: list[HostRun], *, base_dir: Path | None = None, view: FleetView | None = None) -> dict[str, Any]:
+    view = view or fleet_view(runs, base_dir)
     return {
         "schema": FLEET_SCHEMA,
         "verdict": view.verdict,
@@ -285,8 +287,8 @@ def fleet_summary(runs: list[HostRun], *, base_dir: Path | None = None) -> dict[
     }
 
 
-def render_fleet_json(runs: list[HostRun], *, base_dir: Path | None = None) -> str:
-    return json.dumps(fleet_summary(runs, base_dir=base_dir), indent=2, ensure_ascii=False) + "\n"
+def render_fleet_json(runs: list[HostRun], *, base_dir: Path | None = None, view: FleetView | None = None) -> str:
+    return json.dumps(fleet_summary(runs, base_dir=base_dir, view=view), indent=2, ensure_ascii=False) + "\n"
 
 
 # --- JUnit --------------------------------------------------------------------------------------

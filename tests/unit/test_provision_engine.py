@@ -185,3 +185,84 @@ def test_containers_side_by_side_and_a_failure_among_them_rolls_all_back(tmp_pat
     with pytest.raises(ProvisionError, match="injected failure in create par-c005"):
         make(topo, w, tmp_path, workers=4).provision()
     assert picture(w) == before  # the seven that were created side by side are gone again
+
+
+class CountingRuntime(FakeRuntime):
+    """FakeRuntime that counts what teardown asks docker (an inspect per name, a list per call)."""
+
+    def __init__(self, w: FakeWorld) -> None:
+        super().__init__(w)
+        self.gets: dict[str, int] = {}
+        self.lists = 0
+
+    def get(self, name: str) -> ContainerInfo | None:
+        self.gets[name] = self.gets.get(name, 0) + 1
+        return super().get(name)
+
+    def list_managed(self, topology: str | None = None) -> list[ContainerInfo]:
+        self.lists += 1
+        return super().list_managed(topology)
+
+
+def _netns_of_the_fake_world(w: FakeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A namespace path exists while the fake world has that namespace (a killed container's goes).
+    monkeypatch.setattr("sriovcheck.provision.engine.os.path.exists", lambda path: path in w.ns)
+
+
+def test_teardown_asks_docker_for_each_container_once_not_once_per_vf(topo, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    w = FakeWorld({"eno2": 0})
+    before = picture(w)
+    make(topo, w, tmp_path).provision()
+    _netns_of_the_fake_world(w, monkeypatch)
+    counting = CountingRuntime(w)
+    vfs, names = len(topo.attachments()), sorted(c.name for c in topo.containers)
+    assert vfs >= 2 and len(names) >= 2
+    make(topo, w, tmp_path, runtime=counting).teardown()
+    assert picture(w) == before
+    # the VF loop: one list and one inspect per container (was: per VF, a list and an inspect of every container);
+    # then remove() inspects each once more, and two lists check that none is left
+    assert counting.lists == 4, counting.lists  # recover, the VF loop, the containers to remove, none left
+    assert counting.gets == {n: 2 for n in names}, counting.gets
+
+
+def test_teardown_asks_again_for_a_container_that_died_during_it(topo, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first VF is home, the other container's init dies; its VF is on its way home (the kernel
+    dismantles the namespace asynchronously: not at home at the first look). The container is asked again
+    (its namespace is gone), not looked into by its old path, and the VF is waited for and brought home."""
+    from dataclasses import replace
+
+    w = FakeWorld({"eno2": 8})
+    before = picture(w)
+    make(topo, w, tmp_path).provision()
+    _netns_of_the_fake_world(w, monkeypatch)
+    counting = CountingRuntime(w)
+    netns, host = FakeNetns(w), FakeHost(w)
+    real_detach, real_vf_info = netns.detach_vf, host.vf_info
+    killed: list[str] = []
+    in_transit: set[tuple[str, int]] = set()
+
+    def detach_then_a_container_dies(ifname: str, **kw: object) -> None:
+        real_detach(ifname, **kw)  # type: ignore[arg-type]
+        if not killed:
+            victim = next(n for n, c in sorted(w.containers.items()) if c.running and w.ns.get(f"/proc/{c.pid}/ns/net"))
+            path = f"/proc/{w.containers[victim].pid}/ns/net"
+            in_transit.update(k for k, (ns, _name) in w.vf_home.items() if ns == path)
+            counting.kill(victim)
+            killed.append(victim)
+
+    def vf_info(pf: str, vf: int):  # type: ignore[no-untyped-def]
+        info = real_vf_info(pf, vf)
+        if (pf, vf) in in_transit:  # the first look after the death: not home yet
+            in_transit.discard((pf, vf))
+            return replace(info, netdev=None)
+        return info
+
+    netns.detach_vf = detach_then_a_container_dies  # type: ignore[method-assign]
+    host.vf_info = vf_info  # type: ignore[method-assign]
+    engine = Provisioner(topo, host=host, runtime=counting, netns=netns, store=StateStore(topo.name, tmp_path),
+                         image_override="img:1", container_workers=1, sleep=lambda _s: None)
+    engine.teardown()
+    assert killed and not in_transit and picture(w) == before
+    assert counting.gets[killed[0]] == 3, counting.gets  # in the VF loop, again once its namespace was gone, at removal
