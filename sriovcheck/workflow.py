@@ -35,8 +35,8 @@ from sriovcheck.switch.client import SwitchSession
 from sriovcheck.switch.hostkeys import check_host_key
 from sriovcheck.timeline import mark
 from sriovcheck.topology import LoadedTopology, load_topology
-from sriovcheck.topology.model import Switch
-from sriovcheck.verify.results import RunResults
+from sriovcheck.topology.model import Switch, Topology
+from sriovcheck.verify.results import CheckResult, RunResults
 from sriovcheck.verify.teardown import teardown_clean_checks
 from sriovcheck.verify.waivers import HANDOVER_FIELDS, apply_waivers
 
@@ -442,6 +442,7 @@ def collect_results(
         "style": t.lab.switch_style if ctx.lab else None,
     }
     notes = []
+    shared: dict[str, Any] = {}
     if switch_output:
         notes.append(f"Switch evidence came from saved files in {switch_output}, not from a live login.")
         from sriovcheck.switch.offline import session_facts
@@ -456,6 +457,8 @@ def collect_results(
     handover = {k: v for k, v in (t.handover.model_dump(exclude={"waivers"}) if t.handover else {}).items() if v}
     handover.update({k: v for k, v in (handover_overrides or {}).items() if v})
     checks = outcome.checks
+    if switch_output and int(shared.get("evidence_hosts") or 0) > 1:
+        checks = host_part_of_shared_read(t, checks, outcome.observed_macs, switch_output, int(shared["evidence_hosts"]))
     apply_waivers(t, checks)
     looks = _pf_looks(ctx)
     return RunResults(
@@ -472,6 +475,32 @@ def collect_results(
         handover=handover,
         causes=outcome.causes,
     )
+
+
+SHARED_OUTPUT_WHOLE_BELOW = 4096  # bytes: a shared read's output this short stays whole in each host's results
+
+
+def host_part_of_shared_read(t: Topology, checks: list[CheckResult], macs: dict[str, str], switch_output: str,
+                             hosts: int) -> list[CheckResult]:
+    """A switch read shared by a rack's hosts holds every host's rows; each host's switch-login check keeps
+    this host's (its VFs' MACs and addresses) of each long output, with where the whole output is kept
+    (the shared read's saved outputs, once). Every host's results.json carried the whole rack's MAC and ARP
+    tables before: at 16 hosts 55 KB of a 146 KB results.json, through Ansible, the fleet report and each
+    host's page and JUnit - growing with the rack squared. The checks ran against the whole tables (the
+    diagnosis too, before this): only what is kept changes."""
+    from dataclasses import replace
+
+    from sriovcheck.verify.engine import own_rows
+
+    needles = sorted({m for m in macs.values() if m} | {str(vf.address.ip) for _c, vf in t.attachments() if vf.address})
+    whose = f"this host's rows of a read shared by {hosts} hosts; the whole output is in {switch_output}"
+    out = []
+    for c in checks:
+        if c.kind == "switch-login" and any(len(e.output) > SHARED_OUTPUT_WHOLE_BELOW for e in c.evidence):
+            kept = [e if len(e.output) <= SHARED_OUTPUT_WHOLE_BELOW else own_rows([e], needles, whose)[0] for e in c.evidence]
+            c = replace(c, evidence=kept)
+        out.append(c)
+    return out
 
 
 def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool,

@@ -126,10 +126,14 @@ def _ev(source: str, command: str, output: str) -> Evidence:
     return Evidence(source=source, command=command, output=output)
 
 
-def own_rows(evidence: list[Evidence], needles: list[str]) -> list[Evidence]:
+VF_ROWS = "this VF's rows; the full output is on the switch-login check"
+
+
+def own_rows(evidence: list[Evidence], needles: list[str], whose: str = VF_ROWS) -> list[Evidence]:
     """A per-VF check keeps only the rows of a switch table that name its VF (the full outputs are
     kept once, on the switch-login check): a 64-VF run would otherwise carry every table 64 times
-    (measured: 19 MB of report.html and most of verify's peak memory)."""
+    (measured: 19 MB of report.html and most of verify's peak memory). `whose` ends the note that
+    opens each excerpt: what the rows are and where the whole output is."""
     wanted = [n.lower() for n in needles if n]
     # a MAC also as the switch may print it: 5254.0012.3456 (the dash form is matched below)
     wanted += [f"{d[0:4]}.{d[4:8]}.{d[8:12]}" for n in wanted if len(d := n.replace(":", "")) == 12 and n.count(":") == 5]
@@ -143,7 +147,7 @@ def own_rows(evidence: list[Evidence], needles: list[str]) -> list[Evidence]:
             if any(n in low or n.replace(":", "-") in low for n in wanted):
                 keep.update(range(max(0, i - context), min(len(lines), i + context + 1)))
         rows = [lines[i] for i in sorted(keep)]
-        note = f"({len(rows)} of {len(lines)} lines: this VF's rows; the full output is on the switch-login check)"
+        note = f"({len(rows)} of {len(lines)} lines: {whose})"
         out.append(Evidence(source=e.source, command=e.command, output="\n".join([note, *rows])))
     return out
 
