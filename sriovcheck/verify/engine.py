@@ -135,8 +135,9 @@ def own_rows(evidence: list[Evidence], needles: list[str], whose: str = VF_ROWS)
     (measured: 19 MB of report.html and most of verify's peak memory). `whose` ends the note that
     opens each excerpt: what the rows are and where the whole output is."""
     wanted = [n.lower() for n in needles if n]
-    # a MAC also as the switch may print it: 5254.0012.3456 (the dash form is matched below)
+    # a MAC also as the switch may print it: 5254.0012.3456, 52-54-00-12-34-56
     wanted += [f"{d[0:4]}.{d[4:8]}.{d[8:12]}" for n in wanted if len(d := n.replace(":", "")) == 12 and n.count(":") == 5]
+    wanted = list(dict.fromkeys(wanted + [n.replace(":", "-") for n in wanted]))
     out = []
     for e in evidence:
         lines = e.output.splitlines()
@@ -144,7 +145,7 @@ def own_rows(evidence: list[Evidence], needles: list[str], whose: str = VF_ROWS)
         keep: set[int] = set()
         for i, line in enumerate(lines):
             low = line.lower()
-            if any(n in low or n.replace(":", "-") in low for n in wanted):
+            if any(n in low for n in wanted):
                 keep.update(range(max(0, i - context), min(len(lines), i + context + 1)))
         rows = [lines[i] for i in sorted(keep)]
         note = f"({len(rows)} of {len(lines)} lines: {whose})"

@@ -35,3 +35,25 @@ def test_a_host_without_a_topology_is_named() -> None:
     files = _filters()["sriovcheck_topology_files"]
     with pytest.raises(AnsibleFilterError, match="host d: set sriovcheck_topology"):
         files(["a", "d"], {"a": {"sriovcheck_topology": "a.yaml"}, "d": {}}, "/srv/fleet")
+
+
+def test_the_hosts_that_need_an_install_or_a_rendered_topology_get_their_groups() -> None:
+    groups = _filters()["sriovcheck_fleet_groups"]
+    hostvars = {"a": {"sriovcheck_topology": "a.yaml"},  # install is the default
+                "b": {"sriovcheck_topology_template": "t.j2", "sriovcheck_install": "false"},  # Ansible's booleans
+                "c": {"sriovcheck_topology": "c.yaml", "sriovcheck_install": False},
+                "d": {"sriovcheck_topology_template": "t.j2", "sriovcheck_install": "yes"}}
+    assert groups(["a", "b", "c", "d"], hostvars) == [
+        {"name": "a", "groups": ["sriovcheck_fleet_install"]},
+        {"name": "b", "groups": ["sriovcheck_fleet_render"]},
+        {"name": "d", "groups": ["sriovcheck_fleet_install", "sriovcheck_fleet_render"]},
+    ]
+    assert groups(["c"], hostvars) == []
+
+
+def test_an_install_setting_that_is_not_a_boolean_is_named() -> None:
+    from ansible.errors import AnsibleFilterError
+
+    groups = _filters()["sriovcheck_fleet_groups"]
+    with pytest.raises(AnsibleFilterError, match="host x: sriovcheck_install must be true or false"):
+        groups(["x"], {"x": {"sriovcheck_install": "sometimes"}})
