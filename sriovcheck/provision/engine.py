@@ -545,16 +545,17 @@ class Provisioner:
             self._seen[name] = info = self.runtime.get(name)  # first time, or its init died since: ask again
         return info
 
+    def _labelled_seen(self) -> list[ContainerInfo]:
+        if self._seen is None:
+            return self._labelled()
+        if self._seen_labelled is None:
+            self._seen_labelled = self._labelled()
+        return self._seen_labelled
+
     def _our_netns(self, state: ProvisionState, r: VfRecord) -> list[tuple[str, str]]:
         """(container, netns path) of every running container of this topology, the VF's first."""
         names = [n for n in (r.container,) if n] + [c.name for c in state.containers]
-        if self._seen is None:
-            labelled = self._labelled()
-        else:
-            if self._seen_labelled is None:
-                self._seen_labelled = self._labelled()
-            labelled = self._seen_labelled
-        names += [c.name for c in labelled]
+        names += [c.name for c in self._labelled_seen()]
         out, seen = [], set()
         for name in names:
             if name in seen:

@@ -42,7 +42,7 @@ def test_each_host_keeps_its_rows_of_a_shared_reads_long_outputs() -> None:
     assert login.evidence[0].output == whole  # the checks given are not changed
 
 
-def test_a_read_of_one_host_or_short_outputs_are_kept_whole() -> None:
+def test_short_outputs_of_a_shared_read_are_kept_whole() -> None:
     t = load_text(rack_host_topology(1, vfs=1), file="node01.yaml").topology
     ev = [Evidence("files:/e", "show arp no-resolve", "x" * 100)]
     login = CheckResult(kind="switch-login", target="tor-a", status="pass", evidence=ev)
