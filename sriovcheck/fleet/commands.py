@@ -266,11 +266,11 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
 
 def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     from sriovcheck.verify.checks import vf_target
-    from sriovcheck.workflow import build_context, topology_of
+    from sriovcheck.workflow import context_of, topology_of
 
     loaded = topology_of(args)
     topo = loaded.topology
-    ctx = build_context(loaded, lab=args.lab, progress=progress, bring_lab_up=False, repair_lab=False)
+    ctx = context_of(args, loaded, progress=progress, bring_lab_up=False, repair_lab=False)
     # Each attached VF and its gateway, straight from the topology: verify's expectations would also
     # import every switch platform (their parsers) for the MAC-table names that traffic does not need.
     exps = [(ct.name, spec.ifname, str(topo.vlan(spec.vlan).gateway)) for ct, spec in topo.attachments()]
@@ -387,6 +387,7 @@ def cmd_fleet_verify(args: argparse.Namespace, out: TextIO, progress: Progress) 
         if args.teardown:
             _teardown_quietly(args, progress)
         raise
+    args.context = getattr(verify_args, "context", None)  # teardown reuses it where it may (workflow.context_of)
     if args.teardown:
         if args.json:  # stdout holds results.json alone; what teardown did goes to stderr
             said, quiet = io.StringIO(), copy.copy(args)
