@@ -16,12 +16,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sriovcheck import statefiles
 from sriovcheck.errors import StateError
 from sriovcheck.host.driver import VfConfig
-from sriovcheck.lab.junos.view import ServerFaults, SwitchStyle
+
+if TYPE_CHECKING:  # the emulator's view (its dataclasses: ~10 ms to define) only where a switch is rendered
+    from sriovcheck.lab.junos.view import ServerFaults, SwitchStyle
 
 SCHEMA_VERSION = 1
 STATE_FILE = "state.json"
@@ -99,6 +101,8 @@ class Faults:
     background: tuple[int, int] = (0, 0)  # (MACs, ARP entries) of other hosts the switch carries
 
     def server(self) -> ServerFaults:
+        from sriovcheck.lab.junos.view import ServerFaults
+
         return ServerFaults(
             refuse_login=self.refuse_login,
             drop_session_on=self.drop_session_on,
@@ -443,8 +447,9 @@ def save(directory: Path | str, state: LabState) -> Path:
     the new one, never a mix. A full disk is a StateError naming the file and the room left."""
     path = state_path(directory)
     # One line, not indented: the json module encodes indented output in pure Python (5x slower), and an
-    # emulated rack's state (16 hosts: 35 KB) is written twice per VF change, under the lock every host's
-    # process waits for. `python3 -m json.tool state.json` shows it indented.
+    # emulated rack's state (16 hosts: 35 KB) is written once or twice per VF change (the intent, then what
+    # the kernel answered if it differs), under the lock every host's process waits for.
+    # `python3 -m json.tool state.json` shows it indented.
     payload = (json.dumps(state.as_dict(), sort_keys=True, separators=(",", ":")) + "\n").encode()
     statefiles.write_bytes_durably(path, payload, what="lab state", mode=0o644)
     return path

@@ -7,55 +7,16 @@ place that makes device and user strings safe to show (shared by every renderer)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import escape
 
+from sriovcheck.report.grouping import attachment_keys, pf_of, place, printable, shown_status, worst
 from sriovcheck.switch.platforms import reported_os
-from sriovcheck.verify.results import STATUSES, CheckResult, RunResults, waiver_of
+from sriovcheck.verify.results import RunResults
 
-# Terminal colour/cursor sequences mean nothing outside a terminal: drop them. Every other control
-# character (NUL, BEL, a lone ESC, C1, DEL), bidi overrides (which can make text read differently
-# from what it is) and lone surrogates (json.loads accepts "\ud800") become visible escapes.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-_NEWLINES = re.compile(r"\r+\n")
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
-)
-
-# "waived" is a failed check the customer accepted (a deviation): it outranks a pass, never a failure.
-SEVERITY = {"error": 5, "fail": 4, "waived": 3, "pass": 2, "skip": 1}
 VLAN_COLOURS = ("#2563eb", "#9333ea", "#0d9488", "#c2410c", "#db2777", "#4d7c0f", "#0369a1", "#a16207")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(value: object) -> str:
-    """`value` as text that is safe to display: no ANSI sequences, no raw control characters."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    text = _NEWLINES.sub("\n", _ANSI.sub("", text))
-    return _INVISIBLE.sub(_visible, text)
-
-
-def shown_status(check: CheckResult) -> str:
-    """The status the reports show: results' status, "waived" for an accepted failure, "error" for
-    anything a hand-edited file made up."""
-    if check.status == "fail" and waiver_of(check):
-        return "waived"
-    return check.status if check.status in STATUSES else "error"
-
-
-def worst(statuses: list[str]) -> str:
-    """The status that matters most for a part: error > fail > waived > pass > skip; "" when nothing ran."""
-    known = [s for s in statuses if s in SEVERITY]
-    return max(known, key=SEVERITY.__getitem__) if known else ""
 
 
 @dataclass(frozen=True)
@@ -174,49 +135,6 @@ _GATEWAY_KINDS = ("gateway-ping", "container-arp", "gateway-mac", "switch-arp")
 
 def _s(value: Any) -> str:
     return "" if value is None else printable(value)
-
-
-def attachment_keys(results: RunResults) -> dict[tuple[str, str], dict[str, Any]]:
-    """(container, ifname) -> attachment, in attachment order (first one wins)."""
-    keys: dict[tuple[str, str], dict[str, Any]] = {}
-    for att in results.attachments:
-        if isinstance(att, dict):
-            keys.setdefault((str(att.get("container") or ""), str(att.get("ifname") or "")), att)
-    return keys
-
-
-def place(check: CheckResult, switch_name: str, vf_keys: dict[tuple[str, str], dict[str, Any]]) -> tuple[str | None, str]:
-    """Which (container, ifname) a check is about, or (None, target) for the switch and run-level checks.
-
-    Targets are "<container>/<ifname>": split on the last "/" (Linux interface names cannot contain
-    one), but a known attachment or the check's own details win, so odd container names still group.
-    """
-    target = str(check.target or "")
-    if target == switch_name:
-        return None, target
-    details = check.details if isinstance(check.details, dict) else {}
-    container, ifname = str(details.get("container") or ""), str(details.get("ifname") or "")
-    if container and (target in (f"{container}/{ifname}", container) or (container, ifname) in vf_keys):
-        return container, ifname
-    for container, ifname in vf_keys:
-        if target == f"{container}/{ifname}":
-            return container, ifname
-    if "/" in target:
-        container, ifname = target.rsplit("/", 1)
-        return container, ifname
-    return None, target
-
-
-def pf_of(check: CheckResult, host: str) -> str | None:
-    """The PF a PF-level check is about (target "<host>:<pf>", e.g. cabling), else None."""
-    target = str(check.target or "")
-    details = check.details if isinstance(check.details, dict) else {}
-    pf = str(details.get("pf") or "")
-    if pf and target == f"{host}:{pf}":
-        return pf
-    if check.kind == "cabling" and ":" in target and "/" not in target:
-        return target.rsplit(":", 1)[1]
-    return None
 
 
 def build_diagram(results: RunResults) -> Diagram:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from junit_xml import TestCase, TestSuite
 
-from sriovcheck.report.diagram import printable
+from sriovcheck.report.grouping import printable
 from sriovcheck.verify.results import CHECK_KINDS, CheckResult, RunResults, waiver_of
 
 # What a comparison leaves out. Strings are keys (of a check, of its details, of a run) whose values

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from junit_xml import TestCase, TestSuite
 
-from sriovcheck.report.diagram import printable, shown_status, worst
-from sriovcheck.report.html import _environment, group_checks, show, templates_dir
+from sriovcheck.report.grouping import group_checks, printable, show, shown_status, worst
+from sriovcheck.report.html import _environment, templates_dir
 from sriovcheck.report.junit import _test_case, _timestamp, testsuites_document
 from sriovcheck.verify.results import CHECK_KINDS, CheckResult, RunResults
 

@@ -8,8 +8,6 @@ function of the results (no clock, stable order), so re-rendering a results.json
 from __future__ import annotations
 
 import functools
-import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,19 +16,28 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from sriovcheck.errors import ReportError
-from sriovcheck.report.diagram import attachment_keys, pf_of, place, printable, shown_status, svg_for, worst
+from sriovcheck.report.diagram import svg_for
+from sriovcheck.report.grouping import (
+    DASH,
+    CheckGroup,
+    count_statuses,
+    facts,
+    finite_seconds,
+    group_checks,
+    kind_rank,
+    printable,
+    show,
+    shown_status,
+    worst,
+)
 from sriovcheck.resources import find_template_dir
 from sriovcheck.switch.platforms import RESULT_KEYS, reported_os
-from sriovcheck.verify.results import CHECK_KINDS, STATUSES, CheckResult, RunResults, waiver_of
+from sriovcheck.verify.results import CheckResult, RunResults, waiver_of
 
 if TYPE_CHECKING:
     import jinja2
 
 TEMPLATE = "report.html.j2"
-DASH = "\u2014"
-# Keys whose values are never shown, wherever they appear (host, switch, details, nested dicts).
-SECRET_KEY = re.compile(r"pass(?:word|wd|phrase)|secret|key_file|private_?key|token|credential", re.IGNORECASE)
-REDACTED = "(hidden: looks like a secret)"
 
 
 def templates_dir() -> Path:
@@ -60,113 +67,7 @@ def _environment(directory: str) -> jinja2.Environment:
     )
 
 
-# --- grouping shared by the HTML and JUnit renderers ------------------------------------------
-
-
-def status_of(check: CheckResult) -> str:
-    """A status the reports know; anything else (a hand-edited file) counts as an error."""
-    return check.status if check.status in STATUSES else "error"
-
-
-def finite_seconds(value: object) -> float:
-    """A duration that reports can print: a number, never negative, NaN or infinite."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) and number > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class CheckGroup:
-    """The checks of one container VF (container set) or of one other target: a host port (PF-level
-    checks such as cabling, target "<host>:<pf>"; `pf` set), the switch, the run."""
-
-    container: str | None
-    ifname: str
-    target: str
-    attachment: dict[str, Any]
-    checks: tuple[CheckResult, ...]
-    pf: str | None = None
-
-    @property
-    def switch_port(self) -> str:
-        """The switch port the checks name (details["switch_port"]), "" when none does."""
-        ports = (c.details.get("switch_port") for c in self.checks if isinstance(c.details, dict))
-        return printable(next((p for p in ports if p), ""))
-
-
-def _kind_rank(kind: str) -> int:
-    return CHECK_KINDS.index(kind) if kind in CHECK_KINDS else len(CHECK_KINDS)
-
-
-def group_checks(results: RunResults) -> list[CheckGroup]:
-    """Container VFs first (attachment order, then as first seen), grouped by container; then the
-    other targets, the switch first. Checks inside a group follow CHECK_KINDS, then file order."""
-    vf_keys = attachment_keys(results)
-    switch_name = str(results.switch.get("name") or "")
-    buckets: dict[tuple[str | None, str], list[CheckResult]] = {key: [] for key in vf_keys}
-    for check in results.checks:
-        buckets.setdefault(place(check, switch_name, vf_keys), []).append(check)
-
-    host = str(results.host.get("name") or "")
-    pfs: dict[str, str] = {}  # target -> PF, for the targets whose every check is PF-level
-    for (container, target), checks in buckets.items():
-        found = {pf_of(c, host) for c in checks}
-        if container is None and checks and len(found) == 1 and None not in found:
-            pfs[target] = str(found.pop())
-
-    containers = list(dict.fromkeys(c for c, _ in buckets if c is not None))
-    # Then host ports, the switch, anything else (run-level).
-    others = sorted((k for k in buckets if k[0] is None), key=lambda k: (k[1] not in pfs, k[1] != switch_name))
-    order = [k for c in containers for k in buckets if k[0] == c] + others
-    groups = []
-    for container, ifname in order:
-        checks = sorted(buckets[(container, ifname)], key=lambda c: _kind_rank(c.kind))
-        target = f"{container}/{ifname}" if container is not None else ifname
-        attachment = vf_keys.get((container, ifname), {}) if container is not None else {}
-        pf = pfs.get(ifname) if container is None else None
-        groups.append(CheckGroup(container, ifname, target, attachment, tuple(checks), pf))
-    return groups
-
-
-SHOWN_STATUSES = ("pass", "fail", "waived", "error", "skip")
-
-
-def count_statuses(checks: list[CheckResult] | tuple[CheckResult, ...]) -> dict[str, int]:
-    """Counts as the report shows them: a waived failure counts as "waived", not as "fail"."""
-    counts: dict[str, int] = dict.fromkeys(SHOWN_STATUSES, 0)
-    for check in checks:
-        counts[shown_status(check)] += 1
-    return counts
-
-
 # --- the view the template sees: text only, already made printable ----------------------------
-
-
-def show(value: Any) -> str:
-    """Any value as display text ("—" when missing); secrets inside dicts hidden."""
-    if value is None or value == "" or value == [] or value == {}:
-        return DASH
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{printable(k)}: {REDACTED if SECRET_KEY.search(str(k)) else show(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(show(v) for v in value)
-    return printable(value)
-
-
-def facts(data: dict[str, Any], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    if not isinstance(data, dict):
-        return []
-    return [
-        (printable(k), REDACTED if SECRET_KEY.search(str(k)) else show(v))
-        for k, v in data.items()
-        if k not in skip
-    ]
 
 
 @dataclass
@@ -432,7 +333,7 @@ def _view(results: RunResults) -> dict[str, Any]:
     handover = _handover(results)
     sha = str(topo.get("sha256") or "")
     kinds = list(dict.fromkeys(k for g in group_views for k in g.cells))
-    kinds.sort(key=_kind_rank)
+    kinds.sort(key=kind_rank)
 
     def extra(section: str, data: dict[str, Any]) -> list[tuple[str, str]]:
         # Labels as the known ones are written: "Machine", "Username", not the raw keys.

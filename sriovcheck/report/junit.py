@@ -31,8 +31,7 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite
 
-from sriovcheck.report.diagram import printable
-from sriovcheck.report.html import CheckGroup, facts, finite_seconds, group_checks, show, status_of
+from sriovcheck.report.grouping import CheckGroup, facts, finite_seconds, group_checks, printable, show, status_of
 from sriovcheck.verify.results import Cause, CheckResult, RunResults, waiver_of
 
 _PROPERTIES = ("pf", "vf", "pci_address", "vlan", "mac", "switch_port")

@@ -21,8 +21,9 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped
 from lxml import etree
 
-from sriovcheck.report.diagram import build_diagram, render_svg, shown_status
-from sriovcheck.report.html import count_statuses, group_checks, render_html
+from sriovcheck.report.diagram import build_diagram, render_svg
+from sriovcheck.report.grouping import count_statuses, group_checks, shown_status
+from sriovcheck.report.html import render_html
 from sriovcheck.report.junit import render_junit
 from sriovcheck.report.writer import rerender, write_reports
 from sriovcheck.verify.results import CHECK_KINDS, RunResults

@@ -16,8 +16,9 @@ import pytest
 from sriovcheck import resources
 from sriovcheck.errors import ReportError
 from sriovcheck.report import writer
-from sriovcheck.report.diagram import build_diagram, printable, render_svg
-from sriovcheck.report.html import group_checks, render_html, templates_dir
+from sriovcheck.report.diagram import build_diagram, render_svg
+from sriovcheck.report.grouping import group_checks, printable
+from sriovcheck.report.html import render_html, templates_dir
 from sriovcheck.report.junit import render_junit
 from sriovcheck.verify.results import CheckResult, Evidence, RunResults
 
