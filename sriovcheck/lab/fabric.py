@@ -745,25 +745,28 @@ def update_lab(
         st = lab_state.load(directory)
         before = st.as_dict()
         mutate(st)
-        with _intent_recorded(directory, st, before), open_handles(st, ipr_factory) as h:
+        with _intent_recorded(directory, st, before) as on_disk, open_handles(st, ipr_factory) as h:
             result = reconcile(h, st)
         record_vf_macs(st, result)
-        if st.as_dict() != before:
+        if st.as_dict() != on_disk:
             lab_state.save(directory, st)
     return st, result
 
 
 @contextlib.contextmanager
-def _intent_recorded(directory: Path | str, st: LabState, before: dict[str, Any]) -> Iterator[None]:
+def _intent_recorded(directory: Path | str, st: LabState, before: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The lab records what it is about to make the emulated NIC do before doing it, as the product
     does: a full disk then fails before the kernel is touched (host unchanged), and a kill part-way
     leaves a state that the next reconcile completes. When the kernel refuses, the old record is put
-    back, so that the file never claims what the NIC does not do."""
-    changed = st.as_dict() != before
+    back, so that the file never claims what the NIC does not do. Yields the record as it is on disk
+    then: the caller saves again only what the kernel's answer changed (a VF's MAC), not the same
+    record twice (on a rack it is every host's lab state, written durably under the lab's one lock)."""
+    now = st.as_dict()
+    changed = now != before
     if changed:
         lab_state.save(directory, st)
     try:
-        yield
+        yield now if changed else before
     except BaseException:
         if changed:
             with contextlib.suppress(Exception):
@@ -904,14 +907,14 @@ def update_vf(
         mutate(st)
         pf = st.pf(pf_name)
         vf = pf.vfs[vf_index]
-        with _intent_recorded(directory, st, before), open_handles(st, ipr_factory) as h:
+        with _intent_recorded(directory, st, before) as on_disk, open_handles(st, ipr_factory) as h:
             facts = apply_vf(h, st, pf, vf)
             if facts is None:
                 record_vf_macs(st, reconcile(h, st))
                 facts = locate_vf(h, st, pf, vf)
         if facts.root_end is not None and facts.root_end.mac:
             vf.mac = facts.root_end.mac
-        if st.as_dict() != before:
+        if st.as_dict() != on_disk:
             lab_state.save(directory, st)
     return st, facts
 
@@ -959,7 +962,7 @@ def update_pf_vfs(
         mutate(st)
         pf = st.pf(pf_name)
         facts: dict[int, VfFacts] = {}
-        with _intent_recorded(directory, st, before), open_handles(st, ipr_factory) as h:
+        with _intent_recorded(directory, st, before) as on_disk, open_handles(st, ipr_factory) as h:
             full = False
             # Every VF beyond the count, not only those the state knew: a run killed part-way through
             # a lower count has already recorded it.
@@ -981,6 +984,6 @@ def update_pf_vfs(
             end = facts[vf.index].root_end
             if end is not None and end.mac:
                 vf.mac = end.mac
-        if st.as_dict() != before:
+        if st.as_dict() != on_disk:
             lab_state.save(directory, st)
     return st, facts

@@ -180,7 +180,7 @@ class EmulatedHostDriver:
         return rec.vfs[vf].config
 
     def set_vf_config(self, pf: str, vf: int, config: VfConfig) -> None:
-        st = self._state()
+        st = self._state_to_read()  # the checks below read; the change is made on a fresh load, under the lock
         rec = self._pf(st, pf)
         self._vf_index(rec, vf)
         old = rec.vfs[vf].config
