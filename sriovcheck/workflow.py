@@ -135,14 +135,14 @@ class Context:
         return self.loaded.topology.name
 
 
-def _docker_runtime() -> DockerRuntime:
+def _docker_runtime(*, lab: bool = False) -> DockerRuntime:
     from sriovcheck.containers.docker_runtime import DockerRuntime
 
-    return DockerRuntime()
+    return DockerRuntime(bare_none=lab)  # the lab's stand-in containers on `none` only hold VFs
 
 
 def build_context(loaded: LoadedTopology, *, lab: bool, progress: Progress, bring_lab_up: bool = True, repair_lab: bool = True) -> Context:
-    runtime = _docker_runtime()
+    runtime = _docker_runtime(lab=lab)
     if not lab:
         from sriovcheck.host.linux import LinuxHostDriver
         from sriovcheck.host.netns import with_iproute

@@ -72,12 +72,21 @@ class DockerRuntime:
         settle_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        bare_none: bool = False,
     ) -> None:
         """`settle_s`: after a start, keep watching that long for a container that exits at
         once (a command that is not long-running). 0 checks once: fast, but a container
-        that dies a few ms later is only noticed when its namespace is used."""
+        that dies a few ms later is only noticed when its namespace is used.
+
+        `bare_none` (the emulated lab): a container on network `none` is also created with docker's
+        networking disabled. It still gets a network namespace of its own with `lo` up (all a VF
+        needs), but no libnetwork sandbox: dockerd runs no setkey hook process for it and writes
+        no /etc/hosts or resolv.conf (measured: 0.27 instead of 0.45 CPU-s per container created,
+        started and removed; on an emulated rack every host's containers share the one machine).
+        A real host's `none` containers keep docker's files: a workload may read them."""
         self._factory = client_factory or default_client
         self._client: Any = None
+        self._bare_none = bare_none
         self._settle_s = settle_s
         self._clock = clock
         self._sleep = sleep
@@ -167,6 +176,8 @@ class DockerRuntime:
         }
         if network in _SPECIAL_NETWORKS:
             kwargs["network_mode"] = network
+            if network == "none" and self._bare_none:
+                kwargs["network_disabled"] = True
         else:
             kwargs["network"] = network
         # create + start rather than run(): when the start fails, the container this call made is

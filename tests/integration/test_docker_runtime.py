@@ -108,6 +108,7 @@ def test_create_get_list_remove(runtime: DockerRuntime, test_image: str, cname: 
     assert [i.name for i in runtime.list_managed("t-rt")] == [name]
     inspect = json.loads(run("docker", "inspect", name).stdout)[0]
     assert inspect["HostConfig"]["NetworkMode"] == "none"
+    assert not inspect["Config"].get("NetworkDisabled") and inspect["NetworkSettings"]["SandboxKey"]  # docker's sandbox
 
     with pytest.raises(ContainerError) as err:
         runtime.create(name=name, image=test_image, network="none", topology="t-rt")
@@ -116,6 +117,34 @@ def test_create_get_list_remove(runtime: DockerRuntime, test_image: str, cname: 
     runtime.remove(name)
     runtime.remove(name)  # idempotent
     assert runtime.get(name) is None
+
+
+def test_the_labs_none_containers_are_bare_namespaces_that_hold_a_vf(
+    client: Any, test_image: str, cname: Names, scaffold: Scaffold
+) -> None:
+    # the emulated lab's runtime: network none without docker's sandbox (no setkey hook process, no
+    # /etc/hosts), yet a network namespace of its own with lo up, where a VF works and from which it comes back
+    lab = DockerRuntime(lambda: client, bare_none=True)
+    name = cname("bare")
+    info = lab.create(name=name, image=test_image, network="none", topology="t-rt")
+    assert info.running and info.netns_path is not None and info.pid is not None
+    inspect = json.loads(run("docker", "inspect", name).stdout)[0]
+    assert inspect["HostConfig"]["NetworkMode"] == "none" and inspect["Config"]["NetworkDisabled"] is True
+    assert not inspect["NetworkSettings"]["SandboxKey"] and not inspect["HostsPath"]
+    assert Path(info.netns_path).stat().st_ino != Path("/proc/self/ns/net").stat().st_ino  # not the host's
+    links = json.loads(run("nsenter", "-t", str(info.pid), "-n", "ip", "-j", "link").stdout)
+    assert [(link["ifname"], "UP" in link["flags"]) for link in links] == [("lo", True)]
+
+    gw = scaffold.gateway()
+    vf = scaffold.vf_standin(gw)
+    netns.attach_vf(vf, netns_path=info.netns_path, ifname="net1", address_cidr=f"{gw.subnet}.2/24",
+                    mtu=None, mac=None, temp_name=f"sb{scaffold.tag}")
+    result = probe.ping(info.netns_path, "net1", gw.gw_ip, count=1, timeout_s=1.0)
+    assert (result.received, result.error) == (1, None)
+    netns.detach_vf("net1", netns_path=info.netns_path, host_ifname=vf)
+    assert netns.read_link(None, vf) is not None
+    lab.remove(name)
+    assert lab.get(name) is None
 
 
 def test_shell_only_image_is_kept_alive_and_bridge_network(client: Any, runtime: DockerRuntime, cname: Names) -> None:
