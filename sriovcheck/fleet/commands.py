@@ -275,9 +275,10 @@ def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     # import every switch platform (their parsers) for the MAC-table names that traffic does not need.
     exps = [(ct.name, spec.ifname, str(topo.vlan(spec.vlan).gateway)) for ct, spec in topo.attachments()]
     requests, targets, missing = [], [], []
+    infos: dict[str, Any] = {}  # one docker inspect per container, not per VF
     for container, ifname, gateway in exps:
         target = vf_target(container, ifname)
-        info = ctx.runtime.get(container)
+        info = infos[container] if container in infos else infos.setdefault(container, ctx.runtime.get(container))
         if info is None or not info.netns_path:
             missing.append(target)
             continue

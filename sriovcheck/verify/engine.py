@@ -224,9 +224,14 @@ class Verifier:
         # time: each look is a docker inspect and two netlink round trips, mostly waiting)
         self.progress(f"checking {len(exps)} VF(s): in their containers, and their settings on the PF")
 
+        # One docker inspect per container, not per VF: the VFs of a container share its namespace.
+        containers = list(dict.fromkeys(exp.container for exp in exps))
+        with ThreadPoolExecutor(max_workers=8) as inspectors:
+            infos = dict(zip(containers, inspectors.map(self.runtime.get, containers), strict=True))
+
         def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
             t0 = self.monotonic()
-            info = self.runtime.get(exp.container)
+            info = infos[exp.container]
             ns = info.netns_path if info else None
             link = self.probe.read_link(ns, exp.ifname) if ns else None
             t1 = self.monotonic()

@@ -308,9 +308,11 @@ def test_fleet_traffic_names_each_vf_as_verify_does(monkeypatch: pytest.MonkeyPa
 
     loaded = load_text(rack_host_topology(3, vfs=4), file="host3.yaml")
     pinged: list[dict[str, Any]] = []
+    asked: list[str] = []
 
     class Runtime:
         def get(self, name: str) -> Any:
+            asked.append(name)
             return types.SimpleNamespace(netns_path=f"/proc/1/ns/net#{name}")
 
     class Netns:
@@ -326,3 +328,4 @@ def test_fleet_traffic_names_each_vf_as_verify_does(monkeypatch: pytest.MonkeyPa
     assert json.loads(out) == {"answered": [t for i, t in enumerate(targets) if i != 1], "unanswered": [targets[1]], "not_running": []}
     assert [(r["ifname"], r["dst"]) for r in pinged] == [(e.ifname, e.gateway) for e in expectations(loaded.topology)]
     assert {r["timeout_s"] for r in pinged} == {loaded.topology.checks.ping.timeout_s}
+    assert asked == [c.name for c in loaded.topology.containers]  # one docker inspect per container, not per VF

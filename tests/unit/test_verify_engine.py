@@ -355,3 +355,29 @@ def test_engine_uses_the_topologys_isolation_wait(lab) -> None:  # type: ignore[
 
 def replace_checks(checks, **kw):  # type: ignore[no-untyped-def]
     return checks.model_copy(update=kw)
+
+
+def test_one_docker_inspect_per_container_not_per_vf(tmp_path: Path) -> None:
+    # a container holding 3 VFs is looked up once: on a rack each inspect costs the host's docker engine
+    from sriovcheck.fleet.example import rack_host_topology
+    from sriovcheck.topology import load_text
+
+    topo = load_text(rack_host_topology(1, vfs=3), file="node01.yaml").topology
+    w = FakeWorld({pf.name: 0 for pf in topo.host.pfs})
+    Provisioner(topo, host=FakeHost(w), runtime=FakeRuntime(w), netns=FakeNetns(w), store=StateStore(topo.name, tmp_path)).provision()
+    assert len(topo.containers) == 1 and len(list(topo.attachments())) == 3
+
+    class Counting(FakeRuntime):
+        asked: list[str] = []
+
+        def get(self, name: str):  # type: ignore[no-untyped-def]
+            self.asked.append(name)
+            return super().get(name)
+
+    def refuse():  # type: ignore[no-untyped-def]
+        raise SwitchError("no switch in this test")
+
+    out = Verifier(topo, host=FakeHost(w), runtime=Counting(w), probe=Probe(w), open_switch=refuse).run()
+    assert {c.status for c in out.checks if c.kind == "vf-attached"} == {"pass"}
+    assert len([c for c in out.checks if c.kind == "vf-attached"]) == 3
+    assert Counting.asked == [topo.containers[0].name]
