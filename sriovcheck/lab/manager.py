@@ -150,10 +150,13 @@ def _write_private(path: Path, data: bytes, mode: int) -> None:
 
 def ensure_keys(st: LabState) -> None:
     """The emulator's host key and the lab's own client key pair (its public half is the only
-    authorized key: the switch client uses it in lab mode when no password variable is set)."""
+    authorized key: the switch client uses it in lab mode when no password variable is set).
+    asyncssh (~0.2 CPU-s to import) only when a key is to be made: `lab up` of a lab that is up has them."""
+    host_key, client_key, auth = Path(st.host_key), Path(st.client_key), Path(st.authorized_keys)
+    if host_key.is_file() and client_key.is_file() and auth.is_file():
+        return
     import asyncssh
 
-    host_key, client_key, auth = Path(st.host_key), Path(st.client_key), Path(st.authorized_keys)
     try:
         if not host_key.is_file():
             _write_private(host_key, asyncssh.generate_private_key("ssh-ed25519").export_private_key(), 0o600)

@@ -256,3 +256,21 @@ def test_fleet_verify_tears_down_after_an_internal_error_too(tmp_path: Path, mon
     err = capsys.readouterr().err
     assert torn == ["node01"]
     assert code not in (0, 1) and "internal error: FileNotFoundError: a bug" in err and "torn down after the error above" in err
+
+
+def test_lab_up_of_a_lab_with_its_keys_does_not_load_the_ssh_library(tmp_path: Path) -> None:
+    # `lab up` of a lab (or rack) that is up: its keys are there; asyncssh (~0.2 CPU-s to import) is for making them
+    import subprocess
+    import sys
+
+    probe = ("import sys, types; from sriovcheck.lab.manager import ensure_keys; d = sys.argv[1]; "
+             "st = types.SimpleNamespace(host_key=d + '/h', client_key=d + '/c', authorized_keys=d + '/a', topology='t'); "
+             "ensure_keys(st); print('asyncssh' in sys.modules, sorted(__import__('os').listdir(d)))")
+    first = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True ['a', 'c', 'c.pub', 'h']"  # made: host key, client key pair, authorized key
+    again = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "False ['a', 'c', 'c.pub', 'h']"
+    (tmp_path / "a").unlink()  # one missing: made again from the client key
+    third = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert third.stdout.strip() == "True ['a', 'c', 'c.pub', 'h']"
+    assert (tmp_path / "a").read_text() == (tmp_path / "c.pub").read_text()
