@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -176,7 +176,7 @@ def cmd_lab_rack_up(args: argparse.Namespace, out: TextIO, progress: Progress) -
     loaded = _loaded(args)
     progress(f"bringing the emulated rack of {len(loaded)} hosts up")
     racks = rack_up(loaded)
-    report = [_rack_dict(rack, status) for rack, status in racks]
+    report = [_rack_dict(rack, status, loaded) for rack, status in racks]
     if args.json:
         out.write(json.dumps(report, indent=2, default=str) + "\n")
         return ExitCode.OK
@@ -189,13 +189,16 @@ def cmd_lab_rack_up(args: argparse.Namespace, out: TextIO, progress: Progress) -
     return ExitCode.OK
 
 
-def _rack_dict(rack: Any, status: Any) -> dict[str, Any]:
+def _rack_dict(rack: Any, status: Any, loaded: Sequence[Any] = ()) -> dict[str, Any]:
+    """What `lab up`/`lab status` say of a rack; `loaded`: the topologies the command has read already
+    (each member's file is read again only when it is not among them)."""
     from sriovcheck.topology import load_topology
 
+    known = {lt.topology.name: lt.topology for lt in loaded}
     hosts: dict[str, list[str]] = {}
     for name, file in rack.members.items():
         try:
-            t = load_topology(file).topology
+            t = known[name] if name in known else load_topology(file).topology
             hosts[name] = [f"{pf.name} -> {pf.switch_port}" for pf in t.host.pfs]
         except Exception:  # a member file moved since `up`: still show the rack
             hosts[name] = []
@@ -209,11 +212,12 @@ def cmd_lab_rack_status(args: argparse.Namespace, out: TextIO, progress: Progres
     from sriovcheck.lab.rack import group_by_switch, load_rack, login_count, rack_name
 
     report = []
-    for switch in group_by_switch(_loaded(args)):
+    loaded = _loaded(args)
+    for switch in group_by_switch(loaded):
         name = rack_name(switch)
         rack = load_rack(name)
         status = manager.lab_status(name)
-        item: dict[str, Any] = _rack_dict(rack, status) if rack else {"rack": name, "switch": switch, "up": False, "hosts": {}}
+        item: dict[str, Any] = _rack_dict(rack, status, loaded) if rack else {"rack": name, "switch": switch, "up": False, "hosts": {}}
         item["logins"] = login_count(name)
         report.append(item)
     if args.json:
