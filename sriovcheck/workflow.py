@@ -27,21 +27,19 @@ from sriovcheck.errors import ExitCode, LabError, SwitchError, UsageError
 from sriovcheck.host.driver import HostDriver
 from sriovcheck.provision.engine import Provisioner, ProvisionReport
 from sriovcheck.provision.state import ProvisionState, StateStore
-from sriovcheck.report.evidence import write_evidence_bundle
-from sriovcheck.report.summary import summary_table
 from sriovcheck.statefiles import forget_topology_dir, topology_lock
 from sriovcheck.stdin import read_stdin
-from sriovcheck.switch.client import SwitchSession
-from sriovcheck.switch.hostkeys import check_host_key
 from sriovcheck.timeline import mark
 from sriovcheck.topology import LoadedTopology, load_topology
 from sriovcheck.topology.model import Switch, Topology
-from sriovcheck.verify.results import CheckResult, RunResults
-from sriovcheck.verify.teardown import teardown_clean_checks
-from sriovcheck.verify.waivers import HANDOVER_FIELDS, apply_waivers
+
+# What only verifying and reporting need (results, reports, switch sessions, waivers) is imported where it
+# is used: provisioning and tearing down do without it (a rack host's `fleet traffic --provision`, ~25 ms).
 
 if TYPE_CHECKING:
     from sriovcheck.containers.docker_runtime import DockerRuntime
+    from sriovcheck.switch.client import SwitchSession
+    from sriovcheck.verify.results import CheckResult, RunResults
 
 Progress = Callable[[str], None]
 
@@ -314,6 +312,7 @@ def open_switch_session(sw: Switch, lab_status: Any = None) -> SwitchSession:
     """A live session to the switch `sw` (a topology's switch section) over SSH, its host key checked;
     with `lab_status` (an emulated lab's or rack's status), to that lab's emulated switch instead.
     Also the fleet's one login per switch (`sriovcheck fleet switch-read`)."""
+    from sriovcheck.switch.hostkeys import check_host_key
     from sriovcheck.switch.netmiko_client import NetmikoSwitch
 
     password = os.environ.get(sw.password_env) if sw.password_env else None
@@ -434,6 +433,8 @@ def collect_results(
 ) -> RunResults:
     """Run every check and put the results together (nothing written yet)."""
     from sriovcheck.verify.engine import Verifier
+    from sriovcheck.verify.results import RunResults
+    from sriovcheck.verify.waivers import apply_waivers
 
     t = ctx.loaded.topology
     started = datetime.now(UTC)
@@ -523,6 +524,8 @@ def host_part_of_shared_read(t: Topology, checks: list[CheckResult], macs: dict[
 
 def write_and_print(ctx: Context, results: RunResults, *, out: TextIO, report_dir: Path, default_dir: bool, as_json: bool,
                     html: bool = True) -> int:
+    from sriovcheck.report.evidence import write_evidence_bundle
+    from sriovcheck.report.summary import summary_table
     from sriovcheck.report.writer import write_reports
 
     if results.verdict != "pass" and results.evidence_bundle is None:
@@ -562,6 +565,8 @@ def _point_latest(directory: Path) -> None:
 
 
 def _handover_overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    from sriovcheck.verify.waivers import HANDOVER_FIELDS
+
     return {k: getattr(args, k, None) for k in HANDOVER_FIELDS}
 
 
@@ -608,6 +613,9 @@ def cmd_run(
 ) -> int:
     """`after_provision` runs between provisioning and verifying (the VM lab applies its switch faults
     there); `annotate` sees the results before they are written (the VM lab says what ran)."""
+    from sriovcheck.report.evidence import write_evidence_bundle
+    from sriovcheck.verify.teardown import teardown_clean_checks
+
     loaded = load_topology(args.topology)
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     results: RunResults | None = None
