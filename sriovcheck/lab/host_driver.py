@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from sriovcheck.errors import HostError, LabError, SettingRefused, StateError
-from sriovcheck.host import capabilities
 from sriovcheck.host.driver import PfInfo, VfConfig, VfInfo
 from sriovcheck.lab import fabric
 from sriovcheck.lab import state as lab_state
@@ -204,7 +203,10 @@ class EmulatedHostDriver:
 
     # ------------------------------------------------------------ checks
     def _refusals(self, pf: str, vf: int, current: VfConfig, config: VfConfig, *, pf_link_up: bool) -> None:
-        """What the emulated driver refuses, before anything is changed, as the real one answers it."""
+        """What the emulated driver refuses, before anything is changed, as the real one answers it.
+        (Only a PF emulating igb refuses anything: the driver facts are imported then, not by every command.)"""
+        from sriovcheck.host import capabilities
+
         changed = {k: v for k, v in capabilities.used_settings(config).items()
                    if capabilities.used_settings(current).get(k) != v}
         for concern in capabilities.concerns(self.pf_driver, config, pf_link_up=pf_link_up):
