@@ -429,9 +429,11 @@ def _attachments(ctx: Context, observed_macs: dict[str, str], looks: dict[str, A
 
 
 def collect_results(
-    ctx: Context, *, progress: Progress, switch_output: str | None, handover_overrides: dict[str, str | None] | None = None
+    ctx: Context, *, progress: Progress, switch_output: str | None, handover_overrides: dict[str, str | None] | None = None,
+    looks: dict[str, Any] | None = None,
 ) -> RunResults:
-    """Run every check and put the results together (nothing written yet)."""
+    """Run every check and put the results together (nothing written yet). `looks`: each PF's look
+    (HostDriver.pf_info) when the caller has one already, for the report's NIC drivers and VF PCI addresses."""
     from sriovcheck.verify.engine import Verifier
     from sriovcheck.verify.results import RunResults
     from sriovcheck.verify.waivers import apply_waivers
@@ -479,7 +481,7 @@ def collect_results(
     if switch_output and int(shared.get("evidence_hosts") or 0) > 1:
         checks = host_part_of_shared_read(t, checks, outcome.observed_macs, switch_output, int(shared["evidence_hosts"]))
     apply_waivers(t, checks)
-    looks = _pf_looks(ctx)
+    looks = looks if looks is not None else _pf_looks(ctx)
     return RunResults(
         topology={"name": t.name, "file": ctx.loaded.file, "sha256": ctx.loaded.sha256, "description": t.description},
         started=started.isoformat(timespec="seconds"),
@@ -581,7 +583,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
     directory = prepare_report_dir(loaded.topology.name, args.report_dir)
     ctx = context_of(args, loaded, progress=progress, repair_lab=False)
     # A PF that is not there is an environment problem, as preflight says (exit 3), not a failed check.
-    missing = [(i, pf.name) for i, pf in enumerate(loaded.topology.host.pfs) if not ctx.host.pf_info(pf.name).exists]
+    looks = {pf.name: ctx.host.pf_info(pf.name) for pf in loaded.topology.host.pfs}  # the report's too (collect_results)
+    missing = [(i, pf.name) for i, pf in enumerate(loaded.topology.host.pfs) if not looks[pf.name].exists]
     if missing:
         from sriovcheck.errors import HostError
         from sriovcheck.topology.paths import mark_for
@@ -598,7 +601,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, progress: Progress) -> int
                if ctx.lab else "`sriovcheck discover` lists this host's SR-IOV NICs")
             + "; `sriovcheck preflight TOPOLOGY` lists what else is missing",
         )
-    results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args))
+    results = collect_results(ctx, progress=progress, switch_output=args.switch_output, handover_overrides=_handover_overrides(args),
+                              looks=looks)
     return write_and_print(ctx, results, out=out, report_dir=directory, default_dir=not args.report_dir, as_json=args.json,
                            html=not getattr(args, "no_html", False))
 

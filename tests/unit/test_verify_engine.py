@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,3 +382,39 @@ def test_one_docker_inspect_per_container_not_per_vf(tmp_path: Path) -> None:
     assert {c.status for c in out.checks if c.kind == "vf-attached"} == {"pass"}
     assert len([c for c in out.checks if c.kind == "vf-attached"]) == 3
     assert Counting.asked == [topo.containers[0].name]
+
+
+def test_verify_reports_the_pf_looks_it_took_first(lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # `verify` looks at each PF once before the checks (a missing PF stops it) and its report uses that look
+    # (NIC drivers, VF PCI addresses): on an emulated rack each PF look is ~10 netlink requests
+    import argparse
+    import io
+
+    from sriovcheck import workflow
+    from sriovcheck.topology import load_topology as load
+
+    topo, w, _ = lab
+    loaded = load(SEED)
+    looks: list[str] = []
+
+    class CountingHost(FakeHost):
+        def pf_info(self, pf: str):  # type: ignore[no-untyped-def]
+            looks.append(pf)
+            return super().pf_info(pf)
+
+    ctx = workflow.Context(loaded, False, CountingHost(w), FakeRuntime(w), Probe(w), None)  # type: ignore[arg-type]
+
+    def no_second_look(_ctx: Any) -> Any:
+        raise AssertionError("the report looked at the PFs again")
+
+    monkeypatch.setattr(workflow, "context_of", lambda *a, **k: ctx)
+    monkeypatch.setattr(workflow, "_pf_looks", no_second_look)
+    monkeypatch.setattr(workflow, "_open_switch_factory", lambda *a: (lambda: (_ for _ in ()).throw(SwitchError("no switch here"))))
+    args = argparse.Namespace(topology=str(SEED), lab=False, switch_output=None, report_dir=str(tmp_path / "r"), json=True,
+                              no_html=True, loaded=loaded)
+    out = io.StringIO()
+    workflow.cmd_verify(args, out, lambda _m: None)
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["host"]["nic_drivers"] == sorted({FakeHost(w).pf_info(pf.name).driver for pf in topo.host.pfs})
+    assert all(a["pci_address"] for a in results["attachments"])
+    assert looks[: len(topo.host.pfs)] == [pf.name for pf in topo.host.pfs]
