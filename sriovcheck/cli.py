@@ -536,6 +536,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return ExitCode.ENVIRONMENT
     finally:
         signal.signal(signal.SIGTERM, previous)
+        fabric = sys.modules.get("sriovcheck.lab.fabric")
+        if fabric is not None:  # the emulated NIC's kept sockets: no lab namespace outlives the command
+            fabric.close_kept_sockets()
 
 
 def main_entry() -> NoReturn:

@@ -32,6 +32,7 @@ import hashlib
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,6 +416,73 @@ def default_ipr_factory(netns_name: str | None) -> Any:
     if netns_name is None:
         return IPRoute(groups=0)
     return IPRoute(use_socket=netlink_socket_in(netns_name), groups=0)
+
+
+class _Borrowed:
+    """A kept socket lent to one `Handles`: requests go through, `close` leaves it open for the next."""
+
+    def __init__(self, ipr: Any) -> None:
+        self._ipr = ipr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ipr, name)
+
+    def close(self) -> None:
+        pass
+
+
+class KeptSockets:
+    """An `IprFactory` that keeps one netlink socket per namespace open across calls, for the thread
+    that made it (pyroute2's rule); other threads get sockets of their own, opened and closed per use.
+    A kept socket is used again only while the namespace it lives in is the one that now has that name
+    (its nsfs inode): a lab taken down and brought up again gets fresh sockets. On an emulated rack a
+    host's provision and teardown opened ~70 sockets in the lab's namespaces (~1.4 ms each), a few VF
+    looks apart. A socket in a namespace keeps that namespace alive: `close` (also when the owner is
+    collected, at exit, and for every instance by `close_kept_sockets`: `lab down`, the end of a command
+    run in-process) closes them; the next call opens again."""
+
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
+        self._kept: dict[str | None, tuple[tuple[int, int] | None, Any]] = {}
+        weakref.finalize(self, KeptSockets._close_all, self._kept)
+        _KEPT.add(self)
+
+    def __call__(self, netns_name: str | None) -> Any:
+        if threading.get_ident() != self._thread:
+            return default_ipr_factory(netns_name)
+        ident = None
+        if netns_name is not None:
+            st = os.stat(os.path.join(NETNS_RUN_DIR, netns_name))  # OSError: Handles names the namespace
+            ident = (st.st_dev, st.st_ino)
+        kept = self._kept.get(netns_name)
+        if kept is not None and kept[0] != ident:
+            del self._kept[netns_name]
+            with contextlib.suppress(Exception):
+                kept[1].close()
+            kept = None
+        if kept is None:
+            kept = (ident, default_ipr_factory(netns_name))
+            self._kept[netns_name] = kept
+        return _Borrowed(kept[1])
+
+    def close(self) -> None:
+        KeptSockets._close_all(self._kept)
+
+    @staticmethod
+    def _close_all(kept: dict[str | None, tuple[tuple[int, int] | None, Any]]) -> None:
+        for _ident, ipr in kept.values():
+            with contextlib.suppress(Exception):
+                ipr.close()
+        kept.clear()
+
+
+_KEPT: weakref.WeakSet[KeptSockets] = weakref.WeakSet()
+
+
+def close_kept_sockets() -> None:
+    """Close every kept socket of this process (`KeptSockets`), so that no namespace outlives its name."""
+    for kept in list(_KEPT):
+        kept.close()
 
 
 def list_namespaces() -> set[str]:

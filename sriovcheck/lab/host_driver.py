@@ -35,7 +35,8 @@ class EmulatedHostDriver:
     def __init__(self, state_dir: Path | str, *, ipr_factory: IprFactory | None = None,
                  timeout_s: float = 10.0, nic_driver: str = "ixgbe") -> None:
         self.state_dir = Path(state_dir)
-        self._factory = ipr_factory
+        # The lab's sockets are kept between calls (a provision or teardown makes dozens of them).
+        self._factory: IprFactory = ipr_factory or fabric.KeptSockets()
         self.timeout_s = timeout_s
         # `lab.nic_driver: igb`: the PF is an "igb-emulated" that refuses what igb refuses
         # (sriovcheck.host.capabilities), with igb's errno and the real driver's message.

@@ -404,6 +404,7 @@ def lab_up(
 def lab_down(topology_name: str, *, state_root: Path | str | None = None,
              ipr_factory: IprFactory | None = None) -> list[str]:
     """Remove everything of the lab; what was removed, in order. Idempotent; never needs the state."""
+    fabric.close_kept_sockets()  # a socket of ours in a namespace would keep it (and its links) alive
     d = lab_state.lab_dir(topology_name, state_root)
     removed: list[str] = []
     st: LabState | None = None
