@@ -442,13 +442,13 @@ class KeptSockets:
     run in-process) closes them; the next call opens again."""
 
     def __init__(self) -> None:
-        self._thread = threading.get_ident()
+        self._thread = threading.current_thread()  # the object, not its ident: a later thread may get the same ident
         self._kept: dict[str | None, tuple[tuple[int, int] | None, Any]] = {}
         weakref.finalize(self, KeptSockets._close_all, self._kept)
         _KEPT.add(self)
 
     def __call__(self, netns_name: str | None) -> Any:
-        if threading.get_ident() != self._thread:
+        if threading.current_thread() is not self._thread:
             return default_ipr_factory(netns_name)
         ident = None
         if netns_name is not None:
