@@ -282,7 +282,9 @@ def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     infos: dict[str, Any] = {}  # one docker inspect per container, not per VF
     for container, ifname, gateway in exps:
         target = vf_target(container, ifname)
-        info = infos[container] if container in infos else infos.setdefault(container, ctx.runtime.get(container))
+        if container not in infos:
+            infos[container] = ctx.runtime.get(container)
+        info = infos[container]
         if info is None or not info.netns_path:
             missing.append(target)
             continue

@@ -226,8 +226,7 @@ class Verifier:
 
         # One docker inspect per container, not per VF: the VFs of a container share its namespace.
         containers = list(dict.fromkeys(exp.container for exp in exps))
-        with ThreadPoolExecutor(max_workers=8) as inspectors:
-            infos = dict(zip(containers, inspectors.map(self.runtime.get, containers), strict=True))
+        infos: dict[str, Any] = {}
 
         def look(exp: C.Expectation) -> tuple[str | None, C.LinkObs | None, float, VfConfig | None, str | None, float]:
             t0 = self.monotonic()
@@ -244,6 +243,7 @@ class Verifier:
             return ns, link, t1 - t0, observed, err, self.monotonic() - t1
 
         with ThreadPoolExecutor(max_workers=8) as lookers:
+            infos.update(zip(containers, lookers.map(self.runtime.get, containers), strict=True))
             looks = list(lookers.map(look, exps))
         mark("host looks done")
         for exp, (ns, link, attach_s, observed, err, cfg_s) in zip(exps, looks, strict=True):

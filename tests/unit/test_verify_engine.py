@@ -368,11 +368,11 @@ def test_one_docker_inspect_per_container_not_per_vf(tmp_path: Path) -> None:
     Provisioner(topo, host=FakeHost(w), runtime=FakeRuntime(w), netns=FakeNetns(w), store=StateStore(topo.name, tmp_path)).provision()
     assert len(topo.containers) == 1 and len(list(topo.attachments())) == 3
 
-    class Counting(FakeRuntime):
-        asked: list[str] = []
+    asked: list[str] = []
 
+    class Counting(FakeRuntime):
         def get(self, name: str):  # type: ignore[no-untyped-def]
-            self.asked.append(name)
+            asked.append(name)
             return super().get(name)
 
     def refuse():  # type: ignore[no-untyped-def]
@@ -381,7 +381,7 @@ def test_one_docker_inspect_per_container_not_per_vf(tmp_path: Path) -> None:
     out = Verifier(topo, host=FakeHost(w), runtime=Counting(w), probe=Probe(w), open_switch=refuse).run()
     assert {c.status for c in out.checks if c.kind == "vf-attached"} == {"pass"}
     assert len([c for c in out.checks if c.kind == "vf-attached"]) == 3
-    assert Counting.asked == [topo.containers[0].name]
+    assert asked == [topo.containers[0].name]
 
 
 def test_verify_reports_the_pf_looks_it_took_first(lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
