@@ -1,3 +1,3 @@
-from sriovcheck.cli import main_entry
+from sriovcheck.entry import main_entry
 
 main_entry()

@@ -230,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology(p, stdin=True)
     p.add_argument("--lab", action="store_true", help="against the emulated lab (or rack) of the topology")
     p.add_argument("--provision", action="store_true", help="provision first, in the same process (as `sriovcheck provision`)")
+    p.add_argument("--hold", metavar="SOCKET", type=_hold_path,
+                   help="then keep this process, its modules loaded, waiting on the unix socket SOCKET for the "
+                   "`fleet verify --held SOCKET` that follows on this host: verify then starts without Python's "
+                   "start-up and imports (sriovcheck.fleet.hold). It serves one command, then exits")
+    p.add_argument("--hold-timeout", metavar="SECONDS", type=_positive_seconds, default=None,
+                   help="with --hold: exit when no verify came within SECONDS (default 1800)")
     _add_json(p)
     p = fsub.add_parser("verify", help="verify against the shared switch read (DIR or .tar), then optionally tear down",
                         description="`verify --switch-output` against what `fleet switch-read` saved: its directory, or "
@@ -250,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     p.add_argument("--no-html", action="store_true", help="write results.json and junit.xml only: the controller renders "
                    "report.html from results.json (`fleet-report --collect`, or `sriovcheck report`)")
+    p.add_argument("--held", metavar="SOCKET", type=_hold_path,
+                   help="run in the process `fleet traffic --hold SOCKET` kept on this host, if it is there; "
+                   "otherwise here, as without this option")
     p = fsub.add_parser("switch-read", help="log into each switch once and save what all the hosts naming it need",
                         description="Group the topologies by the switch they name; log into each switch ONCE and save, in "
                         "the saved-output format of `verify --switch-output`, every output the group's hosts need, with "
@@ -327,6 +336,25 @@ Inject a fault into the emulated lab, or clear it:
 
 def _print_json(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _hold_path(value: str) -> str:
+    from sriovcheck.fleet.hold import check_path
+
+    why = check_path(value)
+    if why is not None:
+        raise argparse.ArgumentTypeError(f"{value!r} cannot be a unix socket's path: {why}")
+    return value
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds < 1e7:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return seconds
 
 
 def _progress(message: str) -> None:
@@ -474,7 +502,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 OPTIONAL_MODULES = {"asyncssh": "lab"}
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, may_hold: bool = False) -> int:
+    """Run one command; MAY_HOLD: this is the process's entry (main_entry), which may keep the process for
+    the next command (`fleet traffic --hold`); main() called in-process never forks."""
     from sriovcheck.timeline import mark
 
     mark("cli: imports done")
@@ -492,6 +522,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if not args.command:
         parser.print_help(sys.stderr)
         return ExitCode.INVALID_INPUT
+    args.may_hold = may_hold
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         handler = COMMANDS.get(args.command, cmd_other)
@@ -552,10 +583,16 @@ def main_entry() -> NoReturn:
     # but before the process has exited, still ends it as "interrupted" (130), not killed by it.
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code = main()
+        code = main(may_hold=True)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
+    hold = sys.modules.get("sriovcheck.fleet.hold")
+    if hold is not None:  # `fleet traffic --hold`: the parent goes on to exit with CODE; the child serves verify
+        try:
+            hold.detach_if_requested(code, _progress, main)
+        except KeyboardInterrupt:
+            code = ExitCode.INTERRUPTED
     # From here the process only exits. Interpreter shutdown resets the handlers to the defaults, so a
     # signal then would kill it (-15) instead of ending it as interrupted: hold them, and one that
     # arrived meanwhile still counts.

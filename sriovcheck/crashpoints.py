@@ -25,6 +25,12 @@ _counts: dict[str, int] = {}
 _lock = threading.Lock()
 
 
+def reset() -> None:
+    """Count from zero again: a process held for a second command (sriovcheck.fleet.hold) counts per command."""
+    with _lock:
+        _counts.clear()
+
+
 def crashpoint(point: str) -> None:
     spec = os.environ.get("SRIOVCHECK_CRASH_AT")
     if not spec:

@@ -250,6 +250,7 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
     from sriovcheck.workflow import topology_of
 
     topology_of(args)  # read once (a file, or `-`: stdin), for provision and traffic alike
+    _hold_when_done(args, progress)
     if getattr(args, "provision", False):
         import io
 
@@ -266,6 +267,21 @@ def cmd_fleet_traffic(args: argparse.Namespace, out: TextIO, progress: Progress)
                              indent=2) + "\n")
         return rc
     return _traffic(args, out, progress)
+
+
+def _hold_when_done(args: argparse.Namespace, progress: Progress) -> None:
+    """--hold: ask the process entry to keep this process for the verify that follows (sriovcheck.fleet.hold);
+    it does so when the command ends with 0 or 1. main() called in-process (not the entry) does not hold."""
+    if not getattr(args, "hold", None):
+        if getattr(args, "hold_timeout", None) is not None:
+            raise UsageError("fleet traffic --hold-timeout: only with --hold SOCKET")
+        return
+    if not getattr(args, "may_hold", False):
+        progress("--hold: only a sriovcheck process of its own holds (this command runs in-process); ignored")
+        return
+    from sriovcheck.fleet import hold
+
+    hold.request(hold.Hold(args.hold, args.hold_timeout or hold.DEFAULT_TIMEOUT_S))
 
 
 def _traffic(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:

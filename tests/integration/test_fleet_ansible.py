@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -104,8 +105,12 @@ def containers(token: object) -> list[str]:
 
 def test_healthy_rack_passes_with_one_switch_login(rack: dict[str, object]) -> None:
     assert logins(rack) == 0
-    done = playbook(rack)
+    done = playbook(rack, "-v")  # -v: each task's result, the verify's stderr among them
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    # every host's verify ran in the process its traffic command kept (--hold / --held), and none is left
+    held = set(re.findall(r"running in sriovcheck process (\d+), held by `fleet traffic --hold`", done.stdout))
+    assert len(held) == HOSTS, done.stdout[-4000:]
+    assert not any(Path(f"/proc/{pid}").exists() for pid in held)
     fleet = Path(str(rack["tmp"])) / "fleet"
     summary = json.loads((fleet / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["hosts_passed"] == HOSTS, summary

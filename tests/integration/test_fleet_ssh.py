@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -189,6 +190,12 @@ def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loop
     assert "ESTABLISH SSH CONNECTION FOR USER: root" in done.stdout
     # ... with become (su): ansible wraps the host's commands in su and waits for its success marker.
     assert "su  root -c" in done.stdout and "BECOME-SUCCESS-" in done.stdout
+    # Each host's verify ran in the process its traffic command kept (--hold / --held, over the SSH connection
+    # with su): one held process per host, and neither it nor its socket is left.
+    held = set(re.findall(r"running in sriovcheck process (\d+), held by `fleet traffic --hold`", done.stdout))
+    assert len(held) == HOSTS, held
+    assert not any(Path(f"/proc/{pid}").exists() for pid in held)
+    assert not any((tmp_path / f"on-host{h}" / "held.sock").exists() for h in range(1, HOSTS + 1))
     # Installed on each host from the controller's wheels, into the host's own venv, without an index.
     wheels = sorted(p.name for p in (tmp_path / "fleet" / "wheelhouse").glob("*.whl"))
     assert f"sriovcheck-{__version__}-py3-none-any.whl" in wheels and any(w.startswith("pydantic_core-") for w in wheels), wheels

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("lab",),
     ("workflow",),
     ("vmlab", "fleet"),
-    ("cli", "__main__"),
+    ("cli", "__main__", "entry"),
 ]
 LAYER = {part: i for i, parts in enumerate(LAYERS) for part in parts}
 # Imports up that are known and due to go (file -> module); keep this empty.
