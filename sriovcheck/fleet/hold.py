@@ -24,21 +24,21 @@ other thread is running (a fork copies only the calling thread).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
+# The client (entry.py) imports this module before anything else: only what it needs at the top (no json,
+# typing, threading, ...: ~30 ms of a verify's start-up); the held process's side imports its own.
 import os
 import signal
 import socket
-import stat
 import struct
 import sys
-import threading
-from typing import TYPE_CHECKING, Any, NamedTuple
 
-if TYPE_CHECKING:  # the client (entry.py) imports this module before anything else: kept light
-    from collections.abc import Callable, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import io
+    import threading
+    from collections.abc import Callable, Mapping, Sequence
     from types import FrameType
+    from typing import Any
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Hold", "check_path", "detach_if_requested", "held_socket", "request",
            "requested", "run_held", "serve"]
@@ -50,7 +50,9 @@ STDIN_LIMIT = 256 * 1024 * 1024 + 1  # as sriovcheck.stdin (which says what is t
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 60.0  # a client that connected sends its request at once
 PID, OUT, ERR, EXIT = b"p", b"1", b"2", b"x"
-_FRAME = struct.Struct("!cI")
+_FRAME = struct.Struct("!cI")  # the answer: frames of (kind, length) + payload
+_LENGTH = struct.Struct("!I")  # the request: its header's length, the header, then stdin to the end
+MAGIC = b"sriovcheck-held-1"
 
 # What verify and teardown import beyond what traffic did: the held process imports it while it waits.
 PRELOAD = (
@@ -131,9 +133,8 @@ def run_held(path: str, argv: Sequence[str]) -> tuple[int | None, bytes | None]:
             if uid != os.geteuid():
                 _note(f"the process at {path} is another user's (uid {uid}); running the command here")
                 return None, data
-            header = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
             conn.settimeout(REQUEST_TIMEOUT_S)
-            conn.sendall(json.dumps(header).encode() + b"\n" + (data or b""))
+            conn.sendall(encode_request(argv, os.getcwdb(), os.environb) + (data or b""))
             conn.shutdown(socket.SHUT_WR)
         except OSError as exc:
             _note(f"the process held at {path} did not take the command ({exc.strerror or exc}); running it here")
@@ -149,8 +150,10 @@ def _relay(conn: socket.socket, path: str) -> int | None:
     held: list[int] = []  # its pid, the first frame
 
     def stop_held() -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib is not imported on the client's path
             os.kill(held[0], signal.SIGTERM)  # the held process takes it as a command of its own would: roll back, 130
+        except OSError:
+            pass  # gone already: the answer (or its absence) says how it ended
 
     def forward(signum: int, frame: FrameType | None) -> None:
         forwarded.append(signum)
@@ -197,9 +200,43 @@ def _relay(conn: socket.socket, path: str) -> int | None:
 # -- the held process: `fleet traffic --hold SOCKET` ------------------------------------------------------
 
 
-class Hold(NamedTuple):
-    path: str
-    timeout_s: float = DEFAULT_TIMEOUT_S
+def encode_request(argv: Sequence[str], cwd: bytes, env: Mapping[bytes, bytes]) -> bytes:
+    """The request's length-prefixed header: MAGIC, cwd, argc, argv..., NAME=VALUE... - NUL-separated, as
+    none of them can hold a NUL (stdin follows it)."""
+    fields = [MAGIC, cwd, str(len(argv)).encode(), *(os.fsencode(a) for a in argv), *(k + b"=" + v for k, v in env.items())]
+    header = b"\0".join(fields)
+    return _LENGTH.pack(len(header)) + header
+
+
+def _decode_request(data: bytes) -> tuple[list[str], bytes, dict[bytes, bytes], bytes] | str | None:
+    """(argv, cwd, env, stdin) of a `fleet verify` request; "quit"; or None for anything else."""
+    if len(data) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack_from(data)
+    header, stdin = data[_LENGTH.size:_LENGTH.size + size], data[_LENGTH.size + size:]
+    fields = header.split(b"\0")
+    if len(header) != size or size > MAX_HEADER or fields[0] != MAGIC:
+        return None
+    if fields[1:] == [b"quit"]:
+        return "quit"
+    if len(fields) < 3 or not fields[2].isdigit() or len(fields) < 3 + int(fields[2]):
+        return None
+    argc = int(fields[2])
+    argv = [os.fsdecode(a) for a in fields[3:3 + argc]]
+    items = fields[3 + argc:]
+    if argv[:2] != ["fleet", "verify"] or not all(b"=" in item[1:] for item in items):
+        return None
+    env = dict(item.split(b"=", 1) for item in items)  # pairs: each item has a "=" after its first byte
+    return argv, fields[1], env, stdin
+
+
+class Hold:
+    """Where to hold (the socket's path) and for how long at most."""
+
+    __slots__ = ("path", "timeout_s")
+
+    def __init__(self, path: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.path, self.timeout_s = path, timeout_s
 
 
 _requested: list[Hold] = []
@@ -222,6 +259,8 @@ def detach_if_requested(code: int, progress: Callable[[str], None], run: Callabl
     _requested.clear()
     if hold is None or code not in (0, 1):
         return
+    import threading
+
     if threading.active_count() != 1:
         progress(f"--hold: not holding ({threading.active_count() - 1} other thread(s) still running); "
                  "verify starts a process of its own")
@@ -256,6 +295,9 @@ def detach_if_requested(code: int, progress: Callable[[str], None], run: Callabl
 def _listen(path: str) -> tuple[socket.socket, int]:
     """A listening unix socket at PATH (its owner only, its folder made 0700 if missing); a socket left
     there by an earlier holder is asked to quit (a live one) or removed (a dead one)."""
+    import contextlib
+    import stat
+
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
     try:
@@ -287,7 +329,8 @@ def _quit(path: str) -> None:
         conn.settimeout(CONNECT_TIMEOUT_S)
         try:
             conn.connect(path)
-            conn.sendall(b'{"quit": true}\n')
+            header = b"\0".join((MAGIC, b"quit"))
+            conn.sendall(_LENGTH.pack(len(header)) + header)
             conn.shutdown(socket.SHUT_WR)
             conn.recv(1)  # it closes when it has gone
         except OSError:
@@ -295,68 +338,54 @@ def _quit(path: str) -> None:
 
 
 def _unlink_own(path: str, ino: int) -> None:
-    with contextlib.suppress(OSError):
+    try:
         if os.lstat(path).st_ino == ino:
             os.unlink(path)
-
-
-class _Frames(io.RawIOBase):
-    """A writable raw stream whose every write goes to the client as one frame of KIND."""
-
-    def __init__(self, conn: socket.socket, kind: bytes, lock: threading.Lock) -> None:
-        self.conn, self.kind, self.lock = conn, kind, lock
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        data = bytes(b)
-        if data:
-            # the client may have gone: the command still runs to its end (as a detached one would)
-            with self.lock, contextlib.suppress(OSError):
-                self.conn.sendall(_FRAME.pack(self.kind, len(data)) + data)
-        return len(data)
+    except OSError:
+        pass  # gone, or another's now
 
 
 def _text(conn: socket.socket, kind: bytes, lock: threading.Lock, *, lines: bool) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedWriter(_Frames(conn, kind, lock)), encoding="utf-8", errors="replace",
-                            line_buffering=lines)
+    """A text stream whose every write reaches the client as frames of KIND."""
+    import contextlib
+    import io
+
+    class Frames(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b: Any) -> int:
+            data = bytes(b)
+            if data:
+                # the client may have gone: the command still runs to its end (as a detached one would)
+                with lock, contextlib.suppress(OSError):
+                    conn.sendall(_FRAME.pack(kind, len(data)) + data)
+            return len(data)
+
+    return io.TextIOWrapper(io.BufferedWriter(Frames()), encoding="utf-8", errors="replace", line_buffering=lines)
 
 
-def _read_request(conn: socket.socket) -> tuple[dict[str, Any], bytes] | None:
+def _read_request(conn: socket.socket) -> bytes | None:
     conn.settimeout(REQUEST_TIMEOUT_S)
     data = bytearray()
     try:
         while True:
             chunk = conn.recv(1 << 20)
             if not chunk:
-                break
+                return bytes(data)
             data += chunk
             if len(data) > MAX_HEADER + STDIN_LIMIT:
                 return None
     except OSError:
         return None
-    line, sep, rest = bytes(data).partition(b"\n")
-    if not sep or len(line) > MAX_HEADER:
-        return None
-    try:
-        header = json.loads(line)
-    except ValueError:
-        return None
-    return (header, rest) if isinstance(header, dict) else None
-
-
-def _valid(header: dict[str, Any]) -> bool:
-    argv, cwd, env = header.get("argv"), header.get("cwd"), header.get("env")
-    return (isinstance(argv, list) and len(argv) >= 2 and argv[:2] == ["fleet", "verify"]
-            and all(isinstance(a, str) for a in argv) and isinstance(cwd, str)
-            and isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()))
 
 
 def _preload(names: Sequence[str]) -> None:
     """Import what verify needs while the process waits, at the lowest priority (this thread only): on a
     host busy with other work - an emulated rack's other hosts provisioning - it takes only idle CPU."""
+    import contextlib
     import importlib
+    import threading
 
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
@@ -369,6 +398,10 @@ def serve(listener: socket.socket, path: str, ino: int, timeout_s: float, run: C
           preload: Sequence[str] = PRELOAD) -> int:
     """Serve one `fleet verify` on LISTENER (bound at PATH, inode INO) with RUN (the CLI's main; tests give
     another), then return its exit code (the child exits with it); 0 after TIMEOUT_S idle or a quit."""
+    import contextlib
+    import io
+    import threading
+
     loader = threading.Thread(target=_preload, args=(preload,), name="sriovcheck-preload", daemon=True)
     loader.start()
     listener.settimeout(timeout_s)
@@ -378,12 +411,13 @@ def serve(listener: socket.socket, path: str, ino: int, timeout_s: float, run: C
                 conn, _ = listener.accept()
             except TimeoutError:
                 return 0
-            got = _read_request(conn) if _peer_uid(conn) == os.geteuid() else None
-            if got is not None and got[0].get("quit") is True:  # a new holder of PATH: go, and leave PATH to it
+            data = _read_request(conn) if _peer_uid(conn) == os.geteuid() else None
+            got = None if data is None else _decode_request(data)
+            if got == "quit":  # a new holder of PATH: go, and leave PATH to it
                 _unlink_own(path, ino)
                 conn.close()
                 return 0
-            if got is None or not _valid(got[0]):
+            if not isinstance(got, tuple):
                 conn.close()
                 continue
             break
@@ -392,7 +426,7 @@ def serve(listener: socket.socket, path: str, ino: int, timeout_s: float, run: C
     finally:
         _unlink_own(path, ino)  # one request: the next `--held` runs its command itself
         listener.close()
-    header, stdin = got
+    argv, cwd, env, stdin = got
     with contextlib.suppress(OSError):  # the command waits for the imports, at the command's priority (root may)
         os.setpriority(os.PRIO_PROCESS, loader.native_id or 0, os.getpriority(os.PRIO_PROCESS, 0))
     loader.join()
@@ -404,16 +438,16 @@ def serve(listener: socket.socket, path: str, ino: int, timeout_s: float, run: C
         try:
             with contextlib.suppress(OSError):
                 conn.sendall(_FRAME.pack(PID, len(str(os.getpid()))) + str(os.getpid()).encode())
-            os.chdir(header["cwd"])
-            os.environ.clear()
-            os.environ.update(header["env"])
+            os.chdir(cwd)
+            os.environb.clear()
+            os.environb.update(env)
             sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
             sys.stdout, sys.stderr = out, err
             from sriovcheck import crashpoints
 
             crashpoints.reset()  # counted per command, as in a process of its own
             print(f"running in sriovcheck process {os.getpid()}, held by `fleet traffic --hold`", file=err, flush=True)
-            code = run(list(header["argv"]))
+            code = run(argv)
         except KeyboardInterrupt:
             print("interrupted", file=err)
             code = 130

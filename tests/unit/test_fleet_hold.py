@@ -201,3 +201,21 @@ def test_a_signal_to_the_client_reaches_the_held_command(
     assert code == 130
     assert b"rolled back" in capfdbinary.readouterr().err
     assert _exit_code(pid) == 130
+
+
+def test_a_request_round_trips_and_anything_else_is_refused() -> None:
+    argv = ["fleet", "verify", "-", "--report-dir", "dir with\nnewline", ""]
+    env = {b"PATH": b"/usr/bin", b"EMPTY": b"", b"ODD": b"a=b\xff"}
+    data = hold.encode_request(argv, b"/some/cwd", env) + b"stdin\x00bytes"
+    assert hold._decode_request(data) == (argv, b"/some/cwd", env, b"stdin\x00bytes")
+    header = b"\0".join((hold.MAGIC, b"quit"))
+    assert hold._decode_request(hold._LENGTH.pack(len(header)) + header) == "quit"
+    assert hold._decode_request(hold.encode_request(["lab", "down", "t.yaml"], b"/", {})) is None  # not fleet verify
+    assert hold._decode_request(data.replace(hold.MAGIC, b"sriovcheck-held-0")) is None  # another version
+    assert hold._decode_request(data[:10]) is None  # cut short
+    short = b"\0".join((hold.MAGIC, b"/", b"5", b"fleet", b"verify"))
+    assert hold._decode_request(hold._LENGTH.pack(len(short)) + short) is None  # argc says more than there are
+    no_pair = b"\0".join((hold.MAGIC, b"/", b"2", b"fleet", b"verify", b"NOEQUALS"))
+    assert hold._decode_request(hold._LENGTH.pack(len(no_pair)) + no_pair) is None  # an environment item without =
+    ok = b"\0".join((hold.MAGIC, b"/", b"2", b"fleet", b"verify", b"A=1"))
+    assert hold._decode_request(hold._LENGTH.pack(len(ok)) + ok) == (["fleet", "verify"], b"/", {b"A": b"1"}, b"")
