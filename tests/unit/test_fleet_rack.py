@@ -274,3 +274,23 @@ def test_lab_up_of_a_lab_with_its_keys_does_not_load_the_ssh_library(tmp_path: P
     third = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
     assert third.stdout.strip() == "True ['a', 'c', 'c.pub', 'h']"
     assert (tmp_path / "a").read_text() == (tmp_path / "c.pub").read_text()
+
+
+def test_the_lab_switch_read_asks_the_rack_only_what_its_session_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The session needs the emulator's address and key: namespaces, state and emulator, not every port and
+    # VF read from the kernel (that reading grows with the rack: ~0.15 CPU-s at 16 hosts).
+    from types import SimpleNamespace
+
+    from sriovcheck.fleet import commands
+    from sriovcheck.lab import manager
+
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    def lab_status(name: str, **kw: object) -> object:
+        asked.append((name, kw))
+        return SimpleNamespace(up=True)
+
+    monkeypatch.setattr(manager, "lab_status", lab_status)
+    first = host(tmp_path, 1, switch="tor-a")
+    commands._switch_opener(first, True, lambda _m: None)
+    assert asked == [(first.topology.name, {"kernel": False})]
