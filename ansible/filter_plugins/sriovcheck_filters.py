@@ -12,12 +12,19 @@ false) and those whose topology is rendered from a template, as [{"name": host, 
 add_host: the install and the rendering then run in plays of those groups only. A task that a host skips
 still costs Ansible a worker for that host (~45 ms of CPU each on 2 cores; with both steps skipped, ~0.1 s
 per host of a rack that has sriovcheck already).
+
+sriovcheck_switch_file: the name `fleet switch-read` gives the evidence of the switch a topology (its YAML
+text) names - `sriovcheck.fleet.commands.switch_dir_name`, written again here (Ansible's Python need not
+have sriovcheck). PyYAML's C loader: Ansible's `from_yaml` took ~20 ms per host and task on 2 cores
+(0.3 s of a 16-host verify phase, measured with the host commands stubbed).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -56,6 +63,18 @@ def sriovcheck_fleet_groups(hosts: list[str], hostvars: Any) -> list[dict[str, A
     return out
 
 
+def sriovcheck_switch_file(topology_text: str) -> str:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        doc = yaml.load(str(topology_text), Loader=loader)  # noqa: S506 - a safe loader (C or Python)
+        name = doc["switch"]["name"]
+    except (yaml.YAMLError, TypeError, KeyError) as exc:
+        raise AnsibleFilterError(f"sriovcheck_switch_file: the topology names no switch ({type(exc).__name__}: {exc}); "
+                                 "`sriovcheck validate` says what is wrong with it") from None
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "switch"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"sriovcheck_topology_files": sriovcheck_topology_files, "sriovcheck_fleet_groups": sriovcheck_fleet_groups}
+        return {"sriovcheck_topology_files": sriovcheck_topology_files, "sriovcheck_fleet_groups": sriovcheck_fleet_groups,
+                "sriovcheck_switch_file": sriovcheck_switch_file}

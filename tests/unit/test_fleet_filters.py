@@ -57,3 +57,21 @@ def test_an_install_setting_that_is_not_a_boolean_is_named() -> None:
     groups = _filters()["sriovcheck_fleet_groups"]
     with pytest.raises(AnsibleFilterError, match="host x: sriovcheck_install must be true or false"):
         groups(["x"], {"x": {"sriovcheck_install": "sometimes"}})
+
+
+@pytest.mark.parametrize("switch", ["tor-a", "TOR A/1", "..x..", "___", "sw.01_b-c"])
+def test_the_switch_file_is_the_name_switch_read_gives_the_evidence(switch: str) -> None:
+    from sriovcheck.fleet.commands import switch_dir_name
+    from sriovcheck.fleet.example import rack_host_topology
+
+    text = rack_host_topology(1, switch="tor-a").replace("name: tor-a", f"name: {switch!r}")
+    assert _filters()["sriovcheck_switch_file"](text) == switch_dir_name(switch)
+
+
+def test_a_topology_without_a_switch_is_a_clear_error() -> None:
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError, match="names no switch"):
+        _filters()["sriovcheck_switch_file"]("name: x\nhost: {}\n")
+    with pytest.raises(AnsibleFilterError, match="names no switch"):
+        _filters()["sriovcheck_switch_file"]("name: [unclosed")
