@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # not `typing`'s: the held verify's client starts without importing it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def main_entry() -> NoReturn:
