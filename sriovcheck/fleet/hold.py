@@ -272,7 +272,13 @@ def detach_if_requested(code: int, progress: Callable[[str], None], run: Callabl
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # e.g. no memory for a second process: the command's own result stands
+        listener.close()
+        _unlink_own(hold.path, ino)
+        progress(f"--hold: cannot fork ({exc.strerror or exc}); verify starts a process of its own")
+        return
     if pid:
         listener.close()
         progress(f"held: sriovcheck process {pid} waits on {hold.path} for `fleet verify --held` "

@@ -219,3 +219,16 @@ def test_a_request_round_trips_and_anything_else_is_refused() -> None:
     assert hold._decode_request(hold._LENGTH.pack(len(no_pair)) + no_pair) is None  # an environment item without =
     ok = b"\0".join((hold.MAGIC, b"/", b"2", b"fleet", b"verify", b"A=1"))
     assert hold._decode_request(hold._LENGTH.pack(len(ok)) + ok) == (["fleet", "verify"], b"/", {b"A": b"1"}, b"")
+
+
+def test_a_fork_that_fails_leaves_the_command_as_it_was_and_no_socket(sockdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    said: list[str] = []
+    hold.request(hold.Hold(str(sockdir / "held.sock"), 5))
+    hold.detach_if_requested(0, said.append, lambda argv: 0)  # returns: the process exits with its own code
+    assert said == ["--hold: cannot fork (Cannot allocate memory); verify starts a process of its own"]
+    assert not (sockdir / "held.sock").exists() and hold.requested() is None
