@@ -1,7 +1,7 @@
 """sriovcheck.fleet.hold: the held process serves one `fleet verify` over its unix socket, the client
 relays it, and every way of not being served (no process, a dead one, a refused request, a process that
 dies mid-command) ends with the command run by the client itself. The server runs in a forked child
-with a stand-in for the CLI's main (the real one: tests/integration/test_fleet_hold.py)."""
+with a stand-in for the CLI's main (the real one: tests/integration/test_fleet_hold_on_lab.py)."""
 
 from __future__ import annotations
 
