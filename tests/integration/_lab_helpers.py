@@ -224,6 +224,23 @@ def wait_for(pred: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any
         time.sleep(interval)
 
 
+def held_gone(pids: set[str], timeout_s: float = 10.0) -> bool:
+    """Whether the held processes have ended (a zombie not yet reaped by init counts as ended): the held
+    process sends verify's exit code, then exits, so it may still be on its way out when the playbook ends."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return not alive
+        time.sleep(0.05)
+
 def need_root() -> None:
     """Skip without root; in CI (CI=true) fail instead, as nothing may skip there."""
     if os.geteuid() != 0:

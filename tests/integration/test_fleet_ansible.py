@@ -27,6 +27,7 @@ from lxml import etree
 
 from sriovcheck.fleet.example import rack_host_topology
 from sriovcheck.lab.rack import login_count, rack_name
+from tests.integration._lab_helpers import held_gone
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +104,7 @@ def containers(token: object) -> list[str]:
     return [n for n in out.stdout.split() if f"f{token}h" in n]
 
 
+
 def test_healthy_rack_passes_with_one_switch_login(rack: dict[str, object]) -> None:
     assert logins(rack) == 0
     done = playbook(rack, "-v")  # -v: each task's result, the verify's stderr among them
@@ -110,7 +112,7 @@ def test_healthy_rack_passes_with_one_switch_login(rack: dict[str, object]) -> N
     # every host's verify ran in the process its traffic command kept (--hold / --held), and none is left
     held = set(re.findall(r"running in sriovcheck process (\d+), held by `fleet traffic --hold`", done.stdout))
     assert len(held) == HOSTS, done.stdout[-4000:]
-    assert not any(Path(f"/proc/{pid}").exists() for pid in held)
+    assert held_gone(held), held
     fleet = Path(str(rack["tmp"])) / "fleet"
     summary = json.loads((fleet / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["hosts_passed"] == HOSTS, summary

@@ -27,6 +27,7 @@ import yaml
 from sriovcheck import __version__
 from sriovcheck.fleet.example import rack_host_topology
 from sriovcheck.lab.rack import login_count, rack_name
+from tests.integration._lab_helpers import held_gone
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +132,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+
 def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loopback_sshd: dict[str, object],
                                                             docker_required: None) -> None:
     _need(ANSIBLE.exists(), "ansible-playbook (the test extra: ansible-core)")
@@ -194,7 +196,7 @@ def test_rack_over_real_ssh_installs_from_wheels_and_passes(tmp_path: Path, loop
     # with su): one held process per host, and neither it nor its socket is left.
     held = set(re.findall(r"running in sriovcheck process (\d+), held by `fleet traffic --hold`", done.stdout))
     assert len(held) == HOSTS, held
-    assert not any(Path(f"/proc/{pid}").exists() for pid in held)
+    assert held_gone(held), held
     assert not any((tmp_path / f"on-host{h}" / "held.sock").exists() for h in range(1, HOSTS + 1))
     # Installed on each host from the controller's wheels, into the host's own venv, without an index.
     wheels = sorted(p.name for p in (tmp_path / "fleet" / "wheelhouse").glob("*.whl"))
