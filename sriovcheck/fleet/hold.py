@@ -183,6 +183,9 @@ def _relay(conn: socket.socket, path: str) -> int | None:
             elif kind == EXIT:
                 sys.stdout.buffer.write(stdout)
                 sys.stdout.buffer.flush()
+                conn.settimeout(CONNECT_TIMEOUT_S)
+                while conn.recv(4096):  # until it closes: the held command has finished with everything
+                    pass
                 return int(payload)
     except OSError:
         pass
@@ -340,7 +343,7 @@ def _quit(path: str) -> None:
             conn.shutdown(socket.SHUT_WR)
             conn.recv(1)  # it closes when it has gone
         except OSError:
-            pass
+            pass  # nothing listens there: a socket left by a dead holder, removed next
 
 
 def _unlink_own(path: str, ino: int) -> None:
@@ -410,9 +413,12 @@ def serve(listener: socket.socket, path: str, ino: int, timeout_s: float, run: C
 
     loader = threading.Thread(target=_preload, args=(preload,), name="sriovcheck-preload", daemon=True)
     loader.start()
-    listener.settimeout(timeout_s)
+    import time
+
+    deadline = time.monotonic() + timeout_s  # one deadline: refused connections do not extend the hold
     try:
         while True:
+            listener.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
